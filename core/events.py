@@ -1,0 +1,207 @@
+"""The typed event stream every front end consumes.
+
+A run (one provider stream, or a whole agent session) is an async iterator of these
+events. The TUI turns them into widgets, ``agentic-flow run`` prints text deltas (or,
+with ``--json``, every event as one JSON line), tests assert on them. Providers never
+raise mid-stream for things the user should see: they yield ``ProviderError`` and end
+with ``TurnEnded``, so text already received is never lost.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "Event",
+    "MessageStarted",
+    "TextDelta",
+    "ThinkingDelta",
+    "ToolCallStarted",
+    "ToolCallArgsDelta",
+    "ToolCallReady",
+    "PermissionRequested",
+    "PermissionDecided",
+    "ToolResult",
+    "Usage",
+    "TurnEnded",
+    "ProviderError",
+    "Retrying",
+    "Notice",
+    "StopReason",
+    "AnyEvent",
+    "event_to_json",
+]
+
+StopReason = Literal[
+    "end_turn",  # the model finished
+    "tool_use",  # the model wants tool results
+    "max_tokens",  # the token limit was reached
+    "stop_sequence",
+    "content_filter",
+    "cut_off",  # the stream ended without a finish reason
+    "cancelled",  # the user stopped it (Esc, Ctrl-C)
+    "error",  # a provider error ended the turn
+    "max_turns",  # the agent loop reached --max-turns
+]
+
+
+class Event(BaseModel):
+    """Base of all events."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class MessageStarted(Event):
+    """The server accepted the request; ``model`` is the id it reports back."""
+
+    type: Literal["message_started"] = "message_started"
+    provider: str
+    model: str
+    requested_model: str
+    response_id: str | None = None
+
+
+class TextDelta(Event):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ThinkingDelta(Event):
+    type: Literal["thinking"] = "thinking"
+    text: str
+
+
+class ToolCallStarted(Event):
+    type: Literal["tool_call_started"] = "tool_call_started"
+    call_id: str
+    name: str
+    index: int = 0
+
+
+class ToolCallArgsDelta(Event):
+    type: Literal["tool_call_args"] = "tool_call_args"
+    call_id: str
+    delta: str
+
+
+class ToolCallReady(Event):
+    """A tool call whose arguments are complete.
+
+    ``error`` is set (and ``arguments`` is None) when the arguments were cut off or are
+    not a JSON object; such a call must not be executed.
+    """
+
+    type: Literal["tool_call_ready"] = "tool_call_ready"
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str = ""
+    error: str | None = None
+
+
+class PermissionRequested(Event):
+    type: Literal["permission_requested"] = "permission_requested"
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    reason: str
+    preview: str | None = None
+
+
+class PermissionDecided(Event):
+    type: Literal["permission_decided"] = "permission_decided"
+    call_id: str
+    tool: str
+    allowed: bool
+    scope: Literal["once", "session", "always", "rule", "mode", "policy"] = "once"
+    decided_by: str
+    reason: str | None = None
+
+
+class ToolResult(Event):
+    type: Literal["tool_result"] = "tool_result"
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+class Usage(Event):
+    """Token usage of one provider turn. ``estimated`` when counted locally."""
+
+    type: Literal["usage"] = "usage"
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    estimated: bool = False
+
+
+class TurnEnded(Event):
+    type: Literal["turn_ended"] = "turn_ended"
+    stop_reason: StopReason
+    model: str | None = None
+
+
+class ProviderError(Event):
+    """A provider failure shown to the user; never a traceback."""
+
+    type: Literal["provider_error"] = "provider_error"
+    provider: str
+    model: str
+    message: str
+    kind: str = "provider_error"
+    status: int | None = None
+    retryable: bool = False
+
+
+class Retrying(Event):
+    type: Literal["retrying"] = "retrying"
+    provider: str
+    model: str
+    attempt: int
+    max_attempts: int
+    delay: float
+    reason: str
+
+
+class Notice(Event):
+    """Something the user should know that is not an error (start-up progress, ...)."""
+
+    type: Literal["notice"] = "notice"
+    message: str
+    level: Literal["info", "warning"] = "info"
+
+
+AnyEvent = Annotated[
+    Union[
+        MessageStarted,
+        TextDelta,
+        ThinkingDelta,
+        ToolCallStarted,
+        ToolCallArgsDelta,
+        ToolCallReady,
+        PermissionRequested,
+        PermissionDecided,
+        ToolResult,
+        Usage,
+        TurnEnded,
+        ProviderError,
+        Retrying,
+        Notice,
+    ],
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+
+def event_to_json(event: Event) -> str:
+    """One JSON line for ``--json`` output."""
+    return event.model_dump_json()
+
+
+def event_from_json(line: str | bytes) -> Event:
+    return _ADAPTER.validate_json(line)
