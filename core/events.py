@@ -69,8 +69,11 @@ class TextDelta(Event):
 
 
 class ThinkingDelta(Event):
+    """Reasoning text. ``signature`` carries Anthropic's signed-thinking token."""
+
     type: Literal["thinking"] = "thinking"
     text: str
+    signature: str | None = None
 
 
 class ToolCallStarted(Event):

@@ -1,0 +1,221 @@
+"""Settings: a user file, a project file, environment variables for keys.
+
+Files (YAML, both optional):
+  user     ``$AGENTIC_FLOW_HOME/config.yaml`` (else the platform config dir)
+  project  ``./.agentic-flow/settings.yaml`` (the "always allow" rules are written here)
+
+The project file overrides the user file key by key; permission rule lists are
+concatenated, each rule remembering the file it came from. Every key is validated
+(``extra="forbid"``): a typo is an error naming the file, the line and the key, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import ConfigError
+from .paths import project_settings_file, user_config_file
+
+__all__ = [
+    "ProviderSettings",
+    "PermissionSettings",
+    "RouterPolicy",
+    "Settings",
+    "LoadedSettings",
+    "load_settings",
+    "load_settings_file",
+]
+
+PermissionMode = Literal["ask", "accept-edits", "auto", "read-only"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderSettings(_Strict):
+    """Adds a provider or overrides a preset (``providers: {mylab: {...}}``)."""
+
+    kind: Literal["openai", "anthropic"] | None = None
+    """Wire format: ``openai`` (Chat Completions) or ``anthropic`` (Messages)."""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """Environment variable holding the key (preferred over ``api_key``)."""
+    api_key: SecretStr | None = None
+    """A key written in the file itself; never printed."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    needs_key: bool | None = None
+
+
+class PermissionSettings(_Strict):
+    mode: PermissionMode | None = None
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+
+class RouterPolicy(_Strict):
+    """How ``--model auto`` may choose (see ``agentic-flow route``)."""
+
+    budget_per_task: float | None = None
+    min_tier: Literal["tiny", "small", "medium", "large", "frontier"] | None = None
+    preferred_providers: list[str] = Field(default_factory=list)
+    local_only: bool = False
+
+
+class Settings(_Strict):
+    default_model: str | None = None
+    """Model used when ``--model`` is not given (``provider:model``)."""
+    default_agent: str | None = None
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    timeout: float | None = None
+    """Read timeout in seconds between streamed bytes (default 120)."""
+    connect_timeout: float | None = None
+    """Connect timeout in seconds (default 10)."""
+    retries: int | None = Field(default=None, ge=0, le=20)
+    """Retries on connect errors, 429 and 5xx (default 3)."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_turns: int | None = Field(default=None, gt=0)
+    permissions: PermissionSettings = Field(default_factory=PermissionSettings)
+    mcpServers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    theme: str | None = None
+    router: RouterPolicy = Field(default_factory=RouterPolicy)
+
+
+class LoadedSettings(BaseModel):
+    """The merged settings plus where each part came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    merged: Settings
+    user: Settings
+    project: Settings
+    user_file: Path
+    project_file: Path
+
+    def rules_with_sources(self) -> list[tuple[str, str, Path]]:
+        """``(list_name, rule, file)`` for every permission rule, user file first."""
+        out: list[tuple[str, str, Path]] = []
+        for settings, path in ((self.user, self.user_file), (self.project, self.project_file)):
+            for list_name in ("allow", "ask", "deny"):
+                for rule in getattr(settings.permissions, list_name):
+                    out.append((list_name, rule, path))
+        return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    nxt = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            if nxt is None:
+                return line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_settings_file(path: Path) -> Settings:
+    """Parse and validate one settings file; a missing file is empty settings."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read settings file: {exc}", path=str(path)) from exc
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(
+            f"not valid YAML: {exc.problem or exc}. Fix the file or delete it to start again.",
+            path=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from exc
+    if data is None:
+        return Settings()
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys (key: value)", path=str(path), line=1)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            hint = f"unknown key; known keys here: {', '.join(known)}" if known else "unknown key"
+        else:
+            hint = err["msg"]
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(hint + more, path=str(path), line=_line_of(node, loc), key=key) from exc
+
+
+def _known_keys(parent: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at ``parent`` (for "unknown key" hints)."""
+    model: type[BaseModel] = Settings
+    parts = list(parent)
+    while parts:
+        part = parts.pop(0)
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        if part == "providers":
+            if not parts:
+                return []  # keys under providers are provider names
+            parts.pop(0)
+            model = ProviderSettings
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+        else:
+            return []
+    return sorted(model.model_fields)
+
+
+def _merge(user: Settings, project: Settings) -> Settings:
+    merged = user.model_dump(exclude_unset=True)
+    for key, value in project.model_dump(exclude_unset=True).items():
+        if key in ("providers", "mcpServers") and isinstance(value, dict):
+            merged.setdefault(key, {}).update(value)
+        elif key == "permissions":
+            perms = merged.setdefault("permissions", {})
+            for list_name in ("allow", "ask", "deny"):
+                perms[list_name] = list(perms.get(list_name, [])) + list(value.get(list_name, []))
+            if value.get("mode"):
+                perms["mode"] = value["mode"]
+        elif key == "router":
+            merged.setdefault("router", {}).update(value)
+        else:
+            merged[key] = value
+    # SecretStr values were dumped as SecretStr objects; re-validate keeps them.
+    return Settings.model_validate(merged)
+
+
+def load_settings(workspace: Path | None = None) -> LoadedSettings:
+    """Load and merge the user and project settings files."""
+    user_file = user_config_file()
+    project_file = project_settings_file(workspace)
+    user = load_settings_file(user_file)
+    project = load_settings_file(project_file) if project_file != user_file else Settings()
+    return LoadedSettings(
+        merged=_merge(user, project), user=user, project=project, user_file=user_file, project_file=project_file
+    )

@@ -1,0 +1,134 @@
+"""Provider presets and ``provider:model`` resolution.
+
+Built-in presets register through the same table a user's ``providers:`` settings
+extend, so a custom provider (a lab's vLLM box, a proxy) is a first-class citizen.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..errors import UnknownModel
+from ..http import HttpClient, Timeouts
+from .anthropic import AnthropicProvider
+from .base import Provider, ProviderConfig, RetryPolicy
+from .openai import OpenAIProvider
+
+__all__ = ["Preset", "PRESETS", "split_model_id", "resolve_provider_config", "create_provider", "key_status"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    kind: str
+    base_url: str
+    key_env: str | None
+    description: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+PRESETS: dict[str, Preset] = {
+    "openrouter": Preset(
+        "openai",
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+        "OpenRouter: hundreds of models behind one key",
+        (("HTTP-Referer", "https://github.com/agentic-flow/workbench"), ("X-Title", "agentic-flow workbench")),
+    ),
+    "openai": Preset("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OpenAI API"),
+    "anthropic": Preset("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "Anthropic Messages API"),
+    "google": Preset(
+        "openai",
+        "https://generativelanguage.googleapis.com/v1beta/openai",
+        "GEMINI_API_KEY",
+        "Google Gemini (OpenAI-compatible endpoint)",
+    ),
+    "deepseek": Preset("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "DeepSeek API"),
+    "mistral": Preset("openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "Mistral API"),
+    "groq": Preset("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "Groq API"),
+    "together": Preset("openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "Together AI"),
+    "ollama": Preset("openai", "http://localhost:11434/v1", None, "Ollama on this machine"),
+    "llamacpp": Preset("openai", "http://127.0.0.1:8080/v1", None, "llama.cpp server on this machine"),
+    "vllm": Preset("openai", "http://localhost:8000/v1", None, "vLLM server on this machine"),
+    "lmstudio": Preset("openai", "http://localhost:1234/v1", None, "LM Studio on this machine"),
+}
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    """``"openrouter:meta-llama/llama-3.1-8b-instruct"`` → ``("openrouter", "meta-llama/...")``."""
+    provider, sep, model = model_id.partition(":")
+    if not sep or not provider or not model:
+        raise UnknownModel(
+            f"model id {model_id!r} must look like PROVIDER:MODEL, for example "
+            "openrouter:meta-llama/llama-3.1-8b-instruct or anthropic:claude-sonnet-4-5 "
+            "(`agentic-flow models` lists them)"
+        )
+    return provider.lower(), model
+
+
+def known_providers(settings: Settings | None = None) -> list[str]:
+    names = set(PRESETS)
+    if settings:
+        names.update(settings.providers)
+    return sorted(names)
+
+
+def resolve_provider_config(
+    provider: str, settings: Settings | None = None, *, base_url: str | None = None
+) -> ProviderConfig:
+    """Preset + settings + flags → the config used to talk to ``provider``."""
+    settings = settings or Settings()
+    preset = PRESETS.get(provider)
+    custom = settings.providers.get(provider)
+    if preset is None and custom is None:
+        if base_url:
+            preset = Preset("openai", base_url, None, "custom OpenAI-compatible server")
+        else:
+            raise UnknownModel(
+                f"unknown provider {provider!r}. Known providers: {', '.join(known_providers(settings))}. "
+                f"Add it under providers.{provider} (kind, base_url, api_key_env) in your config file, "
+                "or pass --base-url for an OpenAI-compatible server."
+            )
+    kind = (custom.kind if custom and custom.kind else None) or (preset.kind if preset else "openai")
+    url = base_url or (custom.base_url if custom and custom.base_url else None) or (preset.base_url if preset else "")
+    if not url:
+        raise UnknownModel(f"provider {provider!r} has no base_url; set providers.{provider}.base_url")
+    key_env = (custom.api_key_env if custom and custom.api_key_env else None) or (preset.key_env if preset else None)
+    key = None
+    if custom and custom.api_key is not None:
+        key = custom.api_key.get_secret_value()
+    elif key_env:
+        key = os.environ.get(key_env) or None
+    if custom and custom.needs_key is not None:
+        needs_key = custom.needs_key
+    else:
+        needs_key = key_env is not None
+    headers = dict(preset.headers) if preset else {}
+    if custom:
+        headers.update(custom.headers)
+    return ProviderConfig(
+        name=provider, kind=kind, base_url=url, api_key=key, key_env=key_env, needs_key=needs_key, headers=headers
+    )
+
+
+def create_provider(
+    config: ProviderConfig,
+    *,
+    http: HttpClient | None = None,
+    timeouts: Timeouts = Timeouts(),
+    retry: RetryPolicy = RetryPolicy(),
+) -> Provider:
+    cls = AnthropicProvider if config.kind == "anthropic" else OpenAIProvider
+    return cls(config, http=http, timeouts=timeouts, retry=retry)
+
+
+def key_status(provider: str, settings: Settings | None = None) -> str | None:
+    """None when the provider is usable, else what to set (``"set OPENROUTER_API_KEY"``)."""
+    try:
+        config = resolve_provider_config(provider, settings)
+    except UnknownModel as exc:
+        return str(exc)
+    if config.needs_key and not config.api_key:
+        return f"set {config.key_env}" if config.key_env else f"set providers.{provider}.api_key"
+    return None
