@@ -317,17 +317,29 @@ class Provider(ABC):
         yield TurnEnded(stop_reason=state.stop_reason, model=state.model)
 
     def _usage_if_missing(self, state: TurnState, request: ChatRequest) -> list[Event]:
-        if state.usage is not None:
+        """Reported usage, or an estimate (counted with tiktoken) marked as such.
+
+        A turn that ended without a finish reason has at best a partial count (Anthropic
+        reports input tokens first and output tokens last), so its output is estimated.
+        """
+        if state.usage is not None and state.stop_reason is not None:
             return [state.usage]
         if not state.output_started and state.model is None:
             return []
         from ..tokens import count_request_tokens, count_tokens
 
         out_text = "".join(state.text_parts) + "".join(state.tool_args)
+        counted_out = count_tokens(out_text, request.model)
+        if state.usage is not None:
+            return [
+                state.usage.model_copy(
+                    update={"output_tokens": max(state.usage.output_tokens, counted_out), "estimated": True}
+                )
+            ]
         return [
             Usage(
                 input_tokens=count_request_tokens(request.messages, request.system, request.tools, request.model),
-                output_tokens=count_tokens(out_text, request.model),
+                output_tokens=counted_out,
                 estimated=True,
             )
         ]

@@ -1,0 +1,193 @@
+"""``agentic-flow`` command line.
+
+The parser is built here with no heavy imports, so ``agentic-flow --help`` is fast;
+each command's module is imported only when that command runs, and the Textual app
+only when the workbench opens.
+
+Exit codes (also in ``--help``):
+  0 success · 1 error · 2 usage error · 3 configuration error · 4 provider error
+  (missing/refused key, unknown model, server down) · 5 the answer was cut off ·
+  130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_CONFIG", "EXIT_PROVIDER", "EXIT_CUT_OFF"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_PROVIDER = 4
+EXIT_CUT_OFF = 5
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+exit codes:
+  0 success, 1 error, 2 usage error, 3 configuration error,
+  4 provider error (missing or refused key, unknown model, server down),
+  5 the answer was cut off, 130 interrupted
+
+examples:
+  agentic-flow                                   open the workbench
+  agentic-flow run --agent coder --task "add a --verbose flag" --model openrouter:deepseek/deepseek-chat
+  echo "explain this repo" | agentic-flow run --model anthropic:claude-sonnet-4-5
+  agentic-flow models --sort price
+  agentic-flow agents list
+"""
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", help="PROVIDER:MODEL, e.g. openrouter:meta-llama/llama-3.1-8b-instruct")
+    p.add_argument("--agent", "-a", help="agent name from the catalog (default: settings default_agent, else coder)")
+    p.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched before all others")
+    p.add_argument("--base-url", metavar="URL", help="send requests to this server instead of the provider's default")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    _add_model_options(p)
+    p.add_argument("--task", "-t", help="the task; read from stdin when omitted and stdin is not a terminal")
+    p.add_argument("--system", metavar="TEXT", help="replace the agent's system prompt with TEXT")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="maximum tokens the model may write per turn")
+    p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0-2)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="read timeout: longest silence allowed from the server (default 120)")
+    p.add_argument("--retry", type=int, metavar="N", help="retries on connect errors, 429 and 5xx before the first token (default 3)")
+    p.add_argument("--max-turns", type=int, metavar="N", help="stop after N model turns (default 25)")
+    p.add_argument(
+        "--approve",
+        choices=["ask", "auto", "accept-edits", "read-only", "deny"],
+        help="who approves tool calls: ask (a person at this terminal; denied when there is none), "
+        "auto, accept-edits, read-only (permission modes), deny (deny everything that would ask)",
+    )
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line instead of the text")
+    p.add_argument("--output", "-o", metavar="FILE", help="also write the final answer (Markdown) to FILE")
+    p.add_argument("--resume", metavar="SESSION", help="continue a stored session (id or unique prefix)")
+    p.add_argument("--no-tools", action="store_true", help="offer the model no tools")
+    p.add_argument("--workspace", metavar="DIR", help="workspace root for file tools and commands (default: current dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentic-flow",
+        description="A terminal workbench for running coding agents on any LLM provider. "
+        "With no command it opens the workbench; with --task it runs headless (like `run`).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from core import __version__
+
+    parser.add_argument("--version", action="version", version=f"agentic-flow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an agent on a task headless and stream the answer", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_options(run)
+
+    models = sub.add_parser("models", help="list the model catalog, or refresh it from OpenRouter")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
+    models_list = models_sub.add_parser("list", help="print the model table (default)")
+    for p in (models, models_list):
+        p.add_argument("--sort", choices=["name", "price", "context", "latency"], default=None, help="sort the table")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument("--search", metavar="TEXT", help="only models whose id or name contains TEXT")
+    refresh = models_sub.add_parser("refresh", help="update OpenRouter models and prices (cached for offline use)")
+    refresh.add_argument("--base-url", default=None, help="OpenRouter API base URL (default https://openrouter.ai/api/v1)")
+    refresh.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+
+    agents = sub.add_parser("agents", help="list or show agents from the catalog")
+    agents_sub = agents.add_subparsers(dest="agents_command", metavar="ACTION")
+    agents_list = agents_sub.add_parser("list", help="table of agents and loader problems (default)")
+    for p in (agents, agents_list):
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
+    show = agents_sub.add_parser("show", help="show one agent: description, tools, prompt")
+    show.add_argument("name")
+    show.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
+
+    from .extra import add_extra_commands
+
+    add_extra_commands(sub)
+    return parser
+
+
+def _short_form(argv: list[str]) -> bool:
+    """``agentic-flow --agent X --task ... --model Y`` is ``run``."""
+    return any(a == "--task" or a.startswith("--task=") or a == "-t" for a in argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in ("-h", "--help", "--version") and args_list[0].startswith("-"):
+        if _short_form(args_list):
+            args_list = ["run", *args_list]
+        else:
+            return _open_workbench(args_list)
+    if not args_list:
+        return _open_workbench([])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    try:
+        return _dispatch(args, parser)
+    except KeyboardInterrupt:
+        print("\nagentic-flow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..errors import AgenticFlowError, ConfigError
+    from .output import err
+
+    try:
+        if args.command == "run":
+            from .run import cmd_run
+
+            return cmd_run(args)
+        if args.command == "models":
+            from .catalogs import cmd_models
+
+            return cmd_models(args)
+        if args.command == "agents":
+            from .catalogs import cmd_agents
+
+            return cmd_agents(args)
+        from .extra import dispatch_extra
+
+        result = dispatch_extra(args)
+        if result is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return result
+    except ConfigError as exc:
+        err(str(exc))
+        return EXIT_CONFIG
+    except AgenticFlowError as exc:
+        err(str(exc))
+        from ..errors import ProviderError, UnknownModel
+
+        return EXIT_PROVIDER if isinstance(exc, (ProviderError, UnknownModel)) else EXIT_ERROR
+
+
+def _open_workbench(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="agentic-flow", description="Open the workbench.")
+    _add_model_options(parser)
+    parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
+    args = parser.parse_args(argv)
+    from ..errors import ConfigError
+    from .output import err
+
+    try:
+        from tui.app import run_app
+    except ImportError as exc:  # pragma: no cover - tui ships with the package
+        err(f"the workbench cannot start: {exc}")
+        return EXIT_ERROR
+    try:
+        return run_app(
+            agent=args.agent, model=args.model, agents_dir=args.agents_dir, base_url=args.base_url, workspace=args.workspace
+        )
+    except ConfigError as exc:
+        err(str(exc))
+        return EXIT_CONFIG

@@ -1,0 +1,175 @@
+"""``agentic-flow models`` and ``agentic-flow agents``: the two catalogs on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from . import EXIT_ERROR, EXIT_OK
+from .output import err, table, warn
+
+__all__ = ["cmd_models", "cmd_agents", "measured_latency"]
+
+
+def measured_latency() -> dict[str, object]:
+    """Measured latency per model id from the user's stored runs ({} when none)."""
+    from ..errors import StoreError
+    from ..store import Store
+
+    try:
+        return dict(Store().all_latency_stats())
+    except StoreError as exc:
+        warn(f"measured latency unavailable: {exc}")
+        return {}
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}ms" if value < 1000 else f"{value / 1000:.2f}s"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    if getattr(args, "models_command", None) == "refresh":
+        return _models_refresh(args)
+    from ..config import load_settings
+    from ..models.catalog import ModelCatalog, catalog_rows
+    from ..providers.registry import key_status
+
+    catalog = ModelCatalog.load()
+    for message in catalog.warnings:
+        warn(message)
+    settings = load_settings().merged
+    stats = measured_latency()
+    models = catalog.search(args.search) if args.search else catalog.all()
+
+    def ttft(info):  # noqa: ANN001, ANN202
+        s = stats.get(info.id)
+        return None if s is None or s.ttft_p50 is None else s.ttft_p50 / 1000
+
+    if args.sort == "latency":
+        models = catalog.sorted_by("latency", latency_of=ttft, models=models)
+    elif args.sort:
+        models = catalog.sorted_by(args.sort, models=models)
+    keys = {p: key_status(p, settings) for p in {m.provider for m in models}}
+    if args.json:
+        out = []
+        for info in models:
+            s = stats.get(info.id)
+            item = info.model_dump(mode="json")
+            item["key"] = keys.get(info.provider) or "ok"
+            item["measured"] = None if s is None else {
+                "count": s.count,
+                "ttft_ms_p50": s.ttft_p50,
+                "ttft_ms_p95": s.ttft_p95,
+                "tokens_per_s_p50": s.tps_p50,
+                "tokens_per_s_p95": s.tps_p95,
+            }
+            out.append(item)
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    rows = []
+    for info, row in zip(models, catalog_rows(models)):
+        s = stats.get(info.id)
+        if s is None:
+            measured = ("not measured", "", "")
+        else:
+            measured = (
+                f"{_fmt_ms(s.ttft_p50)}/{_fmt_ms(s.ttft_p95)}",
+                "-" if s.tps_p50 is None else f"{s.tps_p50:.0f}",
+                str(s.count),
+            )
+        key = keys.get(info.provider)
+        rows.append(
+            [row["Model"], row["In $/M"], row["Out $/M"], row["Context"], row["Tools"], row["Tier"], *measured,
+             "ok" if key is None else key]
+        )
+    print(
+        table(
+            ["MODEL", "IN $/M", "OUT $/M", "CONTEXT", "TOOLS", "TIER", "TTFT p50/p95", "TOK/S", "RUNS", "KEY"],
+            rows,
+            right=(1, 2, 3, 7, 8),
+        )
+    )
+    dates = sorted({m.price_date.isoformat() for m in models})
+    if dates:
+        print(f"\nPrices per million tokens, as of {dates[0]}..{dates[-1]}; ? = unknown. "
+              "Latency is measured from your own runs. Refresh OpenRouter prices: agentic-flow models refresh")
+    return EXIT_OK
+
+
+def _models_refresh(args: argparse.Namespace) -> int:
+    from ..errors import AgenticFlowError
+    from ..models.refresh import refresh_from_openrouter
+
+    kwargs = {"timeout": args.timeout}
+    if args.base_url:
+        kwargs["base_url"] = args.base_url
+    print("fetching the OpenRouter model list…", file=sys.stderr)
+    try:
+        result = asyncio.run(refresh_from_openrouter(**kwargs))
+    except AgenticFlowError as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    print(f"updated {len(result.models)} OpenRouter models; cached in {result.path}")
+    if result.skipped:
+        warn(f"skipped {len(result.skipped)} entries that could not be read")
+    return EXIT_OK
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    from ..agents import load_catalog
+
+    agents_dir = Path(args.agents_dir) if getattr(args, "agents_dir", None) else None
+    catalog = load_catalog(agents_dir)
+    if getattr(args, "agents_command", None) == "show":
+        agent = catalog.get(args.name)
+        print(f"name:        {agent.name}")
+        print(f"description: {agent.description}")
+        print(f"tools:       {'all' if agent.tools is None else ', '.join(agent.tools) or 'none'}")
+        print(f"model:       {agent.model or '(session model)'}")
+        print(f"file:        {agent.path} ({agent.source})")
+        for problem in catalog.problems:
+            if Path(problem.path) == agent.path:
+                print(f"problem:     {problem}")
+        print()
+        print(agent.prompt)
+        return EXIT_OK
+    if args.json:
+        out = {
+            "agents": [
+                {
+                    "name": a.name,
+                    "description": a.description,
+                    "tools": a.tools,
+                    "model": a.model,
+                    "color": a.color,
+                    "source": a.source,
+                    "path": str(a.path),
+                    "extra": a.extra,
+                }
+                for a in catalog
+            ],
+            "problems": [
+                {"path": str(p.path), "line": p.line, "severity": p.severity, "message": p.message}
+                for p in catalog.problems
+            ],
+        }
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    rows = []
+    for agent in catalog:
+        desc = " ".join(agent.description.split())
+        tools = "all" if agent.tools is None else (",".join(agent.tools) or "none")
+        rows.append([agent.name, agent.source, tools, desc[:70] + ("…" if len(desc) > 70 else "")])
+    print(table(["AGENT", "SOURCE", "TOOLS", "DESCRIPTION"], rows))
+    if catalog.problems:
+        print(f"\n{len(catalog.problems)} problem(s) while loading agents:")
+        for problem in catalog.problems:
+            print(f"  {problem}")
+    return EXIT_OK

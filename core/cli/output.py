@@ -1,0 +1,49 @@
+"""Plain-text tables and small formatting helpers for the CLI (no rich, fast start-up)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence, TextIO
+
+__all__ = ["table", "fmt_cost", "fmt_tokens", "fmt_seconds", "err", "warn"]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, right: Sequence[int] = ()) -> str:
+    """Columns padded to their widest cell; numbers (``right``) right-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)]
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def fmt_cost(cost: float | None) -> str:
+    if cost is None:
+        return "?"
+    if cost == 0:
+        return "$0"
+    if cost < 0.01:
+        return f"${cost:.5f}"
+    return f"${cost:.4f}"
+
+
+def fmt_tokens(n: int, estimated: bool = False) -> str:
+    return f"~{n}" if estimated else str(n)
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s * 1000:.0f}ms" if s < 1 else f"{s:.2f}s"
+
+
+def err(message: str, stream: TextIO | None = None) -> None:
+    print(f"agentic-flow: error: {message}", file=stream or sys.stderr)
+
+
+def warn(message: str, stream: TextIO | None = None) -> None:
+    print(f"agentic-flow: warning: {message}", file=stream or sys.stderr)

@@ -1,0 +1,208 @@
+"""``agentic-flow run``: one task, headless, streamed to stdout.
+
+Text goes to stdout as it arrives (or every event as JSON Lines with ``--json``);
+progress, tool calls and the final one-line summary go to stderr, so stdout can be
+piped or redirected cleanly. Ctrl-C stops the model and keeps what arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ..events import (
+    Event,
+    MessageStarted,
+    Notice,
+    PermissionDecided,
+    PermissionRequested,
+    ProviderError,
+    Retrying,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+    TurnEnded,
+    event_to_json,
+)
+from . import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
+from .output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
+
+__all__ = ["cmd_run", "read_task"]
+
+
+def read_task(task: str | None, stdin: TextIO) -> str | None:
+    if task is not None:
+        return task
+    if stdin is None or stdin.closed:
+        return None
+    try:
+        if stdin.isatty():
+            return None
+    except (ValueError, OSError):
+        return None
+    data = stdin.read()
+    return data.strip() or None
+
+
+def _interactive() -> bool:
+    """A person can answer prompts only when both stdin and stderr are terminals."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    task = read_task(args.task, sys.stdin)
+    if not task:
+        err("no task: pass --task \"...\" or pipe it on stdin (echo \"...\" | agentic-flow run ...)")
+        return EXIT_USAGE
+    for name in ("max_tokens", "max_turns"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            err(f"--{name.replace('_', '-')} must be a positive number")
+            return EXIT_USAGE
+    if args.temperature is not None and not 0 <= args.temperature <= 2:
+        err("--temperature must be between 0 and 2")
+        return EXIT_USAGE
+    if args.timeout is not None and args.timeout <= 0:
+        err("--timeout must be more than 0 seconds")
+        return EXIT_USAGE
+    if args.retry is not None and args.retry < 0:
+        err("--retry must be 0 or more")
+        return EXIT_USAGE
+    return asyncio.run(_run(args, task))
+
+
+async def _run(args: argparse.Namespace, task: str) -> int:
+    from ..runtime import RunOptions, Runtime
+
+    opts = RunOptions(
+        model=args.model,
+        agent=args.agent,
+        agents_dir=args.agents_dir,
+        base_url=args.base_url,
+        system=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        timeout=args.timeout,
+        retry=args.retry,
+        max_turns=args.max_turns,
+        approve=args.approve,
+        workspace=args.workspace,
+        no_tools=args.no_tools,
+        resume=args.resume,
+    )
+    runtime = await Runtime.open(opts, interactive=_interactive())
+    try:
+        return await _stream(runtime, task, args)
+    finally:
+        await runtime.aclose()
+
+
+async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa: ANN001
+    session = runtime.session
+    out = sys.stdout
+    for message in runtime.warnings:
+        warn(message)
+    if args.model is None:
+        print(f"agentic-flow: using {session.model_id} ({runtime.model_reason})", file=sys.stderr)
+    reported: str | None = None
+    last_stop = ""
+    had_error = False
+    answer: list[str] = []
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        async for event in session.send(task):
+            if args.json:
+                out.write(event_to_json(event) + "\n")
+                out.flush()
+            if isinstance(event, TextDelta):
+                answer.append(event.text)
+                if not args.json:
+                    out.write(event.text)
+                    out.flush()
+            elif isinstance(event, MessageStarted):
+                reported = event.model
+                answer.clear()  # the final answer is the last turn's text
+            elif isinstance(event, TurnEnded):
+                last_stop = event.stop_reason
+            elif isinstance(event, ProviderError):
+                had_error = True
+                if not args.json:
+                    _newline_if_needed(answer, out)
+                    err(event.message)
+            elif not args.json:
+                _describe(event, answer, out)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
+        last_stop = "cancelled"
+    if not args.json and answer and not "".join(answer).endswith("\n"):
+        out.write("\n")
+        out.flush()
+    text = "".join(answer)
+    if args.output:
+        try:
+            Path(args.output).write_text(text + ("\n" if text and not text.endswith("\n") else ""), encoding="utf-8")
+        except OSError as exc:
+            err(f"cannot write --output file {args.output}: {exc.strerror or exc}")
+    _summary(session, reported, last_stop, time.perf_counter() - started)
+    if interrupted:
+        return 130
+    if last_stop == "cut_off":
+        return EXIT_CUT_OFF
+    if had_error and last_stop == "error":
+        return EXIT_PROVIDER
+    return EXIT_OK
+
+
+def _newline_if_needed(answer: list[str], out: TextIO) -> None:
+    if answer and not answer[-1].endswith("\n"):
+        out.write("\n")
+        out.flush()
+
+
+def _describe(event: Event, answer: list[str], out: TextIO) -> None:
+    """Tool activity and retries, one line each on stderr."""
+    line = None
+    if isinstance(event, ToolCallReady):
+        args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in (event.arguments or {}).items())
+        line = f"→ {event.name}({args})" if not event.error else f"→ {event.name}: {event.error}"
+    elif isinstance(event, PermissionRequested):
+        line = f"? {event.tool} needs approval: {event.reason}"
+    elif isinstance(event, PermissionDecided):
+        verdict = "allowed" if event.allowed else "denied"
+        line = f"  {verdict} by {event.decided_by}" + (f": {event.reason}" if event.reason and not event.allowed else "")
+    elif isinstance(event, ToolResult):
+        first = event.content.strip().splitlines()[0][:100] if event.content.strip() else "(no output)"
+        line = f"  {'✗' if event.is_error else '✓'} {first}"
+    elif isinstance(event, Retrying):
+        line = f"retrying in {event.delay:.1f}s (attempt {event.attempt}/{event.max_attempts}): {event.reason}"
+    elif isinstance(event, Notice):
+        line = event.message
+    if line:
+        _newline_if_needed(answer, out)
+        print(line, file=sys.stderr, flush=True)
+
+
+def _summary(session, reported: str | None, stop: str, total: float) -> None:  # noqa: ANN001
+    totals = session.totals
+    ttft = next((t.ttft_s for t in totals.turns if t.ttft_s is not None), None)
+    est = " (estimated)" if totals.estimated else ""
+    model = reported or session.wire_model
+    parts = [
+        f"model {session.model_id.split(':', 1)[0]}:{model}",
+        f"tokens in {fmt_tokens(totals.input_tokens, totals.estimated)} / out {fmt_tokens(totals.output_tokens, totals.estimated)}{est}",
+        f"cost {fmt_cost(totals.cost)}",
+        f"ttft {fmt_seconds(ttft)}",
+        f"total {fmt_seconds(total)}",
+        f"stop {stop or 'none'}",
+    ]
+    if session.session_id:
+        parts.append(f"session {session.session_id}")
+    print("── " + " · ".join(parts), file=sys.stderr, flush=True)
