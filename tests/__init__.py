@@ -1,0 +1,1 @@
+"""Test package (lets helpers be imported as ``tests.llm_server``)."""
