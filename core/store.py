@@ -1,0 +1,722 @@
+"""The SQLite store: sessions, their messages, per-turn usage, measured latency, audit.
+
+One file (``data_dir()/agentic-flow.db``) shared by every agentic-flow process the user
+runs: a TUI session, a headless run and a compare can all write at once. That is why the
+database runs in WAL mode with a busy timeout and every write is a ``BEGIN IMMEDIATE``
+transaction (a deferred transaction that later upgrades to a write can fail with
+"database is locked" without ever waiting).
+
+Schema changes are an ordered list of migration functions (``m001_initial``, ...); the
+names of those applied are kept in the ``migrations`` table, so an old database is moved
+forward on open and a database written by a newer version is refused rather than
+misread. sqlite3 errors are mapped to :class:`core.errors.StoreError` in one place
+(:func:`map_sqlite_error`) with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from core.errors import StoreError
+from core.messages import Message, messages_from_json
+from core.paths import data_dir
+
+__all__ = [
+    "DB_FILENAME",
+    "MIGRATIONS",
+    "LatencySource",
+    "LatencyStats",
+    "SessionAmbiguous",
+    "SessionNotFound",
+    "SessionRow",
+    "Store",
+    "map_sqlite_error",
+    "migrate",
+    "percentile",
+    "now_iso",
+    "to_iso",
+]
+
+DB_FILENAME = "agentic-flow.db"
+TITLE_MAX = 80
+# Latency stats use the most recent samples only: an endpoint that got faster last week
+# should not be dragged down by a year of history.
+LATENCY_WINDOW = 200
+LatencySource = Literal["session", "compare", "run"]
+_LATENCY_SOURCES = ("session", "compare", "run")
+_SESSION_FIELDS = frozenset({"agent", "model", "workspace", "title", "status"})
+
+# Primary result codes (https://sqlite.org/rescode.html); extended codes keep them in
+# the low byte.
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+
+
+class SessionNotFound(StoreError):
+    """No session has this id (or id prefix)."""
+
+
+class SessionAmbiguous(StoreError):
+    """An id prefix matches more than one session; ``candidates`` lists them."""
+
+    def __init__(self, message: str, *, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+# --------------------------------------------------------------------------- time
+
+
+def now_iso() -> str:
+    """Current UTC time in the one format stored everywhere (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def to_iso(value: datetime | str) -> str:
+    """Normalise a bound (``since``/``until``) to the stored format.
+
+    Naive datetimes are local time, as Python's ``astimezone`` treats them.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise StoreError(
+                f"'{value}' is not an ISO date/time; use e.g. 2025-01-31 or 2025-01-31T12:00"
+            ) from exc
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def map_sqlite_error(exc: sqlite3.Error, path: Path, *, timeout: float | None = None) -> StoreError:
+    """Translate a sqlite3 error into a StoreError whose message is the fix."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    folder = path.parent
+    retryable = False
+    if "append-only" in text:
+        message = "The audit log is append-only: its rows cannot be changed or deleted."
+    elif primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text or "busy" in text:
+        waited = f" for {timeout:g}s" if timeout is not None else ""
+        message = (
+            f"The database {path} is locked: another agentic-flow process kept it busy{waited}. "
+            "Wait for it to finish (or close it) and retry."
+        )
+        retryable = True
+    elif primary == _SQLITE_READONLY or "readonly" in text or "read-only" in text:
+        message = (
+            f"Cannot write the database {path}: the file or its folder {folder} is read-only. "
+            "Make them writable, or set AGENTIC_FLOW_HOME to a writable folder."
+        )
+    elif primary in (_SQLITE_CANTOPEN, _SQLITE_PERM) or "unable to open" in text:
+        message = (
+            f"Cannot open the database {path}: make sure {folder} exists and is writable, "
+            "or set AGENTIC_FLOW_HOME to a writable folder."
+        )
+    elif primary == _SQLITE_FULL or "disk is full" in text:
+        message = (
+            f"The disk holding {path} is full (or the database hit its size limit): "
+            "free some space and retry."
+        )
+    elif primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
+        message = (
+            f"The database {path} is damaged or is not an agentic-flow database: move it aside "
+            "(a new one is created on the next start) or restore it from a backup."
+        )
+    elif primary == _SQLITE_IOERR or "disk i/o" in text:
+        message = f"Disk I/O error on the database {path}: check the disk and free space, then retry."
+    else:
+        message = f"Database error on {path}: {str(exc).rstrip('.')}."
+    err = StoreError(message)
+    err.retryable = retryable
+    return err
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Sessions, messages, turns, latency samples and the hash-chained audit log."""
+    for statement in (
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            agent TEXT,
+            model TEXT,
+            workspace TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+        )""",
+        "CREATE INDEX sessions_updated ON sessions(updated_at)",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            json TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (session_id, seq)
+        )""",
+        """CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            estimated INTEGER NOT NULL DEFAULT 0,
+            cost REAL,
+            ttft_ms REAL,
+            tokens_per_s REAL,
+            total_ms REAL,
+            stop_reason TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX turns_session ON turns(session_id)",
+        "CREATE INDEX turns_model_created ON turns(model, created_at)",
+        """CREATE TABLE runs_latency (
+            id INTEGER PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            ttft_ms REAL,
+            tokens_per_s REAL,
+            output_tokens INTEGER,
+            source TEXT NOT NULL CHECK (source IN ('session', 'compare', 'run')),
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX runs_latency_model ON runs_latency(model_id, id)",
+        # AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so verify()
+        # notices when the newest rows were deleted.
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            session_id TEXT,
+            agent TEXT,
+            model TEXT,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            reason TEXT,
+            result_summary TEXT,
+            duration_ms INTEGER,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_session ON audit(session_id)",
+        "CREATE INDEX audit_ts ON audit(ts)",
+        "CREATE INDEX audit_tool ON audit(tool)",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
+    ):
+        conn.execute(statement)
+
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations this database lacks, each in its own write transaction.
+
+    Safe when two processes open a blank database at once: the applied set is re-read
+    inside the transaction. Returns the names applied now.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    known = {fn.__name__ for fn in migrations}
+    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    newer = sorted(applied - known)
+    if newer:
+        raise StoreError(
+            "This database was written by a newer agentic-flow (it has migrations "
+            f"{', '.join(newer)}): upgrade agentic-flow, or set AGENTIC_FLOW_HOME to "
+            "another folder."
+        )
+    applied_now: list[str] = []
+    for fn in migrations:
+        if fn.__name__ in applied:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it since the read above.
+            done = conn.execute("SELECT 1 FROM migrations WHERE name = ?", (fn.__name__,)).fetchone()
+            if done is None:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, now_iso())
+                )
+                applied_now.append(fn.__name__)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return applied_now
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session with its totals.
+
+    ``cost`` sums the turns whose price was known; ``unpriced_turns`` counts the others,
+    so a front end can show ``?`` (or "at least") instead of a false ``$0``.
+    """
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    agent: str | None
+    model: str | None
+    workspace: str | None
+    title: str
+    status: str
+    message_count: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    unpriced_turns: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """Measured latency of one model over its most recent samples.
+
+    ``count`` is the number of samples; a percentile is ``None`` when no sample had that
+    measurement (e.g. a run that produced no tokens has no TTFT).
+    """
+
+    count: int
+    ttft_p50: float | None
+    ttft_p95: float | None
+    tps_p50: float | None
+    tps_p95: float | None
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default); ``None`` for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _stats(samples: Sequence[tuple[float | None, float | None]]) -> LatencyStats:
+    ttfts = [t for t, _ in samples if t is not None]
+    tps = [s for _, s in samples if s is not None]
+    return LatencyStats(
+        count=len(samples),
+        ttft_p50=percentile(ttfts, 50),
+        ttft_p95=percentile(ttfts, 95),
+        tps_p50=percentile(tps, 50),
+        tps_p95=percentile(tps, 95),
+    )
+
+
+def _title_from(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TITLE_MAX else flat[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+_SESSION_SELECT = """
+SELECT s.id, s.created_at, s.updated_at, s.agent, s.model, s.workspace, s.title, s.status,
+       (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count,
+       COALESCE(t.input_tokens, 0), COALESCE(t.output_tokens, 0),
+       COALESCE(t.cost, 0.0), COALESCE(t.unpriced, 0)
+FROM sessions s
+LEFT JOIN (
+    SELECT session_id, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+           SUM(cost) AS cost, SUM(cost IS NULL) AS unpriced
+    FROM turns WHERE session_id IS NOT NULL GROUP BY session_id
+) t ON t.session_id = s.id
+"""
+
+
+def _session_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionRow:
+    return SessionRow(
+        id=row[0],
+        created_at=_parse_ts(row[1]),
+        updated_at=_parse_ts(row[2]),
+        agent=row[3],
+        model=row[4],
+        workspace=row[5],
+        title=row[6],
+        status=row[7],
+        message_count=row[8],
+        input_tokens=row[9],
+        output_tokens=row[10],
+        cost=float(row[11]),
+        unpriced_turns=row[12],
+    )
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch to WAL, retrying while another process holds the lock.
+
+    Changing the journal mode does not go through the busy handler: when two processes
+    open a blank database at once, one gets "database is locked" straight away.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (_SQLITE_BUSY, _SQLITE_LOCKED) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+class Store:
+    """One connection to the shared database, safe to use from several threads.
+
+    Calls block (a write may wait up to ``timeout`` for another process), so async code
+    should run them via ``asyncio.to_thread``.
+
+    Args:
+        path: database file; default ``data_dir()/agentic-flow.db``. Its folder is created.
+        timeout: seconds a write waits for another process before giving up.
+    """
+
+    def __init__(self, path: Path | None = None, *, timeout: float = 10.0) -> None:
+        self.path = Path(path) if path is not None else data_dir() / DB_FILENAME
+        self.timeout = timeout
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the data folder {self.path.parent}: {exc.strerror or exc}. "
+                "Make its parent writable, or set AGENTIC_FLOW_HOME to a writable folder."
+            ) from exc
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _enable_wal(conn, timeout)
+            migrate(conn)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise map_sqlite_error(exc, self.path, timeout=timeout) from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        self._conn = conn
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise map_sqlite_error(exc, self.path, timeout=self.timeout) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads, with sqlite errors mapped to StoreError."""
+        with self._lock, self._mapped():
+            yield self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` write transaction: committed on success, else rolled back.
+
+        IMMEDIATE takes the write lock up front (waiting up to ``timeout``), so whatever
+        is read inside the transaction is still true when it commits.
+        """
+        with self._lock, self._mapped():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT (busy, disk full): never leave it open.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def applied_migrations(self) -> list[str]:
+        with self.read() as conn:
+            return [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+    # -- sessions ---------------------------------------------------------------
+
+    def create_session(self, agent: str | None, model: str | None, workspace: str | Path | None) -> str:
+        """Create a session and return its id (12 hex characters)."""
+        session_id = uuid.uuid4().hex[:12]
+        now = now_iso()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, created_at, updated_at, agent, model, workspace) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, now, now, agent, model, str(workspace) if workspace is not None else None),
+            )
+        return session_id
+
+    def resolve_session_id(self, id_or_prefix: str) -> str:
+        """The full id of the one session whose id is or starts with ``id_or_prefix``."""
+        if not id_or_prefix:
+            raise SessionNotFound("No session id given: `agentic-flow sessions` lists them.")
+        with self.read() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (id_or_prefix,)).fetchone():
+                return id_or_prefix
+            matches = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY updated_at DESC LIMIT 11",
+                    (_like_prefix(id_or_prefix),),
+                )
+            ]
+        if not matches:
+            raise SessionNotFound(
+                f"No session '{id_or_prefix}': `agentic-flow sessions` lists the saved ones."
+            )
+        if len(matches) > 1:
+            shown = ", ".join(matches[:10]) + (", …" if len(matches) > 10 else "")
+            raise SessionAmbiguous(
+                f"Session id '{id_or_prefix}' matches several sessions ({shown}): "
+                "give more characters.",
+                candidates=matches[:10],
+            )
+        return matches[0]
+
+    def get_session(self, id_or_prefix: str) -> SessionRow:
+        """A session by id or unique id prefix, with its totals."""
+        session_id = self.resolve_session_id(id_or_prefix)
+        with self.read() as conn:
+            row = conn.execute(_SESSION_SELECT + " WHERE s.id = ?", (session_id,)).fetchone()
+        if row is None:  # deleted between the two reads
+            raise SessionNotFound(f"Session '{session_id}' no longer exists.")
+        return _session_row(row)
+
+    def list_sessions(self, limit: int = 50) -> list[SessionRow]:
+        """Most recently updated first."""
+        with self.read() as conn:
+            rows = conn.execute(
+                _SESSION_SELECT + " ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_session_row(r) for r in rows]
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Change some of agent, model, workspace, title, status; bumps ``updated_at``."""
+        unknown = set(fields) - _SESSION_FIELDS
+        if unknown:
+            raise TypeError(
+                f"update_session() got unknown field(s) {sorted(unknown)}; "
+                f"allowed: {sorted(_SESSION_FIELDS)}"
+            )
+        values = {k: (str(v) if k == "workspace" and v is not None else v) for k, v in fields.items()}
+        values["updated_at"] = now_iso()
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                f"UPDATE sessions SET {assignments} WHERE id = ?", (*values.values(), session_id)
+            )
+            if cur.rowcount == 0:
+                raise SessionNotFound(f"No session '{session_id}' to update.")
+
+    # -- messages ---------------------------------------------------------------
+
+    def append_message(self, session_id: str, message: Message) -> int:
+        """Append one neutral message; returns its sequence number (0-based).
+
+        The first user message also becomes the session's title if it has none.
+        """
+        body = message.model_dump_json()
+        now = now_iso()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                raise SessionNotFound(f"No session '{session_id}' to add a message to.")
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO messages (session_id, seq, role, json, created_at) VALUES (?, ?, ?, ?, ?)",
+                (session_id, seq, message.role, body, now),
+            )
+            if not row[0] and message.role == "user" and message.content.strip():
+                conn.execute(
+                    "UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
+                    (_title_from(message.content), now, session_id),
+                )
+            else:
+                conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        return int(seq)
+
+    def load_messages(self, session_id: str) -> list[Message]:
+        """The session's messages in order, as the neutral pydantic models."""
+        with self.read() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                raise SessionNotFound(f"No session '{session_id}'.")
+            bodies = [r[0] for r in conn.execute(
+                "SELECT json FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+            )]
+        try:
+            return messages_from_json("[" + ",".join(bodies) + "]")
+        except ValidationError as exc:
+            raise StoreError(
+                f"The stored messages of session '{session_id}' cannot be read ({exc.error_count()} "
+                "error(s)); the database may have been edited by hand or by a newer version."
+            ) from exc
+
+    # -- usage ------------------------------------------------------------------
+
+    def record_turn(
+        self,
+        session_id: str | None,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        estimated: bool = False,
+        cost: float | None = None,
+        ttft_ms: float | None = None,
+        tokens_per_s: float | None = None,
+        total_ms: float | None = None,
+        stop_reason: str | None = None,
+    ) -> int:
+        """Record the usage of one provider turn; ``cost=None`` means price unknown.
+
+        ``session_id`` is ``None`` for turns outside a session (a compare, a one-off
+        run); they still count in :meth:`usage_totals`. Latency samples are recorded
+        separately with :meth:`record_latency`.
+        """
+        with self.transaction() as conn:
+            if session_id is not None:
+                cur = conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now_iso(), session_id))
+                if cur.rowcount == 0:
+                    raise SessionNotFound(f"No session '{session_id}' to record a turn for.")
+            cur = conn.execute(
+                "INSERT INTO turns (session_id, model, input_tokens, output_tokens, estimated, cost, "
+                "ttft_ms, tokens_per_s, total_ms, stop_reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id, model, int(input_tokens), int(output_tokens), int(bool(estimated)),
+                    cost, ttft_ms, tokens_per_s, total_ms, stop_reason, now_iso(),
+                ),
+            )
+        return int(cur.lastrowid or 0)
+
+    def usage_totals(self, since: datetime | str | None = None) -> dict[str, tuple[int, int]]:
+        """``{model: (input_tokens, output_tokens)}`` over all turns (since a time)."""
+        sql = "SELECT model, SUM(input_tokens), SUM(output_tokens) FROM turns"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE created_at >= ?"
+            params = (to_iso(since),)
+        with self.read() as conn:
+            rows = conn.execute(sql + " GROUP BY model ORDER BY model", params).fetchall()
+        return {model: (int(i), int(o)) for model, i, o in rows}
+
+    # -- latency ----------------------------------------------------------------
+
+    def record_latency(
+        self,
+        model_id: str,
+        *,
+        ttft_ms: float | None,
+        tokens_per_s: float | None,
+        output_tokens: int | None = None,
+        source: LatencySource = "session",
+    ) -> None:
+        """Keep one measured latency sample for the model table's p50/p95."""
+        if source not in _LATENCY_SOURCES:
+            raise ValueError(f"source must be one of {_LATENCY_SOURCES}, not {source!r}")
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs_latency (model_id, ttft_ms, tokens_per_s, output_tokens, source, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (model_id, ttft_ms, tokens_per_s, output_tokens, source, now_iso()),
+            )
+
+    def latency_stats(self, model_id: str, *, window: int = LATENCY_WINDOW) -> LatencyStats | None:
+        """p50/p95 of TTFT and tokens/s over the model's last ``window`` samples."""
+        with self.read() as conn:
+            samples = conn.execute(
+                "SELECT ttft_ms, tokens_per_s FROM runs_latency WHERE model_id = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (model_id, window),
+            ).fetchall()
+        return _stats(samples) if samples else None
+
+    def all_latency_stats(self, *, window: int = LATENCY_WINDOW) -> dict[str, LatencyStats]:
+        """:meth:`latency_stats` for every model with samples, in one query."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT model_id, ttft_ms, tokens_per_s FROM ("
+                "  SELECT model_id, ttft_ms, tokens_per_s,"
+                "         ROW_NUMBER() OVER (PARTITION BY model_id ORDER BY id DESC) AS n"
+                "  FROM runs_latency) WHERE n <= ? ORDER BY model_id",
+                (window,),
+            ).fetchall()
+        grouped: dict[str, list[tuple[float | None, float | None]]] = {}
+        for model_id, ttft, tps in rows:
+            grouped.setdefault(model_id, []).append((ttft, tps))
+        return {model_id: _stats(samples) for model_id, samples in grouped.items()}
