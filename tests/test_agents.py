@@ -515,7 +515,8 @@ def test_bundled_catalog_is_complete_and_clean(project):
     assert EXPECTED_BUNDLED <= set(bundled)
     for agent in bundled.values():
         assert agent.tools, agent.name
-        assert set(agent.tools) <= BUILTIN_TOOLS, agent.name
+        assert set(agent.tools) <= BUILTIN_TOOLS | {"mcp:*"}, agent.name
+        assert "mcp:*" in agent.tools, agent.name  # configured MCP servers reach every agent
         assert 20 <= len(agent.prompt.splitlines()) <= 60, agent.name
         assert 20 <= len(agent.description) <= 300, agent.name
         assert agent.path.stem == agent.name

@@ -1,0 +1,244 @@
+"""Wiring shared by the CLI and the TUI: settings + flags → a ready AgentSession.
+
+Choosing the model, building the provider with its timeouts and retries, limiting the
+tools to the agent's list, starting MCP servers, opening the store and the permission
+engine: done once here, so ``agentic-flow run`` and the workbench behave the same.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .config import LoadedSettings, load_settings
+from .errors import UnknownModel
+from .http import HttpClient, Timeouts
+from .providers.base import Provider, RetryPolicy
+from .providers.registry import create_provider, key_status, resolve_provider_config, split_model_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .agents import Agent, AgentCatalog
+    from .models.catalog import ModelCatalog
+    from .permissions import Approver
+    from .session import AgentSession
+
+__all__ = [
+    "RunOptions",
+    "Runtime",
+    "CLAUDE_MODEL_ALIASES",
+    "DEFAULT_MODEL_BY_PROVIDER",
+    "LOCAL_DEFAULT_MODEL",
+    "choose_model",
+    "make_provider",
+]
+
+CLAUDE_MODEL_ALIASES = {
+    "sonnet": "anthropic:claude-sonnet-4-5",
+    "opus": "anthropic:claude-opus-4-1",
+    "haiku": "anthropic:claude-haiku-4-5",
+}
+# Used when no --model, no agent model and no default_model are set: the first provider
+# with a key wins, in this order.
+DEFAULT_MODEL_BY_PROVIDER = {
+    "openrouter": "openrouter:deepseek/deepseek-chat",
+    "anthropic": "anthropic:claude-sonnet-4-5",
+    "openai": "openai:gpt-4o-mini",
+    "google": "google:gemini-2.5-flash",
+    "deepseek": "deepseek:deepseek-chat",
+    "mistral": "mistral:mistral-small-latest",
+}
+LOCAL_DEFAULT_MODEL = "local:gemma-3-270m"
+
+
+@dataclass
+class RunOptions:
+    """Everything a run can be told by flags; None means "from settings, else default"."""
+
+    model: str | None = None
+    agent: str | None = None
+    agents_dir: str | None = None
+    base_url: str | None = None
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    timeout: float | None = None
+    retry: int | None = None
+    max_turns: int | None = None
+    approve: str | None = None
+    workspace: str | None = None
+    no_tools: bool = False
+    resume: str | None = None
+
+
+def _agent_model(agent: "Agent | None") -> str | None:
+    if agent is None or not agent.model or agent.model == "inherit":
+        return None
+    if agent.model in CLAUDE_MODEL_ALIASES:
+        return CLAUDE_MODEL_ALIASES[agent.model]
+    return agent.model if ":" in agent.model else None
+
+
+def choose_model(explicit: str | None, agent: "Agent | None", settings: LoadedSettings) -> tuple[str, str]:
+    """The model to use and why (shown to the user when it was not explicit)."""
+    if explicit:
+        return explicit, "--model"
+    from_agent = _agent_model(agent)
+    if from_agent:
+        return from_agent, f"agent {agent.name}'s model" if agent else "agent"
+    if settings.merged.default_model:
+        return settings.merged.default_model, f"default_model in {settings.user_file} or {settings.project_file}"
+    for provider, model in DEFAULT_MODEL_BY_PROVIDER.items():
+        if key_status(provider, settings.merged) is None:
+            return model, f"the default for {provider} (its key is set)"
+    return LOCAL_DEFAULT_MODEL, "no API key is set, so the embedded local model"
+
+
+def make_provider(
+    model_id: str,
+    settings: LoadedSettings,
+    *,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    retry: int | None = None,
+    http: HttpClient | None = None,
+) -> Provider:
+    provider_name, _ = split_model_id(model_id)
+    if provider_name == "local":
+        from .local import local_provider_config
+
+        config = local_provider_config(settings)
+    else:
+        config = resolve_provider_config(provider_name, settings.merged, base_url=base_url)
+    merged = settings.merged
+    timeouts = Timeouts(
+        connect=merged.connect_timeout if merged.connect_timeout is not None else Timeouts.connect,
+        read=timeout if timeout is not None else (merged.timeout if merged.timeout is not None else Timeouts.read),
+    )
+    retries = retry if retry is not None else (merged.retries if merged.retries is not None else RetryPolicy.retries)
+    if retries < 0:
+        raise UnknownModel("--retry must be 0 or more")
+    return create_provider(config, http=http, timeouts=timeouts, retry=RetryPolicy(retries=retries))
+
+
+@dataclass
+class Runtime:
+    """An open session and the resources it holds (HTTP pool, MCP servers, store)."""
+
+    session: "AgentSession"
+    settings: LoadedSettings
+    agent: "Agent | None"
+    model_reason: str
+    catalog: "ModelCatalog"
+    agents: "AgentCatalog"
+    warnings: list[str] = field(default_factory=list)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _http: HttpClient = field(default_factory=HttpClient)
+    mcp: Any = None
+
+    @classmethod
+    async def open(
+        cls,
+        opts: RunOptions,
+        *,
+        approver: "Approver | None" = None,
+        interactive: bool = False,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> "Runtime":
+        from .agents import load_catalog
+        from .audit import AuditLog
+        from .models.catalog import ModelCatalog
+        from .permissions import PermissionEngine, choose_approver, parse_mode
+        from .session import DEFAULT_MAX_TURNS, AgentSession
+        from .store import Store
+        from .tools.registry import tools_for_agent
+
+        workspace = Path(opts.workspace or ".").resolve()
+        settings = load_settings(workspace)
+        agents = load_catalog(Path(opts.agents_dir) if opts.agents_dir else None, cwd=workspace)
+        agent_name = opts.agent or settings.merged.default_agent or "coder"
+        agent = agents.get(agent_name)
+        model_id, reason = choose_model(opts.model, agent, settings)
+        catalog = ModelCatalog.load()
+        http = HttpClient()
+        warnings: list[str] = []
+        if catalog.get(model_id) is None and not model_id.startswith("local:"):
+            warnings.append(f"{model_id} is not in the model catalog: its price is unknown (shown as ?)")
+        provider = make_provider(
+            model_id, settings, base_url=opts.base_url, timeout=opts.timeout, retry=opts.retry, http=http
+        )
+        stack = AsyncExitStack()
+        stack.push_async_callback(http.aclose)
+        mcp = None
+        tools: dict[str, Any] = {}
+        if not opts.no_tools:
+            extra: dict[str, Any] = {}
+            from .tools.mcp_config import load_mcp_servers
+
+            servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
+            warnings.extend(mcp_warnings)
+            if servers:
+                from .tools.mcp_client import McpManager
+
+                mcp = await stack.enter_async_context(McpManager(servers))
+                extra = mcp.tools()
+            tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
+            warnings.extend(tool_warnings)
+        # --approve names a mode (or "deny"); without it the settings' mode applies.
+        flag_mode = None
+        if opts.approve and opts.approve not in ("ask", "deny"):
+            flag_mode = parse_mode(opts.approve)
+        elif opts.approve in ("ask", "deny"):
+            flag_mode = parse_mode("ask")
+        engine, rule_warnings = PermissionEngine.from_settings(
+            workspace, flag_mode, user_settings=settings.user_file, project_settings=settings.project_file
+        )
+        warnings.extend(rule_warnings)
+        default_approver = choose_approver(opts.approve, interactive)
+        store = Store()
+        messages = None
+        session_id = None
+        if opts.resume:
+            row = store.get_session(opts.resume)
+            session_id = row.id
+            messages = store.load_messages(row.id)
+        session = AgentSession(
+            provider=provider,
+            model_id=model_id,
+            workspace=workspace,
+            engine=engine,
+            approver=approver or default_approver,
+            tools=tools,
+            system=opts.system if opts.system is not None else (agent.prompt if agent else None),
+            agent_name=agent.name if agent else agent_name,
+            max_tokens=opts.max_tokens or settings.merged.max_tokens,
+            temperature=opts.temperature if opts.temperature is not None else settings.merged.temperature,
+            max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
+            store=store,
+            audit=AuditLog(store),
+            session_id=session_id,
+            messages=messages,
+            pricing=catalog.cost,
+        )
+        if opts.resume and session_id:
+            store.update_session(session_id, model=model_id)
+        return cls(
+            session=session,
+            settings=settings,
+            agent=agent,
+            model_reason=reason,
+            catalog=catalog,
+            agents=agents,
+            warnings=warnings,
+            _stack=stack,
+            _http=http,
+            mcp=mcp,
+        )
+
+    def switch_model(self, model_id: str, base_url: str | None = None) -> None:
+        provider = make_provider(model_id, self.settings, base_url=base_url, http=self._http)
+        self.session.switch_model(provider, model_id)
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
