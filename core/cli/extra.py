@@ -1,18 +1,171 @@
-"""Commands beyond run/models/agents, registered in one place so ``--help`` lists them.
+"""Commands beyond run/models/agents: sessions, audit, mcp.
 
-Each command's implementation module is imported only when it runs.
+Registered in one place so ``--help`` lists them; each command's work is imported only
+when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime, timezone
+
+from . import EXIT_ERROR, EXIT_OK
+from .output import err, fmt_cost, table
 
 __all__ = ["add_extra_commands", "dispatch_extra"]
 
 
 def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Nothing yet beyond the core commands; later commands register here."""
+    sessions = sub.add_parser("sessions", help="list stored sessions (resume one with run --resume ID)")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", metavar="ACTION")
+    sessions_list = sessions_sub.add_parser("list", help="table of recent sessions (default)")
+    for p in (sessions, sessions_list):
+        p.add_argument("--limit", type=int, default=30, help="how many sessions (default 30)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    audit = sub.add_parser("audit", help="review the approval audit log: filter, verify, export")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    audit_list = audit_sub.add_parser("list", help="filtered table of decisions (default)")
+    for p in (audit, audit_list):
+        p.add_argument("--session", help="only this session (id or prefix)")
+        p.add_argument("--tool", help="only this tool; globs work (mcp:github/*)")
+        p.add_argument("--decision", choices=["allow", "deny"], help="only allowed or denied calls")
+        p.add_argument("--since", metavar="TIME", help="ISO date/time, e.g. 2026-11-01 or 2026-11-01T12:00")
+        p.add_argument("--until", metavar="TIME", help="ISO date/time")
+        p.add_argument("--limit", type=int, help="only the newest N rows")
+        fmt = p.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true", help="export as JSON")
+        fmt.add_argument("--csv", action="store_true", help="export as CSV")
+        p.add_argument("--output", "-o", metavar="FILE", help="write the export to FILE instead of stdout")
+    audit_sub.add_parser("verify", help="check the hash chain: detects edited or deleted rows")
+
+    mcp = sub.add_parser("mcp", help="MCP servers from .mcp.json and settings")
+    mcp_sub = mcp.add_subparsers(dest="mcp_command", metavar="ACTION")
+    mcp_list = mcp_sub.add_parser("list", help="start each server, show status and tools (default)")
+    for p in (mcp, mcp_list):
+        p.add_argument("--workspace", metavar="DIR", help="project folder holding .mcp.json (default: current dir)")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each server (default 30)")
 
 
 def dispatch_extra(args: argparse.Namespace) -> int | None:
+    if args.command == "sessions":
+        return _sessions(args)
+    if args.command == "audit":
+        return _audit(args)
+    if args.command == "mcp":
+        return _mcp(args)
     return None
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    import json
+
+    from ..store import Store
+
+    rows = Store().list_sessions(limit=args.limit)
+    if args.json:
+        json.dump([_row_dict(r) for r in rows], sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not rows:
+        print("no sessions yet: start one with `agentic-flow` or `agentic-flow run --task ...`")
+        return EXIT_OK
+    out = []
+    for r in rows:
+        if r.unpriced_turns:
+            cost = "?" if not r.cost else f"≥{fmt_cost(r.cost)}"  # some turns had no known price
+        else:
+            cost = fmt_cost(r.cost)
+        out.append([r.id, r.updated_at.strftime("%Y-%m-%d %H:%M"), r.agent, r.model, r.message_count, r.total_tokens, cost, (r.title or "")[:40]])
+    print(table(["SESSION", "UPDATED", "AGENT", "MODEL", "MSGS", "TOKENS", "COST", "TITLE"], out, right=(4, 5, 6)))
+    return EXIT_OK
+
+
+def _row_dict(row: object) -> dict[str, object]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(row):
+        return asdict(row)  # type: ignore[arg-type]
+    return dict(vars(row))
+
+
+def _parse_time(value: str | None, flag: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{flag} {value!r} is not an ISO date/time (e.g. 2026-11-01 or 2026-11-01T12:00)") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from ..audit import AuditLog, export_csv, export_json
+    from ..store import Store
+
+    store = Store()
+    log = AuditLog(store)
+    if args.audit_command == "verify":
+        result = log.verify()
+        print(result.message)
+        return EXIT_OK if result.ok else EXIT_ERROR
+    session = store.resolve_session_id(args.session) if args.session else None
+    rows = log.query(
+        session=session,
+        tool=args.tool,
+        decision=args.decision,
+        since=_parse_time(args.since, "--since"),
+        until=_parse_time(args.until, "--until"),
+        limit=args.limit,
+    )
+    if args.json or args.csv:
+        text = export_json(rows) if args.json else export_csv(rows)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            print(f"wrote {len(rows)} audit rows to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return EXIT_OK
+    if not rows:
+        print("no audit rows match")
+        return EXIT_OK
+    out = [
+        [r.id, r.ts.strftime("%Y-%m-%d %H:%M:%S"), (r.session_id or "")[:8], r.tool, r.decision, r.scope, r.decided_by[:40],
+         (r.result_summary or r.reason or "")[:50]]
+        for r in rows
+    ]
+    print(table(["ID", "TIME (UTC)", "SESSION", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out, right=(0,)))
+    return EXIT_OK
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from ..config import load_settings
+    from ..tools.mcp_config import load_mcp_servers
+
+    workspace = Path(args.workspace or ".").resolve()
+    settings = load_settings(workspace)
+    servers, warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
+    for w in warnings:
+        err(w)
+    if not servers:
+        print(f"no MCP servers configured (looked in {workspace / '.mcp.json'} and mcpServers in settings)")
+        return EXIT_OK
+
+    async def probe() -> list[object]:
+        from ..tools.mcp_client import McpManager
+
+        print(f"starting {len(servers)} MCP server(s)…", file=sys.stderr)
+        async with McpManager(servers, start_timeout=args.timeout) as manager:
+            return list(manager.servers)
+
+    statuses = asyncio.run(probe())
+    rows = [[s.name, s.transport, s.status, ", ".join(s.tools) or "-"] for s in statuses]  # type: ignore[attr-defined]
+    print(table(["SERVER", "TRANSPORT", "STATUS", "TOOLS"], rows))
+    return EXIT_OK if all(s.status == "ready" for s in statuses) else EXIT_ERROR  # type: ignore[attr-defined]
