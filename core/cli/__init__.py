@@ -130,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _open_workbench([])
     parser = build_parser()
     args = parser.parse_args(args_list)
+    from ..logs import setup_logging
+
+    setup_logging()
     try:
         return _dispatch(args, parser)
     except KeyboardInterrupt:
@@ -177,8 +180,10 @@ def _open_workbench(argv: list[str]) -> int:
     parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
     args = parser.parse_args(argv)
     from ..errors import ConfigError
+    from ..logs import setup_logging
     from .output import err
 
+    setup_logging()
     try:
         from tui.app import run_app
     except ImportError as exc:  # pragma: no cover - tui ships with the package

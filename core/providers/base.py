@@ -36,6 +36,7 @@ from ..events import (
 )
 from ..http import HttpClient, StreamResponse, Timeouts
 from ..messages import ChatRequest
+from ..redact import redact
 from .sse import SSEDecoder, SSEEvent
 
 __all__ = ["ProviderConfig", "RetryPolicy", "Provider", "TurnState", "parse_tool_arguments"]
@@ -244,7 +245,7 @@ class Provider(ABC):
                         attempt=attempt,
                         max_attempts=self.retry.retries,
                         delay=round(delay, 3),
-                        reason=exc.detail,
+                        reason=redact(exc.detail, [self.config.api_key] if self.config.api_key else []),
                     )
                     await asyncio.sleep(delay)
                     continue
@@ -345,10 +346,11 @@ class Provider(ABC):
         ]
 
     def _error_event(self, exc: errors.ProviderError) -> ProviderError:
+        extra = [self.config.api_key] if self.config.api_key else []
         return ProviderError(
             provider=exc.provider or self.name,
             model=exc.model,
-            message=str(exc),
+            message=redact(str(exc), extra),
             kind=exc.kind,
             status=exc.status,
             retryable=exc.retryable,
