@@ -1,0 +1,494 @@
+"""The permission engine: one place that decides allow / deny / ask for every tool call.
+
+Order of evaluation (first that applies wins)::
+
+    1. deny rules          any rule matching (any part of a command)   -> deny
+    2. read-only mode      anything but a read                         -> deny
+    3. ask rules           any rule matching                           -> ask
+    4. dangerous           unless a specific allow rule names it       -> ask
+    5. allow rules         incl. this session's answers; EVERY part    -> allow
+    6. the mode            see ``core.permissions.modes``
+
+Allow rules are the strict side: a command they allow has been fully understood.
+Deny rules are best effort against a determined adversary — they see through quoting,
+wrappers (``sudo``, ``env``, ``xargs``), ``sh -c``/``eval``, brace and ``$IFS`` tricks,
+paths and globbed executables, but cannot know what ``X=rm; $X`` or ``$(which rm)``
+runs; so when bash deny rules exist, a command whose name is computed at run time
+asks even where the mode would allow it.
+
+``evaluate`` is pure (no I/O) so the TUI can preview verdicts and tests can table them.
+``decide`` adds the person: for an "ask" it awaits an ``Approver`` and applies the
+answer's scope — once, this session (an exact in-memory rule), or always (a rule
+appended to the project settings file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from core import paths
+from core.errors import ConfigError
+from core.permissions.dangerous import Danger, find_dangers
+from core.permissions.globs import escape_command, escape_path
+from core.permissions.modes import READ_ONLY_REASON, Mode, mode_outcome, parse_mode
+from core.permissions.rules import Rule, RuleAction, RuleSet, load_rule_sets, parse_rule
+from core.permissions.settings_file import append_allow_rule
+from core.permissions.shell import (
+    CommandPart,
+    ShellAnalysis,
+    analyze_command,
+    basename,
+    command_chain,
+    deny_forms,
+    has_unsafe_characters,
+    word_variants,
+)
+from core.permissions.targets import Target, canonical_tool, resolve_path, target_for, tool_kind
+
+if TYPE_CHECKING:
+    from core.events import PermissionDecided, PermissionRequested
+    from core.permissions.approvers import Approver
+
+__all__ = [
+    "Outcome",
+    "Scope",
+    "AnswerKind",
+    "PermissionRequest",
+    "Verdict",
+    "Answer",
+    "Decision",
+    "PermissionEngine",
+    "exact_rule",
+]
+
+Outcome = Literal["allow", "deny", "ask"]
+Scope = Literal["once", "session", "always", "rule", "mode", "policy"]
+AnswerKind = Literal["once", "session", "always", "deny"]
+_ANSWER_KINDS = ("once", "session", "always", "deny")
+
+
+@dataclass(frozen=True)
+class PermissionRequest:
+    """One tool call waiting for permission (``tool`` as users see it: ``bash``, ``mcp:s/t``)."""
+
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    workspace: Path
+    session_id: str | None = None
+    agent: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules and the mode say, before any person is involved.
+
+    ``decided_by`` is ``rule:TEXT [FILE]``, ``mode:NAME``, ``dangerous: REASON`` or
+    ``session``; ``dangers`` lists every dangerous finding (also when a rule allowed it).
+    """
+
+    outcome: Outcome
+    reason: str
+    decided_by: str
+    dangers: tuple[str, ...] = ()
+
+    @property
+    def from_ask_rule(self) -> bool:
+        return self.outcome == "ask" and self.decided_by.startswith("rule:")
+
+    def to_event(self, request: PermissionRequest, preview: str | None = None) -> PermissionRequested:
+        from core.events import PermissionRequested  # lazy: pydantic models cost ~0.2 s to import
+
+        return PermissionRequested(
+            call_id=request.call_id, tool=request.tool, arguments=request.arguments, reason=self.reason, preview=preview
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An approver's answer.
+
+    Attributes:
+        kind: once, session, always or deny.
+        reason: for a deny, sent back to the model; otherwise a note for the audit log.
+        rule: a rule the person wrote instead of the exact one (``bash(pytest *)``).
+        by: ``person``, or ``policy:NAME`` when no person answered.
+    """
+
+    kind: AnswerKind
+    reason: str | None = None
+    rule: str | None = None
+    by: str = "person"
+
+    def __post_init__(self) -> None:
+        if self.kind not in _ANSWER_KINDS:
+            raise ValueError(f"unknown answer kind {self.kind!r}; use one of {_ANSWER_KINDS}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The final word on one call, as recorded in the audit log."""
+
+    allowed: bool
+    scope: Scope
+    decided_by: str
+    reason: str | None = None
+    rule_written: str | None = None
+    rule_file: Path | None = None
+
+    def to_event(self, request: PermissionRequest) -> PermissionDecided:
+        from core.events import PermissionDecided
+
+        return PermissionDecided(
+            call_id=request.call_id,
+            tool=request.tool,
+            allowed=self.allowed,
+            scope=self.scope,
+            decided_by=self.decided_by,
+            reason=self.reason,
+        )
+
+
+@dataclass
+class _Call:
+    """A request prepared for matching (computed once per evaluation)."""
+
+    name: str
+    target: Target
+    analyses: list[ShellAnalysis] = field(default_factory=list)
+
+
+def exact_rule(request: PermissionRequest) -> str | None:
+    """The rule naming exactly this call: the command, the path, or the MCP tool.
+
+    Wildcards in the argument are escaped so the rule stays exact (``ls *.py`` becomes
+    ``bash(ls \\*.py)``). Edits get ``edit(...)`` so the rule covers write and edit.
+    None for unknown tools and empty commands (no rule could name them).
+    """
+    name = canonical_tool(request.tool)
+    kind = tool_kind(name)
+    target = target_for(name, request.arguments or {}, request.workspace)
+    if name == "bash":
+        return f"bash({escape_command(target.raw)})" if target.raw.strip() else None
+    if kind in ("read", "edit"):
+        path = target.rel if target.inside else target.abs
+        return f"{'edit' if kind == 'edit' else name}({escape_path(path)})"
+    if kind == "mcp":
+        return name
+    return None
+
+
+def _glob_forms(part: CommandPart, rule: Rule) -> set[str]:
+    """``/bin/r? -rf x`` may run ``rm``: if the executable is a glob that could expand
+    to the rule's command name, spell the part with that name."""
+    first = (rule.pattern or "").split(" ", 1)[0]
+    if not first or "*" in first:
+        return set()
+    forms: set[str] = set()
+    for variant in word_variants(part):
+        for words in command_chain(variant):
+            exe = basename(words[0])
+            if any(c in exe for c in "*?[") and fnmatch.fnmatchcase(first.casefold(), exe.casefold()):
+                forms.add(" ".join((first, *words[1:])))
+    return forms
+
+
+def _dedupe(rules: list[Rule]) -> list[Rule]:
+    out: list[Rule] = []
+    for rule in rules:
+        if rule not in out:
+            out.append(rule)
+    return out
+
+
+def _ascii_command(words: tuple[str, ...], raw_words: tuple[str, ...]) -> bool:
+    """No look-alike executables: ``ɡit`` (U+0261) is not ``git``."""
+    if raw_words and not raw_words[0].isascii():
+        return False
+    return all(chain[0].isascii() for chain in command_chain(words))
+
+
+class PermissionEngine:
+    """Decides tool calls from rules, the mode, dangerous-operation checks and people.
+
+    Args:
+        mode: ``ask``, ``accept-edits``, ``auto`` or ``read-only`` (switchable later).
+        rules: user + project + Claude rules (see ``load_rule_sets``).
+        workspace: the project root; file tools may not leave it.
+        project_settings_path: where "always" answers are written
+            (default ``<workspace>/.agentic-flow/settings.yaml``).
+    """
+
+    def __init__(
+        self,
+        mode: Mode | str = "ask",
+        rules: RuleSet | None = None,
+        workspace: Path | str | None = None,
+        project_settings_path: Path | None = None,
+    ) -> None:
+        self._mode: Mode = parse_mode(mode)
+        self.rules = rules or RuleSet()
+        self.workspace = Path(os.path.abspath(workspace if workspace is not None else Path.cwd()))
+        self.project_settings_path = Path(project_settings_path or paths.project_settings_file(self.workspace))
+        self._session: list[Rule] = []
+        self._write_lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        workspace: Path,
+        mode: Mode | str | None = None,
+        *,
+        user_settings: Path | None = None,
+        project_settings: Path | None = None,
+        include_claude: bool = True,
+    ) -> tuple[PermissionEngine, list[str]]:
+        """An engine with rules from every settings file; returns it with load warnings.
+
+        ``mode`` (from ``--approve``) beats the settings' default mode, which beats ``ask``.
+        """
+        project = project_settings or paths.project_settings_file(Path(workspace))
+        rules, warnings = load_rule_sets(
+            Path(workspace), user_settings=user_settings, project_settings=project, include_claude=include_claude
+        )
+        chosen = mode or rules.default_mode or "ask"
+        return cls(chosen, rules, workspace, project), warnings
+
+    # ------------------------------------------------------------ mode and session
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: Mode | str) -> None:
+        self._mode = parse_mode(value)
+
+    @property
+    def session_rules(self) -> tuple[Rule, ...]:
+        return tuple(self._session)
+
+    def allow_for_session(self, rule: str | Rule) -> Rule:
+        """Add an in-memory allow rule for the rest of this engine's life."""
+        parsed = rule if isinstance(rule, Rule) else parse_rule(rule, "allow")
+        if parsed.action != "allow":
+            parsed = Rule("allow", parsed.tool, parsed.pattern, parsed.mcp_server, parsed.mcp_tool)
+        if parsed not in self._session:
+            self._session.append(parsed)
+        return parsed
+
+    def suggest_rule(self, request: PermissionRequest) -> str | None:
+        """The exact rule for this call (what "session" and "always" remember)."""
+        return exact_rule(request)
+
+    # ------------------------------------------------------------ evaluation
+
+    def _prepare(self, request: PermissionRequest) -> _Call:
+        name = canonical_tool(request.tool)
+        target = target_for(name, request.arguments or {}, request.workspace)
+        call = _Call(name, target)
+        if name == "bash":
+            command = target.raw
+            call.analyses.append(analyze_command(command))
+            normalized = unicodedata.normalize("NFKC", command)
+            if normalized != command:
+                call.analyses.append(analyze_command(normalized))
+        return call
+
+    def _matches_any(self, rule: Rule, call: _Call, *, for_deny: bool) -> bool:
+        """Deny/ask semantics: the rule matches the call if it matches ANY part."""
+        if not rule.covers_tool(call.name):
+            return False
+        if call.name == "bash":
+            if rule.pattern is None:
+                return True
+            command = call.target.raw
+            whole = {command, unicodedata.normalize("NFKC", command)}
+            if any(rule.matches_command(c, for_deny=for_deny) for c in whole):
+                return True
+            return any(
+                rule.matches_command(form, for_deny=for_deny)
+                for analysis in call.analyses
+                for part in analysis.parts
+                for form in deny_forms(part) | _glob_forms(part, rule)
+            )
+        if call.target.is_path:
+            return rule.matches_path(call.target, for_deny=for_deny)
+        return rule.pattern is None
+
+    def _first(self, action: RuleAction, call: _Call) -> Rule | None:
+        return next((r for r in self.rules.of(action) if self._matches_any(r, call, for_deny=True)), None)
+
+    def _allow_rules(self) -> list[Rule]:
+        return [*self.rules.of("allow"), *self._session]
+
+    def _allowing(self, call: _Call) -> list[Rule] | None:
+        """Allow semantics: the rules that together allow the call, or None.
+
+        For commands EVERY part must match an allow rule (or one wildcard-free rule
+        must name the whole command line), with no invisible characters, no parse
+        problems and no non-ASCII executable names.
+        """
+        rules = [r for r in self._allow_rules() if r.covers_tool(call.name)]
+        if call.name != "bash":
+            if call.target.is_path:
+                return [r for r in rules if r.matches_path(call.target)][:1] or None
+            return [r for r in rules if r.pattern is None][:1] or None
+        command = call.target.raw
+        if not command.strip() or has_unsafe_characters(command):
+            return None
+        exact = [r for r in rules if r.names_command_line(command)]
+        if exact:
+            return exact[:1]
+        used: list[Rule] = []
+        for analysis in call.analyses:
+            if analysis.problems or not analysis.parts:
+                return None
+            for part in analysis.parts:
+                if not _ascii_command(part.words, part.raw_words):
+                    return None
+                rule = next((r for r in rules if r.matches_command(part.text)), None)
+                if rule is None:
+                    return None
+                used.append(rule)
+        return _dedupe(used)
+
+    def _explicitly_allowing(self, call: _Call, dangers: list[Danger]) -> list[Rule] | None:
+        """Rules that allow a dangerous call by naming it; catch-alls never do."""
+        rules = [r for r in self._allow_rules() if r.covers_tool(call.name)]
+        if call.name != "bash":
+            return [r for r in rules if not r.is_catch_all and r.matches_path(call.target)][:1] or None
+        allowing = self._allowing(call)
+        if allowing is None:
+            return None
+        exact = [r for r in allowing if r.names_command_line(call.target.raw)]
+        if exact:
+            return exact
+        used: list[Rule] = []
+        for danger in dangers:
+            if danger.part is None:
+                return None
+            rule = next((r for r in rules if r.matches_command(danger.part) and r.names(danger.trigger)), None)
+            if rule is None:
+                return None
+            used.append(rule)
+        return _dedupe(used)
+
+    def _by(self, rules: list[Rule]) -> str:
+        return " + ".join("session" if r in self._session else r.decided_by for r in rules)
+
+    def evaluate(self, request: PermissionRequest) -> Verdict:
+        """The verdict of rules, dangerous checks and mode. Pure: no I/O, no waiting."""
+        call = self._prepare(request)
+        kind = tool_kind(call.name)
+
+        rule = self._first("deny", call)
+        if rule is not None:
+            where = f" ({rule.source})" if rule.source else ""
+            return Verdict("deny", f"denied by rule {rule.display}{where}", rule.decided_by)
+        if self._mode == "read-only" and kind != "read":
+            return Verdict("deny", READ_ONLY_REASON, "mode:read-only")
+        rule = self._first("ask", call)
+        if rule is not None:
+            return Verdict("ask", f"rule {rule.display} asks for approval", rule.decided_by)
+
+        analysis = call.analyses[0] if call.analyses else None
+        dangers = find_dangers(call.name, request.arguments or {}, request.workspace, analysis)
+        reasons = tuple(d.reason for d in dangers)
+        if dangers:
+            explicit = self._explicitly_allowing(call, dangers)
+            summary = "; ".join(reasons)
+            if explicit is None:
+                return Verdict("ask", f"dangerous: {summary}", f"dangerous: {summary}", reasons)
+            names = ", ".join(r.display for r in explicit)
+            return Verdict("allow", f"dangerous ({summary}) but allowed by {names}", self._by(explicit), reasons)
+
+        allowing = self._allowing(call)
+        if allowing is not None:
+            names = ", ".join(r.display for r in allowing)
+            return Verdict("allow", f"allowed by {names}", self._by(allowing))
+
+        inside = call.target.inside if call.target.is_path else True
+        outcome, reason = mode_outcome(self._mode, kind, inside)
+        if outcome == "allow" and call.name == "bash" and self._hides_from_deny(call):
+            reason = "the command's name is computed when it runs, so deny rules cannot check it"
+            return Verdict("ask", reason, f"mode:{self._mode}")
+        return Verdict(outcome, reason, f"mode:{self._mode}")
+
+    def _hides_from_deny(self, call: _Call) -> bool:
+        """A command run through ``$X`` or ``$(...)`` while bash deny rules exist."""
+        if not any(r.pattern is not None and r.covers_tool("bash") for r in self.rules.of("deny")):
+            return False
+        return any(
+            "$" in words[0] or "`" in words[0]
+            for analysis in call.analyses
+            for part in analysis.parts
+            for variant in word_variants(part)
+            for words in command_chain(variant)
+        )
+
+    def path_denied(self, tool: str, path: str) -> Rule | None:
+        """The deny rule hiding ``path`` from ``tool`` (for glob/grep to filter results)."""
+        target = resolve_path(path, self.workspace)
+        name = canonical_tool(tool)
+        return next(
+            (r for r in self.rules.of("deny") if r.covers_tool(name) and r.matches_path(target, for_deny=True)), None
+        )
+
+    # ------------------------------------------------------------ deciding
+
+    async def decide(self, request: PermissionRequest, approver: Approver) -> Decision:
+        """Evaluate; for "ask", await the approver and apply the answer's scope."""
+        verdict = self.evaluate(request)
+        if verdict.outcome != "ask":
+            by = verdict.decided_by
+            scope: Scope = "session" if by == "session" else "mode" if by.startswith("mode:") else "rule"
+            return Decision(verdict.outcome == "allow", scope, by, verdict.reason)
+        answer = await approver.ask(request, verdict)
+        return await self.apply_answer(request, verdict, answer)
+
+    async def apply_answer(self, request: PermissionRequest, verdict: Verdict, answer: Answer) -> Decision:
+        """Turn an answer into a decision (front ends that ask on their own call this)."""
+        if answer.by != "person":
+            allowed = answer.kind != "deny"
+            return Decision(allowed, "policy", answer.by, answer.reason or ("allowed" if allowed else "denied"))
+        if answer.kind == "deny":
+            return Decision(False, "once", "person", answer.reason or "denied by the user")
+        if answer.kind == "once":
+            return Decision(True, "once", "person", answer.reason or "allowed once by the user")
+        if verdict.from_ask_rule:
+            return Decision(True, "once", "person", f"allowed this time only: {verdict.reason} every time")
+        text = answer.rule or self.suggest_rule(request)
+        if text is None:
+            return Decision(True, "once", "person", "allowed once (no rule can name this tool)")
+        try:
+            rule = parse_rule(text, "allow")
+        except ConfigError as exc:
+            return Decision(True, "once", "person", f"allowed once; {exc}")
+        if answer.kind == "session":
+            self.allow_for_session(rule)
+            return Decision(True, "session", "person", f"allowed for this session: {rule.text}")
+        return await self._allow_always(rule)
+
+    async def _allow_always(self, rule: Rule) -> Decision:
+        path = self.project_settings_path
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock:
+            try:
+                await asyncio.to_thread(append_allow_rule, path, rule.text)
+            except ConfigError as exc:
+                self.allow_for_session(rule)
+                reason = f"allowed for this session only; could not save the rule: {exc}"
+                return Decision(True, "session", "person", reason)
+        saved = Rule("allow", rule.tool, rule.pattern, rule.mcp_server, rule.mcp_tool, source=path)
+        if saved not in self.rules.rules:
+            self.rules = self.rules.with_rule(saved)
+        return Decision(True, "always", "person", f"allowed always: {rule.text} saved to {path}", rule.text, path)
