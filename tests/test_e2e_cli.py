@@ -1,0 +1,86 @@
+"""The issue's "done when" scenario, end to end through the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from core.cli import main
+from tests.llm_server import Reply, llm_server  # noqa: F401
+
+
+def scripted_fixer(calls):
+    """Turn n of the model makes calls[n]; after the last, it answers in text."""
+
+    def handler(req):
+        n = sum(1 for m in req.messages if m["role"] == "assistant")
+        if n < len(calls):
+            return Reply.tool_calls([calls[n]])
+        return Reply.text("Fixed the off-by-one in add().")
+
+    return handler
+
+
+def test_fix_failing_test_headless_then_audit(llm_server, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b + 1\n")
+    (tmp_path / "test_calc.py").write_text("from calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    llm_server.set_handler(
+        scripted_fixer(
+            [
+                ("c1", "read", {"path": "calc.py"}),
+                ("c2", "edit", {"path": "calc.py", "old_string": "a + b + 1", "new_string": "a + b"}),
+                ("c3", "bash", {"command": "python -m pytest -q"}),
+            ]
+        )
+    )
+    code = main(
+        ["run", "--agent", "coder", "--task", "fix the failing test in this repo", "--model", "llamacpp:test-model",
+         "--base-url", llm_server.openai_url, "--approve", "accept-edits"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert (tmp_path / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert "Fixed the off-by-one" in out
+    assert "denied" in err  # the command asked, and with no person it was denied
+    bash_result = llm_server.requests[3].tool_results()[-1][1]
+    assert "permission denied" in bash_result
+
+    assert main(["audit", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["tool"], r["decision"], r["decided_by"]) for r in rows] == [
+        ("read", "allow", "mode:accept-edits"),
+        ("edit", "allow", "mode:accept-edits"),
+        ("bash", "deny", rows[2]["decided_by"]),
+    ]
+    assert rows[2]["decided_by"].startswith("policy:")
+    assert main(["audit", "verify"]) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_same_with_an_mcp_tool(llm_server, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    (tmp_path / ".mcp.json").write_text(json.dumps(
+        {"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}}
+    ))
+    llm_server.set_handler(scripted_fixer([("c1", "mcp__time__get_current_time", {"timezone": "UTC"})]))
+    code = main(["run", "--task", "what time is it in UTC?", "--model", "llamacpp:test-model",
+                 "--base-url", llm_server.openai_url, "--approve", "accept-edits"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    # accept-edits does not cover MCP tools: headless, the call is denied and audited.
+    assert "permission denied" in llm_server.requests[1].tool_results()[0][1]
+    assert main(["audit", "--tool", "mcp:time/*", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["tool"] == "mcp:time/get_current_time" and row["decision"] == "deny"
+
+    code = main(["run", "--task", "again", "--model", "llamacpp:test-model",
+                 "--base-url", llm_server.openai_url, "--approve", "auto"])
+    capsys.readouterr()
+    assert "UTC" in llm_server.requests[-1].tool_results()[0][1]
+    assert main(["audit", "--tool", "mcp:time/*", "--decision", "allow", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["decided_by"] == "mode:auto"
