@@ -34,7 +34,7 @@ from ..events import (
     TurnEnded,
     Usage,
 )
-from ..http import HttpClient, StreamResponse, Timeouts
+from ..http import HttpClient, Timeouts
 from ..messages import ChatRequest
 from ..redact import redact
 from .sse import SSEDecoder, SSEEvent
@@ -232,8 +232,9 @@ class Provider(ABC):
         while True:
             state = TurnState()
             try:
-                async for event in self._attempt(request, content, state):
-                    yield event
+                async for batch in self._attempt(request, content, state):
+                    for event in batch:
+                        yield event
                 return
             except errors.ProviderError as exc:
                 if exc.retryable and not state.output_started and attempt < self.retry.retries:
@@ -256,7 +257,12 @@ class Provider(ABC):
                 yield TurnEnded(stop_reason="cut_off" if cut and state.output_started else "error", model=state.model)
                 return
 
-    async def _attempt(self, request: ChatRequest, content: bytes, state: TurnState) -> AsyncIterator[Event]:
+    async def _attempt(self, request: ChatRequest, content: bytes, state: TurnState) -> AsyncIterator[list[Event]]:
+        """One HTTP attempt, yielding the events of each network chunk as a batch.
+
+        Batches keep the per-event cost to a single generator hop (in ``stream``); this
+        loop runs once per chunk, not once per token.
+        """
         url = self.endpoint()
         async with self.http.stream_post(
             url,
@@ -273,8 +279,34 @@ class Provider(ABC):
             if "text/event-stream" not in ctype and ("html" in ctype or "json" in ctype):
                 body = await response.body(limit=2000)
                 raise self._not_a_stream(ctype, body, request.model)
-            async for event in self._decode(response, state, request):
-                yield event
+            decoder = SSEDecoder()
+            mapper = self.map_event
+            async for chunk in response.chunks():
+                batch: list[Event] = []
+                for sse in decoder.feed(chunk):
+                    batch.extend(mapper(sse, state, request))
+                    if state.done:
+                        break
+                if batch:
+                    yield batch
+                if state.done:
+                    break
+            else:
+                batch = []
+                for sse in decoder.flush():
+                    batch.extend(mapper(sse, state, request))
+                if batch:
+                    yield batch
+        if state.stop_reason is None:
+            raise errors.StreamCutOff(
+                "the stream ended before the model finished (no finish reason); the text received so far is kept",
+                provider=self.name,
+                model=request.model,
+            )
+        tail = self.finish(state, request)
+        tail.extend(self._usage_if_missing(state, request))
+        tail.append(TurnEnded(stop_reason=state.stop_reason, model=state.model))
+        yield tail
 
     def _not_a_stream(self, ctype: str, body: bytes, model: str) -> errors.ProviderError:
         if "json" in ctype:
@@ -289,33 +321,6 @@ class Provider(ABC):
             provider=self.name,
             model=model,
         )
-
-    async def _decode(self, response: StreamResponse, state: TurnState, request: ChatRequest) -> AsyncIterator[Event]:
-        decoder = SSEDecoder()
-        mapper = self.map_event
-        async for chunk in response.chunks():
-            for sse in decoder.feed(chunk):
-                for event in mapper(sse, state, request):
-                    yield event
-                if state.done:
-                    break
-            if state.done:
-                break
-        else:
-            for sse in decoder.flush():
-                for event in mapper(sse, state, request):
-                    yield event
-        if state.stop_reason is None:
-            raise errors.StreamCutOff(
-                "the stream ended before the model finished (no finish reason); the text received so far is kept",
-                provider=self.name,
-                model=request.model,
-            )
-        for event in self.finish(state, request):
-            yield event
-        for event in self._usage_if_missing(state, request):
-            yield event
-        yield TurnEnded(stop_reason=state.stop_reason, model=state.model)
 
     def _usage_if_missing(self, state: TurnState, request: ChatRequest) -> list[Event]:
         """Reported usage, or an estimate (counted with tiktoken) marked as such.
