@@ -32,6 +32,8 @@ __all__ = [
     "LOCAL_DEFAULT_MODEL",
     "choose_model",
     "make_provider",
+    "prepare_model",
+    "default_max_tokens",
 ]
 
 CLAUDE_MODEL_ALIASES = {
@@ -50,6 +52,22 @@ DEFAULT_MODEL_BY_PROVIDER = {
     "mistral": "mistral:mistral-small-latest",
 }
 LOCAL_DEFAULT_MODEL = "local:gemma-3-270m"
+
+
+async def prepare_model(model_id: str, on_progress: Callable[[str], None] | None = None) -> None:
+    """Start what a model needs before its first request (the embedded local server)."""
+    if split_model_id(model_id)[0] == "local":
+        from .local import ensure_local_server
+
+        await ensure_local_server(on_progress=on_progress)
+
+
+def default_max_tokens(model_id: str) -> int | None:
+    """The tiny local base model rarely stops on its own: cap its answers."""
+    return LOCAL_MAX_TOKENS if model_id.startswith("local:") else None
+
+
+LOCAL_MAX_TOKENS = 512
 
 
 @dataclass
@@ -108,7 +126,7 @@ def make_provider(
     if provider_name == "local":
         from .local import local_provider_config
 
-        config = local_provider_config(settings)
+        config = local_provider_config()
     else:
         config = resolve_provider_config(provider_name, settings.merged, base_url=base_url)
     merged = settings.merged
@@ -136,6 +154,7 @@ class Runtime:
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _http: HttpClient = field(default_factory=HttpClient)
     mcp: Any = None
+    max_tokens_choice: int | None = None
 
     @classmethod
     async def open(
@@ -165,6 +184,7 @@ class Runtime:
         warnings: list[str] = []
         if catalog.get(model_id) is None and not model_id.startswith("local:"):
             warnings.append(f"{model_id} is not in the model catalog: its price is unknown (shown as ?)")
+        await prepare_model(model_id, on_notice)
         provider = make_provider(
             model_id, settings, base_url=opts.base_url, timeout=opts.timeout, retry=opts.retry, http=http
         )
@@ -212,7 +232,7 @@ class Runtime:
             tools=tools,
             system=opts.system if opts.system is not None else (agent.prompt if agent else None),
             agent_name=agent.name if agent else agent_name,
-            max_tokens=opts.max_tokens or settings.merged.max_tokens,
+            max_tokens=opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id),
             temperature=opts.temperature if opts.temperature is not None else settings.merged.temperature,
             max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
             store=store,
@@ -234,11 +254,14 @@ class Runtime:
             _stack=stack,
             _http=http,
             mcp=mcp,
+            max_tokens_choice=opts.max_tokens or settings.merged.max_tokens,
         )
 
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
+        """Use ``model_id`` from the next turn on (await :func:`prepare_model` first for local)."""
         provider = make_provider(model_id, self.settings, base_url=base_url, http=self._http)
         self.session.switch_model(provider, model_id)
+        self.session.max_tokens = self.max_tokens_choice or default_max_tokens(model_id)
 
     async def aclose(self) -> None:
         await self._stack.aclose()

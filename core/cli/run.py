@@ -97,7 +97,9 @@ async def _run(args: argparse.Namespace, task: str) -> int:
         no_tools=args.no_tools,
         resume=args.resume,
     )
-    runtime = await Runtime.open(opts, interactive=_interactive())
+    runtime = await Runtime.open(
+        opts, interactive=_interactive(), on_notice=lambda message: print(message, file=sys.stderr, flush=True)
+    )
     try:
         return await _stream(runtime, task, args)
     finally:

@@ -125,6 +125,10 @@ def create_provider(
 
 def key_status(provider: str, settings: Settings | None = None) -> str | None:
     """None when the provider is usable, else what to set (``"set OPENROUTER_API_KEY"``)."""
+    if provider == "local":
+        from ..local import local_status
+
+        return local_status()
     try:
         config = resolve_provider_config(provider, settings)
     except UnknownModel as exc:
