@@ -1,0 +1,360 @@
+"""The workbench app: agent catalog -> model table -> session.
+
+Flow: the agent catalog is the bottom screen. Enter on an agent pushes the model table
+(preselecting the model last picked for that agent); Enter on a model records the choice
+in ``tui-state.json`` and pushes ``SessionScreen(RunOptions)`` from
+:mod:`tui.screens.session`, which opens the runtime itself. ``agentic-flow --agent X``
+opens straight on X's model table, ``--agent X --model Y`` straight into the session.
+
+The theme (F2 cycles the bundled themes; the palette lists them all) is remembered
+in the same state file.
+
+Hooks for other screens:
+
+* ``app.register_command(name, help, callback, screen=SessionScreen)`` adds palette
+  entries; a screen may instead define ``palette_commands()`` (see :mod:`tui.commands`).
+* ``app.open_models(agent, on_pick=callback)`` shows the model table and calls
+  ``callback(model_id | None)`` instead of starting a new session (switching models).
+* ``app.run_options(agent_name, model_id)`` builds the ``RunOptions`` the app would use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from core.agents import Agent, AgentCatalog, load_catalog
+from core.config import LoadedSettings, load_settings
+from core.errors import AgentDefinitionError
+from core.models.catalog import ModelCatalog, split_model_id
+from core.runtime import RunOptions, choose_model
+from tui.commands import PaletteCommand, WorkbenchCommands
+from tui.screens.agents import AgentsScreen
+from tui.screens.models import ModelsScreen, provider_key_status
+from tui.state import WorkbenchState
+from tui.themes import DEFAULT_THEME, LoadedThemes, load_themes, register_themes
+from tui.widgets.model_table import ModelTable
+
+__all__ = ["WorkbenchApp", "run_app"]
+
+ModelCallback = Callable[[str | None], Any]
+
+
+class WorkbenchApp(App[int]):
+    """The agentic-flow workbench."""
+
+    TITLE = "agentic-flow"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    BINDINGS = [
+        Binding("f2", "next_theme", "Theme"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        agent: str | None = None,
+        model: str | None = None,
+        agents_dir: str | Path | None = None,
+        base_url: str | None = None,
+        workspace: str | Path | None = None,
+        agent_catalog: AgentCatalog | None = None,
+        model_catalog: ModelCatalog | None = None,
+        settings: LoadedSettings | None = None,
+        state: WorkbenchState | None = None,
+        themes: LoadedThemes | None = None,
+        load_latency: bool = True,
+    ) -> None:
+        """
+        Args:
+            agent / model / agents_dir / base_url / workspace: as the command-line flags.
+            agent_catalog / model_catalog / settings / state / themes: ready-made inputs
+                (tests); loaded from the usual places when ``None``.
+            load_latency: read measured latency from the store in the model table.
+
+        Raises:
+            ConfigError: a settings file is invalid (the CLI prints it and exits).
+        """
+        super().__init__()
+        self.workspace = Path(workspace).expanduser().resolve() if workspace else Path.cwd()
+        # Relative to where the command was typed, for the catalog and the runtime alike.
+        self.agents_dir = Path(agents_dir).expanduser().resolve() if agents_dir else None
+        self.base_url = base_url
+        self._initial_agent = agent
+        self._initial_model = model
+        self.settings = settings if settings is not None else load_settings(self.workspace)
+        self.agent_catalog = (
+            agent_catalog if agent_catalog is not None else load_catalog(self.agents_dir, cwd=self.workspace)
+        )
+        self.model_catalog = model_catalog if model_catalog is not None else ModelCatalog.load()
+        self.state = state if state is not None else WorkbenchState.load()
+        self.themes = register_themes(self, themes if themes is not None else load_themes())
+        self.load_latency = load_latency
+        self.current_agent: Agent | None = None
+        """The agent last picked (the model table and session are for it)."""
+        self.marked_models: set[str] = set()
+        """Model ids marked in the model table, for comparing them later."""
+        self.last_run_options: RunOptions | None = None
+        """What the last session was started with."""
+        self._commands: list[tuple[PaletteCommand, type[Screen[Any]] | None]] = []
+        self._notes: list[tuple[str, str]] = [(w, "warning") for w in self.state.warnings]
+        self._notes += [(p, "warning") for p in self.themes.problems]
+        self._notes += [(w, "warning") for w in self.model_catalog.warnings]
+        self._remember_theme = False
+
+    # ------------------------------------------------------------------ start-up
+
+    @property
+    def agents_screen(self) -> AgentsScreen:
+        """The agent catalog screen (the bottom of the workbench's flow)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, AgentsScreen):
+                return screen
+        raise LookupError("the agent catalog screen is not open")
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme()
+        # Pushed rather than made the default screen: Textual loads a screen's CSS_PATH
+        # only for pushed screens.
+        self.push_screen(
+            AgentsScreen(
+                self.agent_catalog,
+                workspace=self.workspace,
+                remembered=self.state.models,
+                selected=self._initial_agent,
+                id="agents",
+            )
+        )
+        self._remember_theme = True
+        for message, severity in self._notes:
+            self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
+        if self._initial_agent:
+            self.call_after_refresh(self._open_initial)
+
+    def _initial_theme(self) -> str:
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        for name, source in ((self.state.theme, str(self.state.path)), (self.settings.merged.theme, "settings")):
+            if not name:
+                continue
+            if name in self.available_themes:
+                return name
+            self._notes.append((f"Theme {name!r} (from {source}) is not installed; using {fallback}.", "warning"))
+        return fallback
+
+    def _open_initial(self) -> None:
+        assert self._initial_agent is not None
+        try:
+            agent = self.agent_catalog.get(self._initial_agent)
+        except AgentDefinitionError as exc:
+            self.notify(str(exc), title="--agent", severity="error", timeout=15)
+            return
+        self.agents_screen.select_agent(agent.name)
+        if self._initial_model:
+            self.start_session(agent, self._initial_model)
+        else:
+            self.open_models(agent)
+
+    # ------------------------------------------------------------------ the flow
+
+    @on(AgentsScreen.AgentPicked)
+    def _agent_picked(self, event: AgentsScreen.AgentPicked) -> None:
+        self.open_models(event.agent)
+
+    @on(ModelTable.MarkToggled)
+    def _mark_toggled(self, event: ModelTable.MarkToggled) -> None:
+        (self.marked_models.add if event.marked else self.marked_models.discard)(event.model_id)
+
+    def preselected_model(self, agent: Agent) -> str:
+        """The model the table opens on: ``--model``, else last pick, else the default."""
+        if self._initial_model:
+            return self._initial_model
+        remembered = self.state.models.get(agent.name)
+        if remembered:
+            return remembered
+        return choose_model(None, agent, self.settings)[0]
+
+    def open_models(self, agent: Agent | None = None, on_pick: ModelCallback | None = None) -> None:
+        """Push the model table for ``agent`` (default: the current one).
+
+        Args:
+            on_pick: called with the picked model id (``None`` if the user went back);
+                default: remember the choice and start a session.
+        """
+        agent = agent or self.current_agent or self.agents_screen.highlighted_agent
+        if agent is None:
+            self.notify("Pick an agent first.", severity="warning")
+            return
+        self.current_agent = agent
+        screen = ModelsScreen(
+            agent,
+            self.model_catalog,
+            settings=self.settings.merged,
+            selected=self.preselected_model(agent),
+            marked=self.marked_models,
+            load_latency=self.load_latency,
+        )
+        self.push_screen(screen, on_pick or functools.partial(self._model_picked, agent))
+
+    def _model_picked(self, agent: Agent, model_id: str | None) -> None:
+        if model_id is not None:
+            self.start_session(agent, model_id)
+
+    def run_options(self, agent: str, model: str) -> RunOptions:
+        """The options a session for ``agent`` on ``model`` is opened with."""
+        return RunOptions(
+            model=model,
+            agent=agent,
+            agents_dir=str(self.agents_dir) if self.agents_dir else None,
+            base_url=self.base_url,
+            workspace=str(self.workspace),
+        )
+
+    def start_session(self, agent: Agent, model_id: str) -> None:
+        """Remember ``model_id`` for ``agent`` and open a session screen with them."""
+        try:
+            provider, _ = split_model_id(model_id)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.current_agent = agent
+        if self.base_url is None:
+            status = provider_key_status([provider], self.settings.merged)[provider]
+            if status is not None:
+                self.notify(f"{model_id}: {status} before sending a message.", severity="warning", timeout=10)
+        try:
+            self.state.remember_model(agent.name, model_id)
+        except OSError as exc:
+            self.notify(f"Could not remember the model for {agent.name}: {exc}", severity="warning")
+        self.agents_screen.remembered = self.state.models
+        opts = self.run_options(agent.name, model_id)
+        self.last_run_options = opts
+        try:
+            from tui.screens.session import SessionScreen
+        except ModuleNotFoundError as exc:
+            if exc.name != "tui.screens.session":
+                raise
+            self.notify("The session screen is not available in this build.", severity="error")
+            return
+        self._pop_to_agents()
+        self.push_screen(SessionScreen(opts))
+
+    def _pop_to_agents(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, AgentsScreen):
+            self.pop_screen()
+
+    # ------------------------------------------------------------------ themes
+
+    def watch_theme(self, theme: str) -> None:
+        if not self._remember_theme:
+            return
+        try:
+            self.state.remember_theme(theme)
+        except OSError as exc:
+            self.notify(f"Could not remember the theme: {exc}", severity="warning")
+
+    @property
+    def theme_cycle(self) -> list[str]:
+        """Themes F2 walks through: the workbench's own, else all installed."""
+        return [n for n in self.themes.names if n in self.available_themes] or sorted(self.available_themes)
+
+    def action_next_theme(self) -> None:
+        names = self.theme_cycle
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+
+    # ------------------------------------------------------------------ actions
+
+    def action_open_agents(self) -> None:
+        """Back to the agent catalog (closes the screens above it)."""
+        self._pop_to_agents()
+
+    def action_open_models(self) -> None:
+        if isinstance(self.screen, ModelsScreen):
+            return
+        self.open_models()
+
+    # ------------------------------------------------------------------ command palette
+
+    def register_command(
+        self,
+        name: str,
+        help: str,
+        callback: Callable[[], Any],
+        *,
+        screen: type[Screen[Any]] | None = None,
+        discover: bool = True,
+    ) -> PaletteCommand:
+        """Add a palette entry; with ``screen``, only while a screen of that class is active."""
+        command = PaletteCommand(name, help, callback, discover)
+        self._commands.append((command, screen))
+        return command
+
+    def register_commands(
+        self, commands: Iterable[tuple[str, str, Callable[[], Any]]], *, screen: type[Screen[Any]] | None = None
+    ) -> list[PaletteCommand]:
+        """:meth:`register_command` for several ``(name, help, callback)`` tuples."""
+        return [self.register_command(name, help, callback, screen=screen) for name, help, callback in commands]
+
+    def unregister_command(self, command: PaletteCommand) -> None:
+        self._commands = [(c, s) for c, s in self._commands if c is not command]
+
+    def palette_commands(self, screen: Screen[Any]) -> list[PaletteCommand]:
+        """Everything the palette offers on ``screen``: its own, registered, the app's."""
+        commands: list[PaletteCommand] = []
+        source = getattr(screen, "palette_commands", None)
+        if callable(source):
+            commands += list(source())
+        commands += [c for c, only in self._commands if only is None or isinstance(screen, only)]
+        commands += self._app_commands()
+        return commands
+
+    def _app_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand("Agents: open the agent catalog", "Back to the list of agents", self.action_open_agents),
+            PaletteCommand("Models: open the model table", "Pick a model for the current agent", self.action_open_models),
+            PaletteCommand("Theme: next", "Cycle the workbench themes (F2)", self.action_next_theme),
+        ]
+        for name in self.theme_cycle:
+            theme = self.get_theme(name)
+            kind = "light" if theme is not None and not theme.dark else "dark"
+            commands.append(
+                PaletteCommand(f"Theme: {name}", f"Switch to the {kind} theme {name}", functools.partial(self.set_theme, name))
+            )
+        commands.append(PaletteCommand("Theme: choose from all themes", "Every installed theme, with preview", self.search_themes))
+        commands.append(PaletteCommand("Quit", "Quit the workbench", self.action_quit))
+        return commands
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Theme and Quit are ours (with the theme remembered); keep Keys, Screenshot, ...
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Quit"):
+                yield command
+
+
+def run_app(
+    agent: str | None = None,
+    model: str | None = None,
+    agents_dir: str | None = None,
+    base_url: str | None = None,
+    workspace: str | None = None,
+) -> int:
+    """Open the workbench (``agentic-flow`` with no command); returns the exit code.
+
+    Raises:
+        ConfigError: a settings file is invalid.
+    """
+    app = WorkbenchApp(agent=agent, model=model, agents_dir=agents_dir, base_url=base_url, workspace=workspace)
+    result = app.run()
+    return result if isinstance(result, int) else (app.return_code or 0)

