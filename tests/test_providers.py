@@ -332,9 +332,3 @@ async def test_cancellation_closes_the_stream(llm_server):
         await task
     assert 0 < len(seen) < 50
 
-
-async def test_system_prompt_folded_for_templates_that_drop_it(llm_server):
-    llm_server.enqueue(Reply.text("ok"))
-    config = ProviderConfig(name="local", kind="openai", base_url=llm_server.openai_url, needs_key=False, system_in_user=True)
-    await collect(create_provider(config), request(text="hello", system="You are a pirate."))
-    assert llm_server.requests[0].json["messages"] == [{"role": "user", "content": "You are a pirate.\n\nhello"}]

@@ -186,6 +186,8 @@ async def test_cancel_keeps_partial_text_in_history_and_store(llm_server, tmp_pa
         await task
     last = runtime.session.messages[-1]
     assert isinstance(last, AssistantMessage) and last.content.startswith("word word")
+    (turn,) = runtime.session.totals.turns
+    assert turn.stop_reason == "cancelled" and turn.estimated and turn.output_tokens >= 5 and turn.input_tokens > 0
     stored = Store().load_messages(runtime.session.session_id)
     assert stored[-1].content == last.content
     await runtime.aclose()

@@ -53,9 +53,6 @@ class ProviderConfig:
     key_env: str | None = None
     needs_key: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
-    # Some chat templates (llama.cpp's "gemma") drop system messages: fold the system
-    # prompt into the first user message instead of losing it.
-    system_in_user: bool = False
 
     def __repr__(self) -> str:  # never print the key
         return f"ProviderConfig(name={self.name!r}, kind={self.kind!r}, base_url={self.base_url!r})"

@@ -45,16 +45,13 @@ _FINISH: dict[str, StopReason] = {
 }
 
 
-def to_openai_messages(request: ChatRequest, *, system_in_user: bool = False) -> list[dict[str, Any]]:
+def to_openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    fold = request.system if system_in_user else None
-    if request.system and not system_in_user:
+    if request.system:
         out.append({"role": "system", "content": request.system})
     for msg in request.messages:
         if isinstance(msg, UserMessage):
-            content = f"{fold}\n\n{msg.content}" if fold else msg.content
-            fold = None
-            out.append({"role": "user", "content": content})
+            out.append({"role": "user", "content": msg.content})
         elif isinstance(msg, AssistantMessage):
             item: dict[str, Any] = {"role": "assistant", "content": msg.content or None}
             if msg.tool_calls:
@@ -101,7 +98,7 @@ class OpenAIProvider(Provider):
     def body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": to_openai_messages(request, system_in_user=self.config.system_in_user),
+            "messages": to_openai_messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
         }

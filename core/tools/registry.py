@@ -88,7 +88,8 @@ def tools_for_agent(
         if matched is None:
             known = ", ".join(builtins)
             warnings.append(f"Unknown tool '{entry}' ignored (built-in tools: {known}).")
-        elif not matched:
+        elif not matched and entry not in ("mcp:*", "mcp__*"):
+            # "all MCP tools" with no server configured is not a mistake in the agent file.
             warnings.append(f"No tools match '{entry}' (is that MCP server configured and running?).")
         for tool in matched or []:
             if all(tool is not chosen for chosen in selected):
