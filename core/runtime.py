@@ -88,6 +88,8 @@ class RunOptions:
     workspace: str | None = None
     no_tools: bool = False
     resume: str | None = None
+    task: str | None = None
+    """The first task, when known up front: ``--model auto`` routes on it."""
 
 
 def _agent_model(agent: "Agent | None") -> str | None:
@@ -178,8 +180,17 @@ class Runtime:
         agents = load_catalog(Path(opts.agents_dir) if opts.agents_dir else None, cwd=workspace)
         agent_name = opts.agent or settings.merged.default_agent or "coder"
         agent = agents.get(agent_name)
-        model_id, reason = choose_model(opts.model, agent, settings)
         catalog = ModelCatalog.load()
+        if opts.model == "auto":
+            from .router import choose_auto
+            from .store import Store as _Store
+
+            decision = choose_auto(
+                opts.task or "", agent, settings, catalog, _Store(), tools=False if opts.no_tools else None
+            )
+            model_id, reason = decision.model_id, decision.reason
+        else:
+            model_id, reason = choose_model(opts.model, agent, settings)
         http = HttpClient()
         warnings: list[str] = []
         if catalog.get(model_id) is None and not model_id.startswith("local:"):

@@ -239,8 +239,16 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def m002_compare(conn: sqlite3.Connection) -> None:
+    """Tables for `agentic-flow compare` results (schema kept beside its code)."""
+    from .compare_store import SCHEMA
+
+    for statement in SCHEMA:
+        conn.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial]
+MIGRATIONS: list[Migration] = [m001_initial, m002_compare]
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:

@@ -51,7 +51,7 @@ def test_default_path_is_under_data_dir_and_created():
 
 
 def test_blank_db_is_migrated_with_wal_fk_and_busy_timeout(store: Store):
-    assert store.applied_migrations() == ["m001_initial"]
+    assert store.applied_migrations() == [fn.__name__ for fn in MIGRATIONS]
     assert {"sessions", "messages", "turns", "runs_latency", "audit", "migrations"} <= _tables(store.path)
     with store.read() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -64,10 +64,10 @@ def test_reopen_is_idempotent_and_keeps_data(tmp_path: Path):
     with Store(path) as s:
         sid = s.create_session("coder", "openrouter:x", "/w")
     with Store(path) as s:
-        assert s.applied_migrations() == ["m001_initial"]
+        assert s.applied_migrations() == [fn.__name__ for fn in MIGRATIONS]
         assert s.get_session(sid).agent == "coder"
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
     conn.close()
 
 
@@ -78,17 +78,28 @@ def m002_add_pinned(conn: sqlite3.Connection) -> None:
 def test_old_database_migrates_forward(tmp_path: Path):
     """A database at "version 1" gets only the migrations it lacks, data intact."""
     path = tmp_path / "old.db"
-    with Store(path) as s:  # written by the current (one-migration) version
-        sid = s.create_session("a", "m", None)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
+        assert migrate(conn, [m001_initial]) == ["m001_initial"]  # as the first release left it
+        conn.execute(
+            "INSERT INTO sessions (id, created_at, updated_at, agent, model, workspace, title, status) "
+            "VALUES ('abc123', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'a', 'm', NULL, '', 'open')"
+        )
         assert migrate(conn, [m001_initial, m002_add_pinned]) == ["m002_add_pinned"]
         assert migrate(conn, [m001_initial, m002_add_pinned]) == []
-        assert conn.execute("SELECT id, pinned FROM sessions").fetchall() == [(sid, 0)]
-        names = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
-        assert names == ["m001_initial", "m002_add_pinned"]
+        assert conn.execute("SELECT id, pinned FROM sessions").fetchall() == [("abc123", 0)]
     finally:
         conn.close()
+    old = tmp_path / "v1.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, [m001_initial])
+    conn.close()
+    with Store(old) as s:  # the current version adds what it lacks (m002_compare)
+        assert s.applied_migrations() == [fn.__name__ for fn in MIGRATIONS]
+    conn = sqlite3.connect(old)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"compare_runs", "compare_results", "sessions"} <= tables
 
 
 def test_failed_migration_rolls_back_and_is_not_recorded(tmp_path: Path):
@@ -135,7 +146,7 @@ def test_processes_opening_a_blank_database_at_once_migrate_it_once(tmp_path: Pa
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",)]
+    assert conn.execute("SELECT name FROM migrations").fetchall() == [(fn.__name__,) for fn in MIGRATIONS]
     conn.close()
 
 

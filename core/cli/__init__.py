@@ -7,7 +7,7 @@ only when the workbench opens.
 Exit codes (also in ``--help``):
   0 success · 1 error · 2 usage error · 3 configuration error · 4 provider error
   (missing/refused key, unknown model, server down) · 5 the answer was cut off ·
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C) · 143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ EPILOG = """\
 exit codes:
   0 success, 1 error, 2 usage error, 3 configuration error,
   4 provider error (missing or refused key, unknown model, server down),
-  5 the answer was cut off, 130 interrupted
+  5 the answer was cut off, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 
 examples:
   agentic-flow                                   open the workbench

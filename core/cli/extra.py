@@ -1,4 +1,4 @@
-"""Commands beyond run/models/agents: sessions, audit, mcp.
+"""Commands beyond run/models/agents: sessions, audit, mcp, and (from analysis.py) compare, route, cost.
 
 Registered in one place so ``--help`` lists them; each command's work is imported only
 when it runs.
@@ -47,8 +47,17 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--workspace", metavar="DIR", help="project folder holding .mcp.json (default: current dir)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each server (default 30)")
 
+    from .analysis import add_analysis_commands
+
+    add_analysis_commands(sub)
+
 
 def dispatch_extra(args: argparse.Namespace) -> int | None:
+    from .analysis import dispatch_analysis
+
+    result = dispatch_analysis(args)
+    if result is not None:
+        return result
     if args.command == "sessions":
         return _sessions(args)
     if args.command == "audit":

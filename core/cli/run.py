@@ -2,13 +2,17 @@
 
 Text goes to stdout as it arrives (or every event as JSON Lines with ``--json``);
 progress, tool calls and the final one-line summary go to stderr, so stdout can be
-piped or redirected cleanly. Ctrl-C stops the model and keeps what arrived.
+piped or redirected cleanly. Ctrl-C stops the model and keeps what arrived; SIGTERM
+(``docker stop``, ``kill``, a CI timeout) does the same — the turn is cancelled, running
+commands' process groups are killed, the partial answer is printed and saved — and the
+exit code is 143 instead of 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,7 +35,9 @@ from ..events import (
 from . import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from .output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
 
-__all__ = ["cmd_run", "read_task"]
+__all__ = ["cmd_run", "read_task", "EXIT_TERMINATED"]
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what shells report for a process killed by it
 
 
 def read_task(task: str | None, stdin: TextIO) -> str | None:
@@ -75,7 +81,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.retry is not None and args.retry < 0:
         err("--retry must be 0 or more")
         return EXIT_USAGE
-    return asyncio.run(_run(args, task))
+    try:
+        return asyncio.run(_run(args, task))
+    except asyncio.CancelledError:  # SIGTERM before the answer started streaming
+        return EXIT_TERMINATED
+
+
+class _Terminated:
+    """Cancels the run on SIGTERM the way Ctrl-C does (asyncio's SIGINT handler).
+
+    Without it SIGTERM kills the process on the spot: the partial answer is never saved
+    and a running command's process group (started in its own session) is orphaned.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+
+        def on_sigterm() -> None:
+            self.received = True
+            if task is not None:
+                task.cancel()
+
+        try:
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, not the main thread
+            return
+        self._loop = loop
+
+    def remove(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGTERM)
+            self._loop = None
 
 
 async def _run(args: argparse.Namespace, task: str) -> int:
@@ -96,14 +137,21 @@ async def _run(args: argparse.Namespace, task: str) -> int:
         workspace=args.workspace,
         no_tools=args.no_tools,
         resume=args.resume,
+        task=task,
     )
-    runtime = await Runtime.open(
-        opts, interactive=_interactive(), on_notice=lambda message: print(message, file=sys.stderr, flush=True)
-    )
+    terminated = _Terminated()
+    terminated.install()
     try:
-        return await _stream(runtime, task, args)
+        runtime = await Runtime.open(
+            opts, interactive=_interactive(), on_notice=lambda message: print(message, file=sys.stderr, flush=True)
+        )
+        try:
+            code = await _stream(runtime, task, args)
+        finally:
+            await runtime.aclose()
     finally:
-        await runtime.aclose()
+        terminated.remove()
+    return EXIT_TERMINATED if code == 130 and terminated.received else code
 
 
 async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa: ANN001
@@ -111,7 +159,7 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     out = sys.stdout
     for message in runtime.warnings:
         warn(message)
-    if args.model is None:
+    if args.model in (None, "auto"):
         print(f"agentic-flow: using {session.model_id} ({runtime.model_reason})", file=sys.stderr)
     reported: str | None = None
     last_stop = ""

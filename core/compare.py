@@ -1,0 +1,736 @@
+"""One task on N models at once: measured side by side, failures isolated, results kept.
+
+Every model gets its own provider and its own asyncio task; the runs share nothing but
+the HTTP connection pool, so one model failing (missing key, 500s, a timeout, a stream
+cut off) is recorded as failed with its error and never stops the others. With
+``runs=K`` the models run K rounds (all models concurrently within a round, rounds one
+after another, so a provider's rate limit is not hit K times at once) and each figure
+is reported as a median with its spread.
+
+What is measured, from the stream's own timing (``time.perf_counter``):
+
+* TTFT — request sent → first text, reasoning or tool-call token (retries included:
+  that is what the user waits for);
+* total — request sent → end of the turn; tokens/s — output tokens over the time after
+  the first token;
+* tokens in/out — as the server reported them, else counted with tiktoken and marked
+  estimated; cost — from the model catalog (``None``, shown ``?``, when not priced).
+
+No tools are offered: a comparison measures each model's answer to the same prompt,
+and tool calls would make the runs act on the workspace concurrently and their timings
+incomparable. An agent contributes its system prompt only.
+
+The live form, :meth:`Comparison.stream`, yields ``(model_id, event)`` as the events
+arrive (provider events plus :class:`RunStarted` / :class:`RunFinished`), so a screen
+can stream N columns; :attr:`Comparison.live` holds each model's running figures.
+:func:`compare` runs it to the end and returns the :class:`CompareResult`. Results are
+kept in SQLite by :class:`core.compare_store.CompareStore`; latency samples (of finished
+runs that needed no retry) go to the store's ``runs_latency`` (source ``compare``) and
+usage to its ``turns``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
+
+from pydantic import BaseModel, Field
+
+from .codecheck import DEFAULT_CHECK_TIMEOUT, CheckReport, check_blocks, extract_blocks, run_check_command
+from .config import LoadedSettings, Settings
+from .errors import AgenticFlowError, ConfigError
+from .events import (
+    Event,
+    MessageStarted,
+    ProviderError,
+    Retrying,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallStarted,
+    TurnEnded,
+    Usage,
+)
+from .messages import ChatRequest, UserMessage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .agents import Agent
+    from .http import HttpClient
+    from .models.catalog import ModelCatalog
+    from .permissions import Approver, PermissionEngine
+    from .store import Store
+
+__all__ = [
+    "OK_STOPS",
+    "ModelRun",
+    "Spread",
+    "ModelSummary",
+    "CompareResult",
+    "RunStarted",
+    "RunFinished",
+    "LiveMeter",
+    "Comparison",
+    "compare",
+    "parse_models",
+]
+
+logger = logging.getLogger(__name__)
+
+OK_STOPS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use"})
+"""Stop reasons of a run that finished (``max_tokens`` is shown, but is not a failure)."""
+
+
+# --------------------------------------------------------------------------- figures
+
+
+class ModelRun(BaseModel):
+    """One run of one model. ``None`` figures were not measured (no token arrived)."""
+
+    model_id: str
+    run_index: int = 0
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    error_kind: str | None = None
+    warnings: list[str] = []
+    reported_model: str | None = None
+    ttft_s: float | None = None
+    total_s: float | None = None
+    tokens_per_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    estimated: bool = False
+    cost: float | None = None
+    stop_reason: str = ""
+    retries: int = 0
+    answer: str = ""
+    checks: CheckReport = Field(default_factory=CheckReport)
+
+
+class Spread(BaseModel):
+    """Median, min/max and quartiles of one figure over several runs."""
+
+    median: float
+    min: float
+    max: float
+    q1: float
+    q3: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float | None]) -> Spread | None:
+        known = sorted(v for v in values if v is not None)
+        if not known:
+            return None
+        from .store import percentile
+
+        return cls(
+            median=statistics.median(known),
+            min=known[0],
+            max=known[-1],
+            q1=percentile(known, 25) or known[0],
+            q3=percentile(known, 75) or known[-1],
+            n=len(known),
+        )
+
+    def fmt(self, one: Any) -> str:
+        """``one(median)``, with ``(min–max)`` when the runs differ."""
+        if self.n <= 1 or self.min == self.max:
+            return one(self.median)
+        return f"{one(self.median)} ({one(self.min)}–{one(self.max)})"
+
+
+class ModelSummary(BaseModel):
+    """A model's runs and their figures (medians over the runs that finished)."""
+
+    model_id: str
+    runs: list[ModelRun]
+    ok_runs: int
+    ttft_s: Spread | None = None
+    tokens_per_s: Spread | None = None
+    total_s: Spread | None = None
+    input_tokens: Spread | None = None
+    output_tokens: Spread | None = None
+    cost: Spread | None = None
+    """``None`` when any finished run's price was unknown."""
+    estimated: bool = False
+    checks_passed: int = 0
+    checks_total: int = 0
+    stop_reasons: list[str] = []
+    errors: list[str] = []
+
+    @property
+    def status(self) -> Literal["ok", "failed", "partial"]:
+        if self.ok_runs == len(self.runs):
+            return "ok"
+        return "failed" if self.ok_runs == 0 else "partial"
+
+    @property
+    def checks_summary(self) -> str:
+        if len(self.runs) == 1:
+            return self.runs[0].checks.summary()
+        if self.checks_total == 0:
+            return "no code checked"
+        return f"{self.checks_passed}/{self.checks_total} runs passed"
+
+    @classmethod
+    def of(cls, model_id: str, runs: list[ModelRun]) -> ModelSummary:
+        ok = [r for r in runs if r.status == "ok"]
+        costs = [r.cost for r in ok]
+        checked = [r.checks.ok for r in runs if r.checks.ok is not None]
+        return cls(
+            model_id=model_id,
+            runs=runs,
+            ok_runs=len(ok),
+            ttft_s=Spread.of([r.ttft_s for r in ok]),
+            tokens_per_s=Spread.of([r.tokens_per_s for r in ok]),
+            total_s=Spread.of([r.total_s for r in ok]),
+            input_tokens=Spread.of([r.input_tokens for r in ok]),
+            output_tokens=Spread.of([r.output_tokens for r in ok]),
+            cost=None if not ok or any(c is None for c in costs) else Spread.of(costs),
+            estimated=any(r.estimated for r in ok),
+            checks_passed=sum(1 for c in checked if c),
+            checks_total=len(checked),
+            stop_reasons=list(dict.fromkeys(r.stop_reason for r in runs if r.stop_reason)),
+            errors=list(dict.fromkeys(r.error for r in runs if r.error)),
+        )
+
+
+class CompareResult(BaseModel):
+    """A finished comparison (rendered as Markdown, CSV, JSON or a table by :mod:`core.compare_export`)."""
+
+    id: str
+    created_at: datetime
+    task: str
+    agent: str | None = None
+    models: list[str]
+    runs: int
+    wall_s: float
+    check_cmd: str | None = None
+    complete: bool = True
+    summaries: list[ModelSummary]
+
+    @property
+    def all_runs(self) -> list[ModelRun]:
+        return [run for s in self.summaries for run in s.runs]
+
+    def summary(self, model_id: str) -> ModelSummary:
+        for s in self.summaries:
+            if s.model_id == model_id:
+                return s
+        raise KeyError(model_id)
+
+    def ranking(self) -> dict[str, list[str]]:
+        """Model ids best first by cost, first token, total time and code checks.
+
+        Only figures that were measured rank: a model with no finished run, or whose
+        price is unknown, is left out of that list (an unknown cost is never "cheapest").
+        """
+        done = [s for s in self.summaries if s.ok_runs]
+
+        def by(key: Any) -> list[str]:
+            known = [s for s in done if key(s) is not None]
+            return [s.model_id for s in sorted(known, key=key)]
+
+        checks = [s for s in self.summaries if s.checks_total]
+        return {
+            "cost": by(lambda s: s.cost.median if s.cost else None),
+            "ttft": by(lambda s: s.ttft_s.median if s.ttft_s else None),
+            "total": by(lambda s: s.total_s.median if s.total_s else None),
+            "checks": [
+                s.model_id for s in sorted(checks, key=lambda s: (-s.checks_passed / s.checks_total, -s.checks_passed))
+            ],
+        }
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+
+# --------------------------------------------------------------------------- live events
+
+
+class RunStarted(Event):
+    """A model's run began (its column can show "waiting for the first token")."""
+
+    type: Literal["compare_run_started"] = "compare_run_started"
+    model_id: str
+    run_index: int
+
+
+class RunFinished(Event):
+    """A model's run ended; ``run`` has its figures and code checks."""
+
+    type: Literal["compare_run_finished"] = "compare_run_finished"
+    model_id: str
+    run: ModelRun
+
+
+@dataclass
+class LiveMeter:
+    """A run's figures while it streams (read by a screen on its own timer)."""
+
+    started: float | None = None
+    first_token: float | None = None
+    ended: float | None = None
+    chars: int = 0
+    usage: Usage | None = None
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def observe(self, event: Event) -> None:
+        now = time.perf_counter()
+        if isinstance(event, (TextDelta, ThinkingDelta)):
+            if self.first_token is None and event.text:
+                self.first_token = now
+            self.chars += len(event.text)
+        elif isinstance(event, ToolCallStarted) and self.first_token is None:
+            self.first_token = now
+        elif isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, TurnEnded):
+            self.ended = now
+
+    def stop(self) -> None:
+        if self.ended is None:
+            self.ended = time.perf_counter()
+
+    @property
+    def ttft_s(self) -> float | None:
+        if self.started is None or self.first_token is None:
+            return None
+        return self.first_token - self.started
+
+    @property
+    def elapsed_s(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.perf_counter()) - self.started
+
+    @property
+    def output_tokens(self) -> int:
+        """Reported output tokens once known; before that ~4 characters per token."""
+        return self.usage.output_tokens if self.usage is not None else round(self.chars / 4)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if self.first_token is None:
+            return None
+        gen = (self.ended or time.perf_counter()) - self.first_token
+        return self.output_tokens / gen if gen > 0 and self.output_tokens > 0 else None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def parse_models(text: str | Sequence[str]) -> list[str]:
+    """``"a:x, b:y,a:x"`` → ``["a:x", "b:y"]`` (order kept, duplicates dropped)."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    models = list(dict.fromkeys(m.strip() for m in items if m.strip()))
+    if not models:
+        raise ConfigError("no models given: --models PROVIDER:MODEL,PROVIDER:MODEL,...")
+    for m in models:
+        if ":" not in m.strip(":"):
+            raise ConfigError(f"model id {m!r} must look like PROVIDER:MODEL (`agentic-flow models` lists them)")
+    return models
+
+
+def _loaded(settings: LoadedSettings | Settings | None) -> LoadedSettings:
+    """The settings files when none are given; a bare Settings wrapped as if from the user file."""
+    if isinstance(settings, LoadedSettings):
+        return settings
+    if settings is None:
+        from .config import load_settings
+
+        return load_settings()
+    from .paths import project_settings_file, user_config_file
+
+    return LoadedSettings(
+        merged=settings, user=settings, project=Settings(), user_file=user_config_file(),
+        project_file=project_settings_file(),
+    )
+
+
+_DONE = object()
+
+
+@dataclass
+class _Collected:
+    text: list[str] = field(default_factory=list)
+    stop: str = ""
+    errors: list[ProviderError] = field(default_factory=list)
+    retries: int = 0
+    reported: str | None = None
+    usage: Usage | None = None
+
+
+class Comparison:
+    """A comparison being run: iterate :meth:`stream`, then read :attr:`result`.
+
+    Args:
+        task: the prompt sent to every model.
+        model_ids: ``provider:model`` ids (duplicates are dropped).
+        agent: an agent (or its name, looked up in the catalog); its prompt is the system prompt.
+        runs: rounds per model (≥ 1).
+        settings: providers, keys, timeouts (default: the settings files); ``retries``
+            falls back to them.
+        catalog: prices (default: the loaded model catalog).
+        store: where latency, usage and the result are recorded (None: nowhere).
+        check_cmd: ``--check CMD``, run on each finished answer with code through
+            ``engine`` and ``approver`` (built from settings, headless deny, if omitted).
+        timeout: seconds one model's run may take in all (also its read timeout).
+        base_url: send every model's requests to this server.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        model_ids: Sequence[str],
+        *,
+        agent: "Agent | str | None" = None,
+        runs: int = 1,
+        settings: LoadedSettings | Settings | None = None,
+        catalog: "ModelCatalog | None" = None,
+        store: "Store | None" = None,
+        check_cmd: str | None = None,
+        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+        engine: "PermissionEngine | None" = None,
+        approver: "Approver | None" = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        base_url: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        system: str | None = None,
+        agents_dir: str | None = None,
+        http: "HttpClient | None" = None,
+    ) -> None:
+        if not task.strip():
+            raise ConfigError("the task is empty: pass --task \"...\" or pipe it on stdin")
+        if runs < 1:
+            raise ConfigError("--runs must be 1 or more")
+        if timeout is not None and timeout <= 0:
+            raise ConfigError("--timeout must be more than 0 seconds")
+        self.task = task
+        self.model_ids = parse_models(model_ids)
+        self.runs = runs
+        self.settings = _loaded(settings)
+        if catalog is None:
+            from .models.catalog import ModelCatalog
+
+            catalog = ModelCatalog.load()
+        self.catalog = catalog
+        self.store = store
+        self.check_cmd = check_cmd
+        self.check_timeout = check_timeout
+        self.engine = engine
+        self.approver = approver
+        self.timeout = timeout
+        self.retries = retries
+        self.base_url = base_url
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        if isinstance(agent, str):
+            from pathlib import Path
+
+            from .agents import load_catalog
+
+            agent = load_catalog(Path(agents_dir) if agents_dir else None).get(agent)
+        self.agent = agent
+        self.system = system if system is not None else (agent.prompt if agent is not None else None)
+        self.id = uuid.uuid4().hex[:12]
+        self.created_at = datetime.now(timezone.utc)
+        self.live: dict[str, LiveMeter] = {}
+        self.finished: dict[str, list[ModelRun]] = {m: [] for m in self.model_ids}
+        self.result: CompareResult | None = None
+        self._http = http
+        self._own_http = http is None
+        self._decide_lock = asyncio.Lock()
+        self._started = False
+
+    # -- the live stream -------------------------------------------------------------
+    async def stream(self) -> AsyncIterator[tuple[str, Event]]:
+        """``(model_id, event)`` for every event of every model, as they arrive."""
+        if self._started:
+            raise RuntimeError("a Comparison can be streamed once")
+        self._started = True
+        if self._http is None:
+            from .http import HttpClient
+
+            self._http = HttpClient()
+        began = time.perf_counter()
+        tasks: list[asyncio.Task[None]] = []
+        complete = False
+        try:
+            self._prepare_checks()
+            for round_index in range(self.runs):
+                queue: asyncio.Queue[Any] = asyncio.Queue()
+                tasks = [asyncio.create_task(self._guarded(m, round_index, queue)) for m in self.model_ids]
+                pending = len(tasks)
+                while pending:
+                    item = await queue.get()
+                    if item is _DONE:
+                        pending -= 1
+                        continue
+                    yield item
+            complete = True
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if self._own_http and self._http is not None:
+                await self._http.aclose()
+            self.result = self._build(time.perf_counter() - began, complete)
+        if self.store is not None:
+            await asyncio.to_thread(self._save_result, self.result)
+
+    def _prepare_checks(self) -> None:
+        if self.check_cmd is None or (self.engine is not None and self.approver is not None):
+            return
+        from pathlib import Path
+
+        from .permissions import PermissionEngine, PolicyApprover
+
+        if self.engine is None:
+            self.engine, warnings = PermissionEngine.from_settings(
+                Path.cwd(), user_settings=self.settings.user_file, project_settings=self.settings.project_file
+            )
+            for message in warnings:
+                logger.warning("%s", message)
+        if self.approver is None:
+            self.approver = PolicyApprover("deny", context="compare --check")
+
+    async def _guarded(self, model_id: str, run_index: int, queue: asyncio.Queue[Any]) -> None:
+        """One model's run; whatever happens, it ends with a RunFinished and _DONE."""
+        try:
+            run = await self._run_model(model_id, run_index, queue)
+        except asyncio.CancelledError:
+            queue.put_nowait(_DONE)
+            raise
+        except Exception as exc:  # a bug in one run must not end the others
+            logger.exception("compare: run of %s failed unexpectedly", model_id)
+            run = ModelRun(
+                model_id=model_id, run_index=run_index, status="failed", error=f"internal error: {exc!r}",
+                error_kind="internal", stop_reason="error",
+            )
+        self.finished[model_id].append(run)
+        queue.put_nowait((model_id, RunFinished(model_id=model_id, run=run)))
+        queue.put_nowait(_DONE)
+
+    async def _run_model(self, model_id: str, run_index: int, queue: asyncio.Queue[Any]) -> ModelRun:
+        from .runtime import make_provider
+
+        meter = LiveMeter()
+        self.live[model_id] = meter
+        queue.put_nowait((model_id, RunStarted(model_id=model_id, run_index=run_index)))
+        got = _Collected()
+        wire = model_id.split(":", 1)[1]
+        request = ChatRequest(
+            model=wire,
+            messages=[UserMessage(content=self.task)],
+            system=self.system,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+
+        def emit(event: Event) -> None:
+            meter.observe(event)
+            queue.put_nowait((model_id, event))
+
+        try:
+            if model_id.startswith("local:"):
+                from .local import ensure_local_server
+
+                await ensure_local_server()
+            provider = make_provider(
+                model_id, self.settings, base_url=self.base_url, timeout=self.timeout, retry=self.retries,
+                http=self._http,
+            )
+            meter.start()
+            async with _deadline(self.timeout):
+                async for event in provider.stream(request):
+                    _collect(got, event)
+                    emit(event)
+        except TimeoutError:
+            got.stop = "timeout"
+            got.errors.append(ProviderError(
+                provider=model_id.split(":", 1)[0], model=wire, kind="timeout",
+                message=f"{model_id}: no complete answer within {self.timeout:g} s (--timeout); "
+                "the text received so far is kept",
+            ))
+            emit(got.errors[-1])
+        except AgenticFlowError as exc:
+            got.stop = got.stop or "error"
+            got.errors.append(ProviderError(
+                provider=model_id.split(":", 1)[0], model=wire, message=str(exc),
+                kind=str(getattr(exc, "kind", type(exc).__name__)),
+            ))
+            emit(got.errors[-1])
+        meter.stop()
+        run = self._figures(model_id, run_index, request, got, meter)
+        run.checks = await self._checks(run)
+        if self.store is not None:
+            await asyncio.to_thread(self._record, run)
+        return run
+
+    def _figures(
+        self, model_id: str, run_index: int, request: ChatRequest, got: _Collected, meter: LiveMeter
+    ) -> ModelRun:
+        text = "".join(got.text)
+        ok = got.stop in OK_STOPS
+        fatal = None if ok else (got.errors[-1] if got.errors else None)
+        warnings = [e.message for e in got.errors if e is not fatal]
+        usage = got.usage
+        if usage is None and text:
+            from .tokens import count_request_tokens, count_tokens
+
+            usage = Usage(
+                input_tokens=count_request_tokens(request.messages, request.system, (), request.model),
+                output_tokens=count_tokens(text, request.model),
+                estimated=True,
+            )
+        total = None if meter.started is None or meter.ended is None else meter.ended - meter.started
+        ttft = meter.ttft_s
+        tps = None
+        if usage is not None and ttft is not None and total is not None and usage.output_tokens > 0:
+            gen = total - ttft
+            tps = usage.output_tokens / gen if gen > 0 else None
+        cost = None
+        if usage is not None:
+            cost = self.catalog.cost(model_id, usage.input_tokens, usage.output_tokens)
+        if not ok and fatal is None:
+            error = "the stream ended without finishing the turn"
+        else:
+            error = None if fatal is None else fatal.message
+        return ModelRun(
+            model_id=model_id,
+            run_index=run_index,
+            status="ok" if ok else "failed",
+            error=error,
+            error_kind=None if ok else (fatal.kind if fatal is not None else "cut_off"),
+            warnings=warnings,
+            reported_model=got.reported,
+            ttft_s=ttft,
+            total_s=total,
+            tokens_per_s=tps,
+            input_tokens=None if usage is None else usage.input_tokens,
+            output_tokens=None if usage is None else usage.output_tokens,
+            estimated=bool(usage and usage.estimated),
+            cost=cost,
+            stop_reason=got.stop or "cut_off",
+            retries=got.retries,
+            answer=text,
+        )
+
+    async def _checks(self, run: ModelRun) -> CheckReport:
+        blocks = extract_blocks(run.answer)
+        report = CheckReport(blocks=check_blocks(blocks))
+        if self.check_cmd and run.status == "ok" and blocks and self.engine is not None and self.approver is not None:
+            audit = None
+            if self.store is not None:
+                from .audit import AuditLog
+
+                audit = AuditLog(self.store)
+            report.command = await run_check_command(
+                self.check_cmd, run.answer, engine=self.engine, approver=_Serialised(self.approver, self._decide_lock),
+                timeout=self.check_timeout, blocks=blocks, model=run.model_id, audit=audit,
+            )
+        return report
+
+    # -- storage ----------------------------------------------------------------------
+    def _record(self, run: ModelRun) -> None:
+        """Usage into ``turns`` (it was spent) and, for finished runs, a latency sample."""
+        from .errors import StoreError
+
+        assert self.store is not None
+        try:
+            if run.input_tokens is not None and run.output_tokens is not None:
+                self.store.record_turn(
+                    None, model=run.model_id, input_tokens=run.input_tokens, output_tokens=run.output_tokens,
+                    estimated=run.estimated, cost=run.cost,
+                    ttft_ms=None if run.ttft_s is None else run.ttft_s * 1000,
+                    tokens_per_s=run.tokens_per_s,
+                    total_ms=None if run.total_s is None else run.total_s * 1000,
+                    stop_reason=run.stop_reason,
+                )
+            # A retried run's TTFT measures the backoff, not the model: not a latency sample.
+            if run.status == "ok" and run.ttft_s is not None and run.retries == 0:
+                self.store.record_latency(
+                    run.model_id, ttft_ms=run.ttft_s * 1000, tokens_per_s=run.tokens_per_s,
+                    output_tokens=run.output_tokens, source="compare",
+                )
+        except StoreError as exc:  # the figures on screen matter more than the record
+            logger.warning("compare: could not record %s: %s", run.model_id, exc)
+
+    def _save_result(self, result: CompareResult) -> None:
+        from .errors import StoreError
+
+        assert self.store is not None
+        from .compare_store import CompareStore
+
+        try:
+            CompareStore(self.store).save(result)
+        except StoreError as exc:
+            logger.warning("compare: could not store the result: %s", exc)
+
+    def _build(self, wall: float, complete: bool) -> CompareResult:
+        return CompareResult(
+            id=self.id,
+            created_at=self.created_at,
+            task=self.task,
+            agent=self.agent.name if self.agent is not None else None,
+            models=self.model_ids,
+            runs=self.runs,
+            wall_s=wall,
+            check_cmd=self.check_cmd,
+            complete=complete,
+            summaries=[
+                ModelSummary.of(m, sorted(self.finished[m], key=lambda r: r.run_index)) for m in self.model_ids
+            ],
+        )
+
+
+class _Serialised:
+    """An approver that answers one question at a time (N answers may ask at once)."""
+
+    def __init__(self, inner: "Approver", lock: asyncio.Lock) -> None:
+        self.inner = inner
+        self.lock = lock
+
+    async def ask(self, request: Any, verdict: Any) -> Any:
+        async with self.lock:
+            return await self.inner.ask(request, verdict)
+
+
+def _collect(got: _Collected, event: Event) -> None:
+    if isinstance(event, TextDelta):
+        got.text.append(event.text)
+    elif isinstance(event, MessageStarted):
+        got.reported = event.model
+    elif isinstance(event, Usage):
+        got.usage = event
+    elif isinstance(event, TurnEnded):
+        got.stop = event.stop_reason
+    elif isinstance(event, ProviderError):
+        got.errors.append(event)
+    elif isinstance(event, Retrying):
+        got.retries += 1
+
+
+def _deadline(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
+    return asyncio.timeout(seconds) if seconds is not None else contextlib.nullcontext()
+
+
+async def compare(task: str, model_ids: Sequence[str], **options: Any) -> CompareResult:
+    """Run :class:`Comparison` to the end (same arguments) and return its result."""
+    comparison = Comparison(task, model_ids, **options)
+    async for _ in comparison.stream():
+        pass
+    assert comparison.result is not None
+    return comparison.result
