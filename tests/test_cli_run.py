@@ -237,3 +237,12 @@ def test_invalid_flag_values(cli):
     assert cli("--task", "x", "--temperature", "5")[0] == 2
     assert cli("--task", "x", "--timeout", "-1")[0] == 2
     assert cli("--task", "x", "--retry", "-1")[0] == 2
+
+
+def test_model_auto_routes_and_explains(cli, llm_server, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test")
+    llm_server.enqueue(Reply.text("routed"))
+    code, out, err = cli("--task", "rename a variable", "--model", "auto", "--no-tools", model=False)
+    assert code == 0 and out == "routed\n"
+    chosen = llm_server.requests[0].model
+    assert f"using openrouter:{chosen}" in err  # the routed model is the model called, and said so
