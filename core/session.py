@@ -302,7 +302,11 @@ class AgentSession:
         from .tools.base import ToolContext
 
         by_wire = {tool.wire_name: tool for tool in self.tools.values()}
-        ctx = ToolContext(workspace=self.workspace, cancel_event=self.cancel_event)
+        ctx = ToolContext(
+            workspace=self.workspace,
+            cancel_event=self.cancel_event,
+            hidden=lambda rel: self.engine.path_denied("read", rel) is not None,
+        )
         for call in ready:
             tool = by_wire.get(call.name)
             display = tool.name if tool else call.name

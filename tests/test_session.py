@@ -259,3 +259,19 @@ async def test_tool_results_are_redacted(llm_server, tmp_path, monkeypatch):
 def test_tool_result_message_keeps_wire_name():
     msg = ToolResultMessage(call_id="c", name="mcp__s__t", content="x")
     assert msg.name == "mcp__s__t"
+
+
+async def test_deny_rule_hides_files_from_searches(llm_server, tmp_path):
+    (tmp_path / ".agentic-flow").mkdir()
+    (tmp_path / ".agentic-flow" / "settings.yaml").write_text("permissions:\n  deny: ['read(**/.env)']\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / ".env").write_text("TOKEN=hunter2\n")
+    (tmp_path / "app" / "main.py").write_text("TOKEN = load()\n")
+    llm_server.set_handler(
+        tool_then_text([("c1", "grep", {"pattern": "TOKEN"}), ("c2", "glob", {"pattern": "**/*"})])
+    )
+    runtime = await Runtime.open(opts(llm_server, tmp_path, approve="auto"))
+    events = await run(runtime, "find the token")
+    grep_out, glob_out = (r.content for r in of(events, ev.ToolResult))
+    assert "main.py" in grep_out and "hunter2" not in grep_out and ".env" not in grep_out
+    assert "main.py" in glob_out and ".env" not in glob_out

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -60,10 +60,22 @@ class ToolContext:
 
     workspace: Path
     cancel_event: asyncio.Event | None = None
+    hidden: Callable[[str], bool] | None = None
+    """``hidden(relative_path)`` is true when a deny rule hides that file (``read(**/.env)``):
+    tree walks (glob, grep) skip it, so a search cannot leak what a read may not."""
 
     @property
     def cancelled(self) -> bool:
         return self.cancel_event is not None and self.cancel_event.is_set()
+
+    def is_hidden(self, path: Path) -> bool:
+        if self.hidden is None:
+            return False
+        try:
+            rel = path.relative_to(self.workspace).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        return self.hidden(rel)
 
 
 class Tool(ABC):

@@ -161,6 +161,10 @@ def _walk(root: Path, base: Path, max_depth: int | None, ctx: ToolContext) -> It
             path = current / name
             if path.is_symlink() and not is_inside(root, Path(os.path.realpath(path))):
                 continue
+            if ctx.is_hidden(path):
+                if name in dirnames:
+                    dirnames.remove(name)
+                continue
             yield path, name in children_dirs
 
 
