@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-KEY_VARS = (
-    "OPENROUTER_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "GEMINI_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "MISTRAL_API_KEY",
-    "GROQ_API_KEY",
-    "TOGETHER_API_KEY",
-)
+from core.redact import KNOWN_KEY_VARS as KEY_VARS
 
 
 @pytest.fixture(autouse=True)
