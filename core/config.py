@@ -156,7 +156,7 @@ def load_settings_file(path: Path) -> Settings:
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys (key: value)", path=str(path), line=1)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
@@ -168,6 +168,28 @@ def load_settings_file(path: Path) -> Settings:
             hint = err["msg"]
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise ConfigError(hint + more, path=str(path), line=_line_of(node, loc), key=key) from exc
+    _register_secrets(settings)
+    return settings
+
+
+_SECRET_HEADER_WORDS = ("key", "token", "auth", "secret")
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Keys written in a settings file are masked everywhere from now on.
+
+    :mod:`core.redact` finds keys in the environment by itself; a key that only lives in
+    ``providers.NAME.api_key`` (or an auth header) would otherwise reach error messages,
+    logs and the audit log verbatim whenever a server echoes it back.
+    """
+    from .redact import register_secret
+
+    for provider in settings.providers.values():
+        if provider.api_key is not None:
+            register_secret(provider.api_key.get_secret_value())
+        for name, value in provider.headers.items():
+            if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+                register_secret(value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value)
 
 
 def _known_keys(parent: tuple[Any, ...]) -> list[str]:

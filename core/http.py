@@ -66,10 +66,27 @@ class StreamResponse:
             ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
             raise errors.StreamCutOff(
-                f"the connection was dropped mid-stream ({type(exc).__name__}: {exc or 'no detail'})",
+                f"the connection was dropped mid-stream ({type(exc).__name__}: {_detail(exc)})",
                 provider=self._provider,
                 model=self._model,
             ) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    """The first non-empty message down the exception chain.
+
+    httpx's ``ReadError`` for a connection reset has an empty message; the
+    ``ConnectionResetError`` it wraps says what happened.
+    """
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        text = str(seen).strip()
+        if text:
+            return text
+        seen = seen.__cause__ or seen.__context__
+    return "no detail"
 
 
 class HttpClient:
@@ -122,7 +139,7 @@ class HttpClient:
             ) from exc
         except httpx.ConnectError as exc:
             raise errors.ProviderConnectError(
-                f"cannot connect to {url} ({exc or 'connection refused'}); check that the server is running "
+                f"cannot connect to {url} ({str(exc) or 'connection refused'}); check that the server is running "
                 "and the base URL is right",
                 provider=provider,
                 model=model,

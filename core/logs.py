@@ -21,6 +21,14 @@ class _RedactingFilter(logging.Filter):
 
         record.msg = redact(record.getMessage())
         record.args = None
+        # The formatter appends the traceback (exception messages: a server's error
+        # body, a URL with a password) after this filter ran: redact it here too.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

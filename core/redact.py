@@ -75,6 +75,14 @@ _ASSIGNMENT = re.compile(
 )
 
 
+# Every word _SECRET_KEY_NAME can end with, case-folded: when none occurs in a text, the
+# (slow, ~0.3 s/MB) assignment regex cannot match and is skipped (plain `in` is ~100x faster).
+_SECRET_WORDS = (
+    "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key", "privatekey", "private_key",
+    "private-key", "password", "passwd", "secret", "token", "credential",
+)
+
+
 def register_secret(value: str) -> None:
     """Mask this exact value from now on (e.g. a key read from a config file)."""
     value = value.strip()
@@ -131,6 +139,9 @@ def _redact(text: str, literals: list[str]) -> str:
     text = _TOKENS.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+    low = text.casefold()  # as re.IGNORECASE does: "ſecret" and the Kelvin sign K match too
+    if not any(word in low for word in _SECRET_WORDS):
+        return text
     return _ASSIGNMENT.sub(_replace_assignment, text)
 
 

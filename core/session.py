@@ -32,7 +32,7 @@ from .events import (
     Usage,
 )
 from .messages import AssistantMessage, ChatRequest, Message, ToolCall, ToolResultMessage, UserMessage
-from .redact import redact
+from .redact import redact, redact_obj
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audit import AuditLog
@@ -298,6 +298,43 @@ class AgentSession:
 
     # -- tools ------------------------------------------------------------------------
     async def _run_tools(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
+        """Decide and run each call; a stopped run still answers every call in the history.
+
+        Providers refuse a conversation in which a tool call has no result, so when the
+        run is cancelled (Esc, Ctrl-C, SIGTERM) mid-tools, the calls left without one get
+        an error result saying so, and the session can be continued or resumed.
+        """
+        try:
+            async for event in self._decide_and_run(ready):
+                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            self._answer_unanswered(ready)
+            raise
+
+    def _answer_unanswered(self, ready: list[ToolCallReady]) -> None:
+        answered: set[str] = set()
+        for message in reversed(self.messages):  # the results follow their assistant message
+            if not isinstance(message, ToolResultMessage):
+                break
+            answered.add(message.call_id)
+        for call in ready:
+            if call.call_id in answered:
+                continue
+            stopped = ToolResultMessage(
+                call_id=call.call_id,
+                name=call.name,
+                content="not completed: the user stopped the run before this tool call finished",
+                is_error=True,
+            )
+            try:
+                self._append(stopped)
+            except Exception as exc:  # never mask the cancellation with a store error
+                from .errors import StoreError
+
+                if not isinstance(exc, StoreError):
+                    raise
+
+    async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
         from .permissions import PermissionRequest
         from .tools.base import ToolContext
 
@@ -357,7 +394,12 @@ class AgentSession:
                     yield event
                 continue
             began = time.perf_counter()
-            output = await tool.run(call.arguments, ctx)
+            try:
+                output = await tool.run(call.arguments, ctx)
+            except asyncio.CancelledError:  # it ran (part way): the audit log must say so
+                stopped = "stopped: the run was cancelled while the tool was running"
+                self._audit(call, tool.name, decision, stopped, time.perf_counter() - began)
+                raise
             duration = time.perf_counter() - began
             summary = output.summary or (output.content.splitlines()[0][:120] if output.content else "")
             self._audit(call, tool.name, decision, ("error: " if output.is_error else "") + summary, duration)
@@ -393,7 +435,28 @@ class AgentSession:
     def _append(self, message: Message) -> None:
         self.messages.append(message)
         if self.store is not None and self.session_id:
-            self.store.append_message(self.session_id, message)
+            self.store.append_message(self.session_id, _for_store(message))
+
+
+def _for_store(message: Message) -> Message:
+    """The message as it is written to disk: secrets masked (see :mod:`core.redact`).
+
+    Tool results are masked before the model sees them; a key can still be in what the
+    user typed or in a tool call the model made with it (``write .env``). The live
+    conversation keeps them (the call ran with the real value); the stored transcript
+    does not. Signed thinking is kept as is: its signature covers the text.
+    """
+    if isinstance(message, UserMessage):
+        return message.model_copy(update={"content": redact(message.content)})
+    if isinstance(message, AssistantMessage):
+        update: dict[str, Any] = {
+            "content": redact(message.content),
+            "tool_calls": [call.model_copy(update={"arguments": redact_obj(call.arguments)}) for call in message.tool_calls],
+        }
+        if not message.thinking_signature:
+            update["thinking"] = redact(message.thinking)
+        return message.model_copy(update=update)
+    return message
 
 
 def errors_in(events: list[Event]) -> list[ProviderError]:

@@ -32,6 +32,7 @@ from ..events import (
     TurnEnded,
     event_to_json,
 )
+from ..redact import redact, redact_obj
 from . import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from .output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
 
@@ -170,7 +171,10 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     try:
         async for event in session.send(task):
             if args.json:
-                out.write(event_to_json(event) + "\n")
+                line = event_to_json(event)
+                # Tool calls and permission events echo arguments (keys a model was given);
+                # the model's own text is printed as it is, as without --json.
+                out.write((line if isinstance(event, TextDelta) else redact(line)) + "\n")
                 out.flush()
             if isinstance(event, TextDelta):
                 answer.append(event.text)
@@ -221,7 +225,8 @@ def _describe(event: Event, answer: list[str], out: TextIO) -> None:
     """Tool activity and retries, one line each on stderr."""
     line = None
     if isinstance(event, ToolCallReady):
-        args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in (event.arguments or {}).items())
+        shown = redact_obj(event.arguments or {})  # before cutting: a cut key would not be recognised
+        args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in shown.items())
         line = f"→ {event.name}({args})" if not event.error else f"→ {event.name}: {event.error}"
     elif isinstance(event, PermissionRequested):
         line = f"? {event.tool} needs approval: {event.reason}"

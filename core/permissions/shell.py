@@ -76,6 +76,23 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "unbuffer": (frozenset(), 0),
     "busybox": (frozenset(), 0),
     "chroot": (frozenset(), 1),
+    "flock": (frozenset({"-w", "--wait", "--timeout", "-E", "--conflict-exit-code"}), 1),
+    "chrt": (frozenset(), 1),
+    "taskset": (frozenset(), 1),
+    "unshare": (frozenset({"-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd"}), 0),
+    "nsenter": (frozenset({"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd"}), 0),
+    "systemd-run": (
+        frozenset({"-p", "--property", "-u", "--unit", "-E", "--setenv", "--uid", "--gid", "--slice", "-M"})
+        | frozenset({"--machine", "-H", "--host", "--description", "--working-directory"}),
+        0,
+    ),
+}
+#: Commands whose option's value is a whole command line: ``flock F -c X``, ``script -c X``,
+#: ``env -S X`` (split into words, then run).
+_COMMAND_OPTIONS: dict[str, frozenset[str]] = {
+    "flock": frozenset({"-c", "--command"}),
+    "script": frozenset({"-c", "--command"}),
+    "env": frozenset({"-S", "--split-string"}),
 }
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "su", "runuser"})
 
@@ -596,7 +613,8 @@ class _Scanner:
 
 
 def _command_strings(words: tuple[str, ...]) -> list[tuple[str, str]]:
-    """Command strings another program will run: ``sh -c X``, ``eval X``, ``find -exec``."""
+    """Command strings another program will run: ``sh -c X``, ``eval X``, ``find -exec``,
+    ``flock F -c X``, ``script -c X``, ``env -S X``."""
     if not words:
         return []
     name = basename(words[0])
@@ -611,6 +629,20 @@ def _command_strings(words: tuple[str, ...]) -> list[tuple[str, str]]:
                 break
             if word.startswith("-") and not word.startswith("--") and "c" in word[1:]:
                 seen_c = True
+    elif name in _COMMAND_OPTIONS:
+        options = _COMMAND_OPTIONS[name]
+        letters = "".join(o[1] for o in options if len(o) == 2)
+        for i, word in enumerate(words[1:], 1):
+            flag, eq, value = word.partition("=")
+            if word.startswith("--"):
+                if eq and flag in options:
+                    out.append((f"{name} {flag}", value))
+                elif word in options and i + 1 < len(words):
+                    out.append((f"{name} {word}", words[i + 1]))
+            elif word.startswith("-") and (hit := next((c for c in word[1:] if c in letters), None)):
+                rest = word[word.index(hit, 1) + 1 :]  # "-qc X" or "-cX"
+                if rest or i + 1 < len(words):
+                    out.append((f"{name} -{hit}", rest or words[i + 1]))
     elif name == "find":
         i = 0
         while i < len(words):

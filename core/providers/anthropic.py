@@ -27,7 +27,7 @@ from ..events import (
     Usage,
 )
 from ..messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from .base import Provider, TurnState, parse_tool_arguments
+from .base import Provider, TurnState, parse_tool_arguments, text_or_none
 from .sse import SSEEvent
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
@@ -140,7 +140,7 @@ class AnthropicProvider(Provider):
             ]
         return body
 
-    def map_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
+    def map_wire_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
         kind = sse.event
         if kind == "ping":
             return []
@@ -156,7 +156,7 @@ class AnthropicProvider(Provider):
             delta = obj.get("delta") or {}
             dtype = delta.get("type")
             if dtype == "text_delta":
-                text = delta.get("text", "")
+                text = text_or_none(delta.get("text"))
                 if text:
                     state.output_started = True
                     state.text_parts.append(text)
@@ -164,7 +164,7 @@ class AnthropicProvider(Provider):
                 return []
             block: _Block | None = state.calls.get(obj.get("index", 0))
             if dtype == "input_json_delta":
-                part = delta.get("partial_json", "")
+                part = text_or_none(delta.get("partial_json"))
                 if block is None or not part:
                     return []
                 block.args.append(part)
@@ -179,9 +179,11 @@ class AnthropicProvider(Provider):
         if kind == "content_block_start":
             cb = obj.get("content_block") or {}
             index = obj.get("index", 0)
-            ctype = cb.get("type", "")
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"content block index {index!r} is not an integer")
+            ctype = text_or_none(cb.get("type")) or ""
             if ctype == "tool_use":
-                block = _Block("tool_use", cb.get("id") or f"toolu_{index}", cb.get("name", ""))
+                block = _Block("tool_use", text_or_none(cb.get("id")) or f"toolu_{index}", text_or_none(cb.get("name")) or "")
                 state.calls[index] = block
                 state.output_started = True
                 out: list[Event] = [ToolCallStarted(call_id=block.id, name=block.name, index=index)]
@@ -192,10 +194,11 @@ class AnthropicProvider(Provider):
                     out.append(ToolCallArgsDelta(call_id=block.id, delta=raw))
                 return out
             state.calls[index] = _Block(ctype)
-            if ctype == "text" and cb.get("text"):
+            text = text_or_none(cb.get("text"))
+            if ctype == "text" and text:
                 state.output_started = True
-                state.text_parts.append(cb["text"])
-                return [TextDelta(text=cb["text"])]
+                state.text_parts.append(text)
+                return [TextDelta(text=text)]
             return []
         if kind == "content_block_stop":
             block = state.calls.get(obj.get("index", 0))
@@ -204,7 +207,6 @@ class AnthropicProvider(Provider):
             return []
         if kind == "message_start":
             message = obj.get("message") or {}
-            state.model = message.get("model") or request.model
             usage = message.get("usage") or {}
             state.usage = Usage(
                 input_tokens=int(usage.get("input_tokens") or 0),
@@ -212,8 +214,14 @@ class AnthropicProvider(Provider):
                 cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
                 cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
             )
+            state.model = text_or_none(message.get("model")) or request.model
             return [
-                MessageStarted(provider=self.name, model=state.model, requested_model=request.model, response_id=message.get("id"))
+                MessageStarted(
+                    provider=self.name,
+                    model=state.model,
+                    requested_model=request.model,
+                    response_id=text_or_none(message.get("id")),
+                )
             ]
         if kind == "message_delta":
             delta = obj.get("delta") or {}

@@ -39,7 +39,18 @@ from ..messages import ChatRequest
 from ..redact import redact
 from .sse import SSEDecoder, SSEEvent
 
-__all__ = ["ProviderConfig", "RetryPolicy", "Provider", "TurnState", "parse_tool_arguments"]
+__all__ = ["ProviderConfig", "RetryPolicy", "Provider", "TurnState", "parse_tool_arguments", "SHAPE_ERRORS", "text_or_none"]
+
+#: What a mapper raises when an event is valid JSON with the wrong shapes (a list where
+#: an object belongs, ``"index": "x"``...): such an event is reported as malformed and
+#: skipped, exactly like invalid JSON, instead of ending the run with a traceback.
+#: (pydantic's ValidationError and orjson's errors are ValueError / TypeError.)
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` if it is a non-empty string, else None (wire fields kept in turn state)."""
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -156,9 +167,21 @@ class Provider(ABC):
     @abstractmethod
     def body(self, request: ChatRequest) -> dict[str, Any]: ...
 
-    @abstractmethod
     def map_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
-        """Typed events for one SSE event; raise ``errors.ProviderError`` for a fatal one."""
+        """Typed events for one SSE event; raise ``errors.ProviderError`` for a fatal one.
+
+        An event that is not what the wire format promises (see ``SHAPE_ERRORS``) gives
+        one ``ProviderError`` event naming it, and the stream goes on.
+        """
+        try:
+            return self.map_wire_event(sse, state, request)
+        except SHAPE_ERRORS as exc:
+            return [self.malformed(sse, exc, request)]
+
+    @abstractmethod
+    def map_wire_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
+        """The wire format's mapping behind :meth:`map_event`; values kept in ``state``
+        must be checked (a wrong type there would break ``finish`` later)."""
 
     @abstractmethod
     def finish(self, state: TurnState, request: ChatRequest) -> list[Event]:

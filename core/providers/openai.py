@@ -27,7 +27,7 @@ from ..events import (
 )
 from ..events import ProviderError as ProviderErrorEvent
 from ..messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from .base import Provider, TurnState, parse_tool_arguments
+from .base import Provider, TurnState, parse_tool_arguments, text_or_none
 from .sse import SSEEvent
 
 __all__ = ["OpenAIProvider", "to_openai_messages"]
@@ -119,7 +119,7 @@ class OpenAIProvider(Provider):
             ]
         return body
 
-    def map_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
+    def map_wire_event(self, sse: SSEEvent, state: TurnState, request: ChatRequest) -> list[Event]:
         data = sse.data
         if data == "[DONE]":
             state.done = True
@@ -132,10 +132,13 @@ class OpenAIProvider(Provider):
             return [self.malformed(sse, ValueError("not a JSON object"), request)]
         out: list[Event] = []
         if state.model is None:
-            state.model = obj.get("model") or request.model
+            state.model = text_or_none(obj.get("model")) or request.model
             out.append(
                 MessageStarted(
-                    provider=self.name, model=state.model, requested_model=request.model, response_id=obj.get("id")
+                    provider=self.name,
+                    model=state.model,
+                    requested_model=request.model,
+                    response_id=text_or_none(obj.get("id")),
                 )
             )
         error = obj.get("error")
@@ -155,7 +158,7 @@ class OpenAIProvider(Provider):
         if choices:
             choice = choices[0]
             delta = choice.get("delta") or choice.get("message") or {}
-            text = delta.get("content")
+            text = text_or_none(delta.get("content"))
             if text:
                 state.output_started = True
                 state.text_parts.append(text)
@@ -187,15 +190,18 @@ class OpenAIProvider(Provider):
         calls: dict[int, _Call] = state.calls
         for pos, delta in enumerate(deltas):
             index = delta.get("index", pos)
+            if not isinstance(index, int) or isinstance(index, bool):
+                index = pos
             fn = delta.get("function") or {}
+            call_id, name = text_or_none(delta.get("id")), text_or_none(fn.get("name"))
             call = calls.get(index)
             if call is None:
-                call = _Call(delta.get("id") or f"call_{index}", fn.get("name") or "")
+                call = _Call(call_id or f"call_{index}", name or "")
                 calls[index] = call
-            elif delta.get("id") and not call.announced:
-                call.id = delta["id"]
-            if fn.get("name") and not call.name:
-                call.name = fn["name"]
+            elif call_id and not call.announced:
+                call.id = call_id
+            if name and not call.name:
+                call.name = name
             if not call.announced and call.name:
                 call.announced = True
                 state.output_started = True
