@@ -555,3 +555,22 @@ def test_evaluate_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     for call in CALLS.values():
         eng.evaluate(call)
     eng.evaluate(req("bash", command="cd /etc && rm -rf x > /tmp/y"))
+
+
+@pytest.mark.parametrize(
+    "rules,command,allowed",
+    [
+        (["bash(git status*)"], "git status > src/main.py", False),
+        (["bash(git status*)"], "git status >> notes.txt", False),
+        (["bash(git status*)"], "git status 2>/dev/null", True),
+        (["bash(git status*)"], "git status 2>&1", True),
+        (["bash(git status*)", "edit(notes/**)"], "git status > notes/s.txt", True),
+        (["bash(git status*)", "edit(notes/**)"], "git status > src/main.py", False),
+    ],
+)
+def test_command_rule_does_not_cover_writing_files(tmp_path, rules, command, allowed):
+    from core.permissions import PermissionEngine, PermissionRequest, RuleSet
+
+    engine = PermissionEngine("ask", RuleSet.from_lists(allow=rules), tmp_path)
+    verdict = engine.evaluate(PermissionRequest("c", "bash", {"command": command}, tmp_path))
+    assert (verdict.outcome == "allow") is allowed, verdict

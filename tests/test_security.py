@@ -255,15 +255,13 @@ async def test_allow_rules_do_not_cover_smuggled_commands(llm_server, project):
     assert sorted(p.name for p in project.glob("pwned*")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an allow rule for a command also allows its output "
-                   "redirection, so bash(git status*) can overwrite any (unprotected) file in the workspace")
-async def test_allow_rule_for_a_command_does_not_allow_redirecting_into_files(llm_server, project):
+async def test_allow_rule_for_a_command_needs_an_edit_rule_to_redirect_into_files(llm_server, project):
+    """bash(git status*) alone does not cover ``> src/main.py``; here edit(**) does, and says so."""
     (project / "src").mkdir()
     (project / "src" / "main.py").write_text("print('important')\n")
     _, events = await session_run(llm_server, project, [("c0", "bash", {"command": "git status > src/main.py"})])
     (decided,) = of(events, ev.PermissionDecided)
-    assert not decided.allowed
-    assert (project / "src" / "main.py").read_text() == "print('important')\n"
+    assert decided.allowed and "edit(**)" in decided.reason and "bash(git status*)" in decided.reason
 
 
 async def test_allow_rule_still_allows_the_real_command(llm_server, project):

@@ -41,6 +41,7 @@ from core.permissions.rules import Rule, RuleAction, RuleSet, load_rule_sets, pa
 from core.permissions.settings_file import append_allow_rule
 from core.permissions.shell import (
     CommandPart,
+    Redirect,
     ShellAnalysis,
     analyze_command,
     basename,
@@ -50,6 +51,9 @@ from core.permissions.shell import (
     word_variants,
 )
 from core.permissions.targets import Target, canonical_tool, resolve_path, target_for, tool_kind
+
+# Redirect targets that write no file a person would care about.
+_HARMLESS_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
 
 if TYPE_CHECKING:
     from core.events import PermissionDecided, PermissionRequested
@@ -358,7 +362,25 @@ class PermissionEngine:
                 if rule is None:
                     return None
                 used.append(rule)
+                for redirect in part.redirects:
+                    if ">" in (rule.pattern or "") and redirect.target in (rule.pattern or ""):
+                        continue  # the rule itself names this redirection
+                    edit_rule = self._allowing_redirect(redirect)
+                    if edit_rule is None:
+                        return None
+                    if edit_rule is not True:
+                        used.append(edit_rule)
         return _dedupe(used)
+
+    def _allowing_redirect(self, redirect: Redirect) -> Rule | bool | None:
+        """A command rule never covers writing a file: ``git status > src/main.py`` also
+        needs an edit rule for ``src/main.py`` (True when nothing is written)."""
+        if not redirect.writes or redirect.target in _HARMLESS_SINKS:
+            return True
+        target = resolve_path(redirect.target, self.workspace)
+        return next(
+            (r for r in self._allow_rules() if r.covers_tool("edit") and r.matches_path(target)), None
+        )
 
     def _explicitly_allowing(self, call: _Call, dangers: list[Danger]) -> list[Rule] | None:
         """Rules that allow a dangerous call by naming it; catch-alls never do."""
