@@ -1,0 +1,69 @@
+"""``TuiApprover``: the engine's ``Approver`` answered by the permission panel.
+
+``ask()`` runs inside the session worker (on the app's event loop). It posts
+:class:`TuiApprover.ApprovalRequested` to the session screen, which queues the request
+on the :class:`~tui.widgets.permission_panel.PermissionPanel`; the panel resolves the
+future with a :class:`~tui.widgets.permission_panel.PanelAnswer`, which becomes the
+engine's ``Answer`` here. If the answer is stopped (Esc) the future is cancelled and
+the cancellation propagates into the session loop like any other cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from .widgets.permission_panel import PanelAnswer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.permissions import Answer, PermissionRequest, Verdict
+
+__all__ = ["TuiApprover"]
+
+
+class TuiApprover:
+    """Implements ``core.permissions.Approver`` by asking a person through the TUI.
+
+    Args:
+        target: the screen (or any message pump) that shows the request; set later
+            with :meth:`attach` when the approver is made before the screen.
+    """
+
+    class ApprovalRequested(Message):
+        """The engine asked; resolve ``future`` with a ``PanelAnswer``."""
+
+        def __init__(self, request: "PermissionRequest", verdict: "Verdict", future: "asyncio.Future[PanelAnswer]") -> None:
+            super().__init__()
+            self.request = request
+            self.verdict = verdict
+            self.future = future
+
+    def __init__(self, target: MessagePump | None = None) -> None:
+        self.target = target
+        self.asked = 0
+
+    def attach(self, target: MessagePump | None) -> None:
+        self.target = target
+
+    async def ask(self, request: "PermissionRequest", verdict: "Verdict") -> "Answer":
+        from core.permissions import Answer
+
+        target = self.target
+        if target is None or not target.is_running:
+            return Answer("deny", reason="the session screen is closed; nobody can approve this call")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PanelAnswer] = loop.create_future()
+        self.asked += 1
+        target.post_message(self.ApprovalRequested(request, verdict, future))
+        answer = await future
+        return to_answer(answer)
+
+
+def to_answer(answer: PanelAnswer) -> Any:
+    """The engine's ``Answer`` for a panel answer."""
+    from core.permissions import Answer
+
+    return Answer(answer.kind, reason=answer.reason, rule=answer.rule)

@@ -1,0 +1,477 @@
+"""One message of the transcript: a user prompt, an answer, reasoning, a notice or an error.
+
+Streaming design (see DESIGN.md, "The TUI"): a Textual ``Markdown`` widget costs about
+1 ms of layout per mounted block on every append, and a large one stalls the event loop
+for hundreds of milliseconds. So an answer being streamed is split into *pieces*:
+
+- the tail is one live ``Markdown`` fed through ``Markdown.get_stream()``, written once
+  per frame with everything that arrived since the last frame (:meth:`MessageView.flush`),
+  at most :attr:`MessageView.FRAME_BUDGET` characters per frame;
+- once the tail holds ~3,000 characters, the part before the last safe block boundary
+  (a blank line outside a code fence, see :class:`Segmenter`) is *frozen*: appended to
+  the message's one :class:`FrozenMarkdown` — a leaf widget that renders each piece once
+  with Rich and paints from cached lines — and the live widget keeps only the rest.
+
+So the live document stays a few blocks however long the answer gets, the number of
+widgets does not grow with it, and a finished message holds no live Markdown at all
+(:meth:`MessageView.finish`). ``benchmarks/tui_stream.py`` measures the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from bisect import bisect_right
+from collections import OrderedDict
+from typing import Literal
+
+from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
+from rich.style import Style
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+__all__ = ["MessageView", "FrozenMarkdown", "Role", "Segmenter", "warm_up_renderers"]
+
+Role = Literal["user", "assistant", "thinking", "notice", "warning", "error"]
+
+_LABELS: dict[str, str] = {
+    "user": "you",
+    "assistant": "",
+    "thinking": "thinking",
+    "notice": "",
+    "warning": "",
+    "error": "",
+}
+
+
+class Segmenter:
+    """Finds where a streamed Markdown text can be cut into independent pieces.
+
+    A cut is safe after a blank line that is not inside a fenced code block. A fence
+    longer than ``hard`` characters is cut at a line end, closing the fence in the first
+    piece and reopening it (same info string) in the rest, so neither piece is broken.
+
+    Args:
+        soft: cut at the last safe place once the text is at least this long.
+        hard: cut even without a blank line once the text is this long.
+    """
+
+    def __init__(self, soft: int = 3000, hard: int = 8000) -> None:
+        self.soft = soft
+        self.hard = hard
+        self.text = ""
+        self._scanned = 0  # index of the first character of the first unscanned line
+        self._fence: str | None = None  # the opening fence line while inside one
+        self._cuts: list[int] = []  # safe cuts (after a blank line outside a fence)
+        self._line_end = 0  # end of the last complete line
+
+    def add(self, fragment: str) -> None:
+        self.text += fragment
+        text = self.text
+        start = self._scanned
+        while True:
+            end = text.find("\n", start)
+            if end < 0:
+                break
+            line = text[start:end]
+            self._scan_line(line)
+            start = end + 1
+            self._line_end = start
+            if self._fence is None and not line.strip():
+                self._cuts.append(start)
+        self._scanned = start
+
+    def _scan_line(self, line: str) -> None:
+        stripped = line.strip()
+        if self._fence is None:
+            if stripped.startswith("```") or stripped.startswith("~~~"):
+                self._fence = stripped
+        else:
+            char = self._fence[0]
+            width = len(self._fence) - len(self._fence.lstrip(char))
+            if stripped.startswith(char * width) and not stripped.strip(char):
+                self._fence = None
+
+    def take(self) -> str | None:
+        """The next finished piece, removed from :attr:`text`; None when none is ready."""
+        size = len(self.text)
+        if size < self.soft:
+            return None
+        if self._cuts:
+            # The first cut past ``soft`` keeps pieces small even when a burst of text
+            # arrives at once; else the last cut there is.
+            cut = next((c for c in self._cuts if c >= self.soft), self._cuts[-1])
+            return self._split(cut)
+        if size < self.hard:
+            return None
+        if self._fence is not None and self._line_end > 0:
+            char = self._fence[0]
+            width = len(self._fence) - len(self._fence.lstrip(char))
+            fence = self._fence
+            piece = self.text[: self._line_end] + char * width + "\n"
+            rest = fence + "\n" + self.text[self._line_end :]
+            self._reset(rest)
+            return piece
+        # One endless paragraph: cut at a line end, else at a space, else anywhere.
+        at = self._line_end or (self.text.rfind(" ") + 1) or size
+        return self._split(at)
+
+    def _split(self, at: int) -> str:
+        piece, rest = self.text[:at], self.text[at:]
+        self._reset(rest)
+        return piece
+
+    def _reset(self, rest: str) -> None:
+        self.text = ""
+        self._scanned = 0
+        self._fence = None
+        self._cuts = []
+        self._line_end = 0
+        self.add(rest)
+
+
+class FrozenMarkdown(Widget):
+    """Finished Markdown of one message, painted from a small cache of rendered lines.
+
+    A ``Static`` holding a Rich renderable re-renders all of it on every paint, and one
+    widget per piece makes every relayout and restyle walk them all. This is one leaf
+    widget per message that keeps, per piece of text, only its height at the current
+    width; the rendered lines of the last few pieces painted are kept in a small LRU
+    cache. So memory and the number of long-lived objects (which every full garbage
+    collection — an event-loop stall — has to walk) do not grow with the answer's
+    length. :meth:`append` renders only the new piece; a width change (a resize)
+    measures every piece again.
+    """
+
+    DEFAULT_CSS = """
+    FrozenMarkdown {
+        height: auto;
+    }
+    """
+
+    CACHED_PIECES = 8
+    MAX_LINES = 5000
+    """Past this height the oldest pieces leave the screen (the session keeps them): the
+    compositor's cost per frame grows with the height of what is mounted."""
+
+    def __init__(self, pieces: list[str] | None = None, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self.pieces: list[str] = list(pieces or [])
+        self.hidden_pieces = 0  # the first pieces, no longer shown
+        self._width = -1
+        self._heights: list[int] = []  # of the shown pieces, at ``_width``
+        self._starts: list[int] = []  # first line of each shown piece
+        self._height = 0
+        self._cache: OrderedDict[int, list[list[Segment]]] = OrderedDict()
+        self._style_key: tuple[object, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def _render_piece(self, index: int, width: int) -> list[list[Segment]]:
+        """Lines of piece ``index`` (a blank gap line first, except for the very first)."""
+        lines = self._cache.get(index)
+        if lines is not None:
+            self._cache.move_to_end(index)
+            return lines
+        console = self.app.console
+        options = console.options.update(width=max(1, width), height=None, highlight=False)
+        renderable = RichMarkdown(self.pieces[index], code_theme="ansi_dark", hyperlinks=False)
+        lines = console.render_lines(renderable, options, style=self.rich_style, pad=True)
+        while lines and not any(seg.text.strip() for seg in lines[-1]):
+            lines.pop()
+        if index > 0 and lines:
+            lines.insert(0, [Segment(" " * width, self.rich_style)])
+        self._cache[index] = lines
+        while len(self._cache) > self.CACHED_PIECES:
+            self._cache.popitem(last=False)
+        return lines
+
+    def _relayout(self) -> None:
+        """Hide the oldest pieces past :attr:`MAX_LINES`; place the rest."""
+        total = sum(self._heights)
+        while total > self.MAX_LINES and len(self._heights) > 1:
+            total -= self._heights.pop(0)
+            self.hidden_pieces += 1
+        y = 1 if self.hidden_pieces else 0  # a line saying what is hidden
+        starts: list[int] = []
+        for height in self._heights:
+            starts.append(y)
+            y += height
+        self._starts = starts
+        self._height = y
+
+    def _layout_at(self, width: int) -> None:
+        if width != self._width:
+            self._width = width
+            self._style_key = self._current_style_key()
+            self._cache.clear()
+            self._heights = [len(self._render_piece(i, width)) for i in range(self.hidden_pieces, len(self.pieces))]
+            self._relayout()
+
+    def append(self, text: str) -> None:
+        """Add a finished piece; only it is rendered."""
+        self.pieces.append(text)
+        if self._width > 0:
+            self._heights.append(len(self._render_piece(len(self.pieces) - 1, self._width)))
+            self._relayout()
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._layout_at(width)
+        return self._height
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # A theme change alters the base style: render again. Other restyles (a class
+        # toggled on an ancestor) must not re-render every piece.
+        if self._style_key != self._current_style_key():
+            self._width = -1
+
+    def _current_style_key(self) -> tuple[object, ...]:
+        return (self.rich_style, self.app.current_theme.name if self.is_attached else None)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        self._layout_at(width)
+        if y == 0 and self.hidden_pieces:
+            hidden = sum(len(piece) for piece in self.pieces[: self.hidden_pieces])
+            note = f"… {hidden:,} earlier characters not shown (the session keeps them)"
+            style = self.rich_style + Style(italic=True, dim=True)
+            return Strip([Segment(note[:width].ljust(width), style)], width)
+        if 0 <= y < self._height and self._starts:
+            shown = bisect_right(self._starts, y) - 1
+            if shown >= 0:
+                lines = self._render_piece(self.hidden_pieces + shown, width)
+                offset = y - self._starts[shown]
+                if offset < len(lines):
+                    return Strip(lines[offset], width)
+        return Strip.blank(width, self.rich_style)
+
+
+def warm_up_renderers(console: object) -> None:
+    """Load what the first streamed answer would otherwise load mid-stream.
+
+    Rich's Markdown and Pygments' lexers (code fences) import and compile on first use,
+    a 100 ms stall in the first answer; the session screen calls this while it opens.
+    """
+    from rich.console import Console
+    from textual.highlight import highlight
+
+    sample = "# t\n\n**b** `c`\n\n- i\n\n```python\ndef f(x):\n    return x\n```\n"
+    if isinstance(console, Console):
+        console.render_lines(RichMarkdown(sample, code_theme="ansi_dark"), console.options.update_width(40))
+    highlight("def f(x):\n    return x\n", language="python")
+
+
+class MessageView(Widget):
+    """A message in the transcript; an ``assistant`` or ``thinking`` one can stream.
+
+    Args:
+        role: who or what speaks; also a CSS class (``-user``, ``-assistant``...).
+        text: the full text of a message that does not stream.
+        streaming: start empty and grow with :meth:`feed` / :meth:`flush`.
+        markdown: render ``text`` as Markdown (answers) or as plain text (prompts, notices).
+    """
+
+    # Horizontal padding sits on the leaves, not on this container: a container's
+    # padding moves its children's edges, and every edge is a cut the compositor splits
+    # each painted line at — measurably slower frames while an answer streams.
+    DEFAULT_CSS = """
+    MessageView {
+        height: auto;
+        margin: 0 0 1 0;
+    }
+    MessageView > .label {
+        color: $text-muted;
+        text-style: bold;
+        padding: 0 1;
+    }
+    MessageView.-user {
+        background: $boost;
+        border-left: thick $primary;
+    }
+    MessageView.-user > .label {
+        color: $primary;
+    }
+    MessageView.-thinking {
+        color: $text-muted;
+        text-style: italic;
+        border-left: thick $secondary 50%;
+    }
+    MessageView.-notice {
+        color: $text-muted;
+        margin: 0;
+    }
+    MessageView.-warning {
+        color: $warning;
+        border-left: thick $warning;
+    }
+    MessageView.-error {
+        color: $error;
+        background: $error 10%;
+        border-left: thick $error;
+    }
+    MessageView > Markdown {
+        margin: 0;
+        padding: 0 1;
+        background: transparent;
+    }
+    MessageView > Markdown > MarkdownBlock:last-child {
+        margin-bottom: 0;
+    }
+    MessageView > .segment {
+        margin: 0;
+        padding: 0 1;
+    }
+    MessageView.-stopped {
+        border-bottom: hkey $warning;
+    }
+    """
+
+    # Measured with benchmarks/tui_stream.py: writing a big batch into the live
+    # Markdown (parse + mount of many blocks) costs far more than rendering it frozen,
+    # so SOFT_LIMIT == FRAME_BUDGET: a backlog bypasses the live widget, a trickle
+    # (real network speed) streams through it.
+    SOFT_LIMIT = 3000
+    """Freeze the live text at a block boundary once it holds this many characters."""
+    HARD_LIMIT = 8000
+    """Cut one growing block (a huge code fence) at a line end past this size."""
+    FRAME_BUDGET = 3000
+    """Most characters one frame takes on; a burst beyond it is spread over frames."""
+
+    def __init__(
+        self,
+        role: Role,
+        text: str = "",
+        *,
+        streaming: bool = False,
+        markdown: bool | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=f"-{role}")
+        self.role = role
+        self.streaming = streaming
+        self.markdown = markdown if markdown is not None else role in ("assistant", "thinking")
+        self._initial = text
+        self._all: list[str] = [text] if text else []  # everything received
+        self._pending: list[str] = []  # received since the last frame
+        self._live: Markdown | None = None
+        self._stream: MarkdownStream | None = None
+        self._segmenter = Segmenter(soft=self.SOFT_LIMIT, hard=self.HARD_LIMIT)  # the live text
+        self._frozen_view: FrozenMarkdown | None = None
+        self._lock = asyncio.Lock()
+        self._finished = not streaming
+
+    # -- composition ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        label = _LABELS.get(self.role, "")
+        if label:
+            yield Static(label, classes="label", markup=False)
+        if self.streaming:
+            self._live = Markdown("", classes="live")
+            yield self._live
+        elif self._initial:
+            if self.markdown:
+                self._frozen_view = FrozenMarkdown([self._initial], classes="segment")
+                yield self._frozen_view
+            else:
+                yield Static(Content(self._initial), classes="segment")
+
+    async def _freeze(self, piece: str) -> None:
+        """Move a finished piece into the message's one static widget."""
+        if self._frozen_view is None:
+            self._frozen_view = FrozenMarkdown([piece], classes="segment")
+            if self._live is not None:
+                await self.mount(self._frozen_view, before=self._live)
+            else:
+                await self.mount(self._frozen_view)
+        else:
+            self._frozen_view.append(piece)
+
+    # -- streaming --------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """Everything this message holds so far, pending text included."""
+        return "".join(self._all)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def has_live_markdown(self) -> bool:
+        return self._live is not None
+
+    def feed(self, text: str) -> None:
+        """Queue text; it is shown on the next :meth:`flush` (once per frame)."""
+        if self._finished:
+            raise RuntimeError("this message is finished")
+        if text:
+            self._pending.append(text)
+            self._all.append(text)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    async def flush(self) -> None:
+        """Write what arrived since the last frame to the live Markdown (one append)."""
+        async with self._lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        if not self._pending or self._finished or self._live is None:
+            return
+        batch = "".join(self._pending)
+        self._pending.clear()
+        if len(batch) > self.FRAME_BUDGET:
+            # More arrived than one frame should take on: the rest waits a frame, so
+            # a burst never turns into one long stall.
+            batch, rest = batch[: self.FRAME_BUDGET], batch[self.FRAME_BUDGET :]
+            self._pending.append(rest)
+        self._segmenter.add(batch)
+        pieces: list[str] = []
+        while (piece := self._segmenter.take()) is not None:
+            pieces.append(piece)
+        if not pieces:
+            if self._stream is None:
+                self._stream = Markdown.get_stream(self._live)
+            await self._stream.write(batch)
+            return
+        # Finished pieces go straight to the static widget (never mounted as live
+        # blocks); the live widget restarts with the unfinished rest only.
+        for piece in pieces:
+            await self._freeze(piece)
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        await self._live.update(self._segmenter.text)
+
+    async def finish(self, *, stopped: bool = False) -> None:
+        """Flush, then turn the live Markdown into a cheap static renderable."""
+        async with self._lock:
+            if self._finished:
+                return
+            while self._pending:
+                await self._flush_locked()
+            if self._stream is not None:
+                await self._stream.stop()
+                self._stream = None
+            rest = self._segmenter.text
+            self._segmenter = Segmenter()
+            if rest.strip():
+                await self._freeze(rest)
+            live, self._live = self._live, None
+            if live is not None:
+                await live.remove()
+            self._finished = True
+            if stopped:
+                self.add_class("-stopped")
+                await self.mount(Static(Content.from_markup("[b]stopped[/b] — the text above is kept"), classes="label"))
