@@ -16,6 +16,8 @@ Hooks for other screens:
 * ``app.open_models(agent, on_pick=callback)`` shows the model table and calls
   ``callback(model_id | None)`` instead of starting a new session (switching models).
 * ``app.run_options(agent_name, model_id)`` builds the ``RunOptions`` the app would use.
+* ``app.open_compare(models, task=...)`` opens the compare screen (default: the models
+  marked in the model table, for the current agent).
 """
 
 from __future__ import annotations
@@ -250,6 +252,16 @@ class WorkbenchApp(App[int]):
         while len(self.screen_stack) > 2 and not isinstance(self.screen, AgentsScreen):
             self.pop_screen()
 
+    def open_compare(self, models: Iterable[str] | None = None, *, task: str = "") -> None:
+        """Push the compare screen for ``models`` (default: the marked ones, sorted)."""
+        chosen = list(models) if models is not None else sorted(self.marked_models)
+        if len(chosen) < 2:
+            self.notify("Mark two or more models in the model table (Space) to compare them.", severity="warning")
+            return
+        from tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(chosen, task=task, agent=self.current_agent))
+
     # ------------------------------------------------------------------ themes
 
     def watch_theme(self, theme: str) -> None:
@@ -326,6 +338,14 @@ class WorkbenchApp(App[int]):
             PaletteCommand("Models: open the model table", "Pick a model for the current agent", self.action_open_models),
             PaletteCommand("Theme: next", "Cycle the workbench themes (F2)", self.action_next_theme),
         ]
+        if self.marked_models:
+            commands.append(
+                PaletteCommand(
+                    "Compare: the marked models",
+                    f"Run one task on the {len(self.marked_models)} marked model(s) side by side",
+                    self.open_compare,
+                )
+            )
         for name in self.theme_cycle:
             theme = self.get_theme(name)
             kind = "light" if theme is not None and not theme.dark else "dark"

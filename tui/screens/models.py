@@ -6,7 +6,12 @@ dismisses the screen with the model id (``None`` on Esc), so anything can push i
 wait for an answer — the app does so after an agent is picked, a session screen may do so
 to switch models. Tab into the table for Space (mark for comparison) and one-letter sorts
 (p price, e estimated cost, c context, l latency, s tokens/s, n name, r reverse); column
-headers sort on click; Ctrl+S cycles the sort from anywhere.
+headers sort on click; Ctrl+S cycles the sort from anywhere. Ctrl+T opens the compare
+screen (:mod:`tui.screens.compare`) for the marked models — with the highlighted one
+added when fewer than two are marked.
+
+Measured latency is shown as TTFT p50 and p95, tokens/s p50 and the number of runs they
+come from ("not measured" for a model with none).
 
 Slow inputs load in workers: the agent's prompt is counted with tiktoken, measured
 latency is read from the store. Until they arrive the table shows ``…`` and ``–``.
@@ -118,6 +123,7 @@ class ModelsScreen(Screen[str | None]):
         Binding("enter", "pick", "Pick", priority=True),
         Binding("ctrl+s", "cycle_sort", "Sort"),
         Binding("ctrl+r", "reverse_sort", "Reverse", show=False),
+        Binding("ctrl+t", "compare", "Compare"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
         Binding("pagedown", "move(10)", show=False),
@@ -162,7 +168,7 @@ class ModelsScreen(Screen[str | None]):
         self._load_latency = load_latency
         self.estimate: TaskEstimate | None = None
         """The priced request, once the prompt has been counted."""
-        self.latency_note = "p50 of your runs"
+        self.latency_note = "p50/p95 of your runs"
 
     # ------------------------------------------------------------------ layout
 
@@ -334,6 +340,27 @@ class ModelsScreen(Screen[str | None]):
     def action_reverse_sort(self) -> None:
         self.table.sort_by(self.table.sort_key, reverse=not self.table.sort_reverse)
 
+    def models_to_compare(self) -> list[str]:
+        """The marked models in table order (then any filtered out), plus the highlighted
+        one when fewer than two are marked."""
+        table = self.table
+        shown = [m.id for m in table.shown_models]
+        models = [m for m in shown if m in table.marked] + sorted(table.marked - set(shown))
+        highlighted = table.highlighted_model
+        if len(models) < 2 and highlighted is not None and highlighted.id not in models:
+            models.append(highlighted.id)
+        return models
+
+    def action_compare(self) -> None:
+        """Open the compare screen for the marked models."""
+        models = self.models_to_compare()
+        if len(models) < 2:
+            self.notify("Mark two or more models to compare (Tab into the table, Space marks).", severity="warning")
+            return
+        from tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(models, agent=self.agent))
+
     def action_clear_marks(self) -> None:
         for model_id in sorted(self.table.marked):
             self.table.toggle_mark(model_id)
@@ -349,6 +376,9 @@ class ModelsScreen(Screen[str | None]):
         yield PaletteCommand("Models: reverse the sort", "Worst first / best first", self.action_reverse_sort)
         yield PaletteCommand(
             "Models: mark or unmark the highlighted model", "Marked models are kept for comparing", table.toggle_mark
+        )
+        yield PaletteCommand(
+            "Models: compare the marked models", "Run one task on them side by side (Ctrl+T)", self.action_compare
         )
         if table.marked:
             yield PaletteCommand("Models: clear the marks", f"Unmark {len(table.marked)} model(s)", self.action_clear_marks)

@@ -6,6 +6,9 @@ anything itself — the screen around it reads the catalog, the store and the to
 (in workers) and hands them over with :meth:`ModelTable.set_latency` and
 :meth:`ModelTable.set_estimates`.
 
+Measured latency (from the user's own runs) is TTFT p50 and p95, tokens/s p50 and the
+number of runs behind them — ``not measured`` for a model with none.
+
 Unknown values (no price, never measured) always sort last, in either direction, so an
 unknown price never passes for the cheapest.
 """
@@ -24,7 +27,16 @@ from textual.widgets import DataTable
 
 from core.models.catalog import TIERS, ModelInfo, format_context, format_cost, format_price
 
-__all__ = ["ModelTable", "SORT_KEYS", "COLUMNS", "LatencyLike", "format_ttft", "format_tps"]
+__all__ = [
+    "ModelTable",
+    "SORT_KEYS",
+    "COLUMNS",
+    "LatencyLike",
+    "NOT_MEASURED",
+    "format_ttft",
+    "format_tps",
+    "format_runs",
+]
 
 MARK = "●"
 NAME_WIDTH = 26
@@ -48,8 +60,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("out", "Out $/M"),
     ("cost", "Est."),
     ("context", "Ctx"),
-    ("ttft", "TTFT"),
+    ("ttft", "TTFT p50"),
+    ("ttft95", "p95"),
     ("tps", "tok/s"),
+    ("runs", "Measured"),
     ("tools", "Tools"),
     ("tier", "Tier"),
     ("key", "Key"),
@@ -85,7 +99,8 @@ _COLUMN_SORT = {
 }
 _SORT_COLUMN = {sort: column for column, sort in _COLUMN_SORT.items()}
 _SORT_COLUMN["price"] = "in"
-_RIGHT = {"in", "out", "cost", "context", "ttft", "tps"}
+_RIGHT = {"in", "out", "cost", "context", "ttft", "ttft95", "tps", "runs"}
+NOT_MEASURED = "not measured"
 
 
 def format_ttft(ms: float | None) -> str:
@@ -98,6 +113,14 @@ def format_ttft(ms: float | None) -> str:
 def format_tps(tps: float | None) -> str:
     """Tokens per second as a whole number; ``–`` when not measured."""
     return "–" if tps is None else f"{tps:.0f}"
+
+
+def format_runs(stats: LatencyLike | None) -> str:
+    """How many runs the measured figures come from: ``3 runs``, or ``not measured``."""
+    count = getattr(stats, "count", 0) or 0
+    if not count:
+        return NOT_MEASURED
+    return f"{count} run" if count == 1 else f"{count} runs"
 
 
 def _truncate(text: str, width: int) -> str:
@@ -372,7 +395,9 @@ class ModelTable(DataTable[Any]):
             Text(estimate, **right),
             Text(format_context(info.context), **right),
             Text(format_ttft(getattr(stats, "ttft_p50", None)), **right),
+            Text(format_ttft(getattr(stats, "ttft_p95", None)), **right),
             Text(format_tps(getattr(stats, "tps_p50", None)), **right),
+            Text(format_runs(stats), style="" if stats is not None and stats.count else "dim", **right),
             Text("yes" if info.tools else "no"),
             Text(info.tier),
             Text("✓") if status is None else Text(status, style="bold"),
