@@ -96,7 +96,7 @@ def test_bundled_catalog_has_the_models_the_product_names():
         assert catalog.get(model_id) is not None, model_id
     tiny = catalog.get("local:gemma-3-270m")
     assert tiny is not None
-    assert (tiny.price_in, tiny.price_out, tiny.context, tiny.tools, tiny.tier) == (0, 0, 32768, False, "tiny")
+    assert (tiny.price_in, tiny.price_out, tiny.context, tiny.tools, tiny.tier) == (0, 0, 8192, False, "tiny")
     assert tiny.name == "Gemma 3 270M (tiny local model for trying the workbench offline)"
     assert catalog.get("ollama:qwen2.5-coder:7b").api_model == "qwen2.5-coder:7b"
     assert catalog.warnings == [] and catalog.cache_fetched_at is None
