@@ -131,7 +131,8 @@ class WorkbenchApp(App[int]):
                 self.agent_catalog,
                 workspace=self.workspace,
                 remembered=self.state.models,
-                selected=self._initial_agent,
+                # The agent `run` would use is highlighted, so Enter Enter starts a session.
+                selected=self._initial_agent or self.settings.merged.default_agent or "coder",
                 id="agents",
             )
         )
