@@ -497,3 +497,20 @@ def test_run_app_builds_the_app_from_the_flags(monkeypatch, tmp_path):
     assert app.workspace == tmp_path.resolve()
     assert "alpha" in app.agent_catalog  # ./agents of the workspace is searched
     assert app.run_options("alpha", "openai:gpt-mid").workspace == str(tmp_path.resolve())
+
+
+async def test_fast_typing_then_enter_picks_the_filtered_agent():
+    """A burst of keys (typed fast, or sent by a terminal at once) ends in the filtered pick."""
+    from textual import events
+
+    from tui.app import WorkbenchApp
+
+    app = WorkbenchApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for ch in "reviewer":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.agent.name == "reviewer"

@@ -117,6 +117,7 @@ class AgentsScreen(Screen[None]):
         self.workspace = workspace
         self.remembered: Mapping[str, str] = remembered if remembered is not None else {}
         self._initial = selected
+        self._filtered_for = ""
         self._shown: list[Agent] = []
 
     # ------------------------------------------------------------------ layout
@@ -170,6 +171,7 @@ class AgentsScreen(Screen[None]):
         """Show the agents matching ``text``; highlight the best match (or keep the
         current agent when the filter was cleared)."""
         current = self.highlighted_agent if self._shown else None
+        self._filtered_for = text
         self._shown = self.catalog.search(text) if text.strip() else list(self.catalog)
         option_list = self.query_one("#agent-list", OptionList)
         option_list.set_options(Option(Content(agent.name), id=agent.name) for agent in self._shown)
@@ -262,6 +264,14 @@ class AgentsScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def action_pick(self) -> None:
+        # Enter is a priority binding, so it can arrive while keys typed just before it
+        # still wait in the filter's queue: pick once the filter has handled them.
+        filter_input = self.query_one("#agent-filter", Input)
+        filter_input.call_later(self._pick_filtered, filter_input)
+
+    def _pick_filtered(self, filter_input: Input) -> None:
+        if filter_input.value != self._filtered_for:
+            self._refill(filter_input.value)
         agent = self.highlighted_agent
         if agent is None:
             self.notify("No agent is highlighted; clear the filter to see them all.", severity="warning")

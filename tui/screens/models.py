@@ -318,6 +318,13 @@ class ModelsScreen(Screen[str | None]):
     # ------------------------------------------------------------------ actions
 
     def action_pick(self) -> None:
+        # Enter is a priority binding: let the filter handle keys typed just before it.
+        filter_input = self.query_one("#model-filter", Input)
+        filter_input.call_later(self._pick_filtered, filter_input)
+
+    def _pick_filtered(self, filter_input: Input) -> None:
+        if self.table.filter_text != filter_input.value:
+            self.table.filter_text = filter_input.value
         info = self.table.highlighted_model
         if info is None:
             self.notify("No model is highlighted; change the filter.", severity="warning")
