@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-__all__ = ["PaletteCommand", "CommandSource", "WorkbenchCommands"]
+__all__ = ["PaletteCommand", "CommandSource", "PaletteProvider", "WorkbenchCommands"]
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,11 @@ class CommandSource(Protocol):
     def palette_commands(self) -> Iterable[PaletteCommand]: ...
 
 
-class WorkbenchCommands(Provider):
-    """Shows the app's :meth:`palette_commands` for the screen the palette was opened on."""
+class PaletteProvider(Provider):
+    """A palette provider listing :class:`PaletteCommand` objects; subclasses say which."""
 
     def _commands(self) -> list[PaletteCommand]:
-        getter = getattr(self.app, "palette_commands", None)
-        if getter is None:
-            return []
-        return list(getter(self.screen))
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for command in self._commands():
@@ -67,3 +64,13 @@ class WorkbenchCommands(Provider):
             score = matcher.match(command.name)
             if score > 0:
                 yield Hit(score, matcher.highlight(command.name), command.callback, help=command.help)
+
+
+class WorkbenchCommands(PaletteProvider):
+    """Shows the app's :meth:`palette_commands` for the screen the palette was opened on."""
+
+    def _commands(self) -> list[PaletteCommand]:
+        getter = getattr(self.app, "palette_commands", None)
+        if getter is None:
+            return []
+        return list(getter(self.screen))

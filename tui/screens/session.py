@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
 from ..approver import TuiApprover
+from ..commands import PaletteCommand, PaletteProvider
 from ..widgets.message import warm_up_renderers
 from ..widgets.permission_panel import PendingApproval, PermissionPanel
 from ..widgets.prompt_input import PromptInput
@@ -121,7 +121,7 @@ class GcPolicy:
             gc.collect()
 
 
-class SessionCommands(Provider):
+class SessionCommands(PaletteProvider):
     """Command palette entries of the session screen, for apps without ``palette_commands``.
 
     ``WorkbenchApp`` gathers :meth:`SessionScreen.palette_commands` itself (see
@@ -132,18 +132,7 @@ class SessionCommands(Provider):
         screen = self.screen
         if not isinstance(screen, SessionScreen) or hasattr(self.app, "palette_commands"):
             return []
-        return screen.palette_commands()
-
-    async def discover(self) -> Hits:
-        for command in self._commands():
-            yield DiscoveryHit(command.name, command.callback, help=command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands():
-            score = matcher.match(command.name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(command.name), command.callback, help=command.help)
+        return list(screen.palette_commands())
 
 
 class SessionScreen(Screen[None]):
@@ -423,7 +412,6 @@ class SessionScreen(Screen[None]):
     # -- actions ----------------------------------------------------------------------------------
     def palette_commands(self) -> list[Any]:
         """Every action of this screen, for the command palette (see ``tui.commands``)."""
-        from ..commands import PaletteCommand
 
         commands = [
             PaletteCommand("Session: stop the answer", "Cancel the running answer, keep its text (esc)", self.action_stop),
