@@ -142,6 +142,34 @@ def make_provider(
     return create_provider(config, http=http, timeouts=timeouts, retry=RetryPolicy(retries=retries))
 
 
+async def _open_tools(
+    opts: RunOptions,
+    agent: "Agent | None",
+    workspace: Path,
+    settings: LoadedSettings,
+    stack: AsyncExitStack,
+    warnings: list[str],
+) -> tuple[Any, dict[str, Any]]:
+    """The agent's tools, with MCP servers started on ``stack`` when any are configured."""
+    if opts.no_tools:
+        return None, {}
+    from .tools.mcp_config import load_mcp_servers
+    from .tools.registry import tools_for_agent
+
+    mcp = None
+    extra: dict[str, Any] = {}
+    servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
+    warnings.extend(mcp_warnings)
+    if servers:
+        from .tools.mcp_client import McpManager
+
+        mcp = await stack.enter_async_context(McpManager(servers))
+        extra = mcp.tools()
+    tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
+    warnings.extend(tool_warnings)
+    return mcp, tools
+
+
 @dataclass
 class Runtime:
     """An open session and the resources it holds (HTTP pool, MCP servers, store)."""
@@ -170,10 +198,9 @@ class Runtime:
         from .agents import load_catalog
         from .audit import AuditLog
         from .models.catalog import ModelCatalog
-        from .permissions import PermissionEngine, choose_approver, parse_mode
+        from .permissions import PermissionEngine, choose_approver, mode_and_approver_for
         from .session import DEFAULT_MAX_TURNS, AgentSession
         from .store import Store
-        from .tools.registry import tools_for_agent
 
         workspace = Path(opts.workspace or ".").resolve()
         settings = load_settings(workspace)
@@ -181,12 +208,12 @@ class Runtime:
         agent_name = opts.agent or settings.merged.default_agent or "coder"
         agent = agents.get(agent_name)
         catalog = ModelCatalog.load()
+        store = Store()
         if opts.model == "auto":
             from .router import choose_auto
-            from .store import Store as _Store
 
             decision = choose_auto(
-                opts.task or "", agent, settings, catalog, _Store(), tools=False if opts.no_tools else None
+                opts.task or "", agent, settings, catalog, store, tools=False if opts.no_tools else None
             )
             model_id, reason = decision.model_id, decision.reason
         else:
@@ -201,39 +228,26 @@ class Runtime:
         )
         stack = AsyncExitStack()
         stack.push_async_callback(http.aclose)
-        mcp = None
-        tools: dict[str, Any] = {}
-        if not opts.no_tools:
-            extra: dict[str, Any] = {}
-            from .tools.mcp_config import load_mcp_servers
-
-            servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
-            warnings.extend(mcp_warnings)
-            if servers:
-                from .tools.mcp_client import McpManager
-
-                mcp = await stack.enter_async_context(McpManager(servers))
-                extra = mcp.tools()
-            tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
-            warnings.extend(tool_warnings)
-        # --approve names a mode (or "deny"); without it the settings' mode applies.
-        flag_mode = None
-        if opts.approve and opts.approve not in ("ask", "deny"):
-            flag_mode = parse_mode(opts.approve)
-        elif opts.approve in ("ask", "deny"):
-            flag_mode = parse_mode("ask")
-        engine, rule_warnings = PermissionEngine.from_settings(
-            workspace, flag_mode, user_settings=settings.user_file, project_settings=settings.project_file
-        )
-        warnings.extend(rule_warnings)
-        default_approver = choose_approver(opts.approve, interactive)
-        store = Store()
-        messages = None
-        session_id = None
-        if opts.resume:
-            row = store.get_session(opts.resume)
-            session_id = row.id
-            messages = store.load_messages(row.id)
+        try:
+            mcp, tools = await _open_tools(opts, agent, workspace, settings, stack, warnings)
+            # --approve names a mode ("deny" = ask, answered no); without it the settings' mode applies.
+            if opts.approve:
+                flag_mode, default_approver = mode_and_approver_for(opts.approve, interactive)
+            else:
+                flag_mode, default_approver = None, choose_approver(None, interactive)
+            engine, rule_warnings = PermissionEngine.from_settings(
+                workspace, flag_mode, user_settings=settings.user_file, project_settings=settings.project_file
+            )
+            warnings.extend(rule_warnings)
+            messages = None
+            session_id = None
+            if opts.resume:
+                row = store.get_session(opts.resume)
+                session_id = row.id
+                messages = store.load_messages(row.id)
+        except BaseException:
+            await stack.aclose()  # MCP servers already started must not outlive a failed open
+            raise
         session = AgentSession(
             provider=provider,
             model_id=model_id,

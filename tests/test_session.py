@@ -275,3 +275,20 @@ async def test_deny_rule_hides_files_from_searches(llm_server, tmp_path):
     grep_out, glob_out = (r.content for r in of(events, ev.ToolResult))
     assert "main.py" in grep_out and "hunter2" not in grep_out and ".env" not in grep_out
     assert "main.py" in glob_out and ".env" not in glob_out
+
+
+async def test_failed_open_stops_mcp_servers_it_started(llm_server, tmp_path):
+    import subprocess
+
+    from core.errors import StoreError
+
+    (tmp_path / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}})
+    )
+    marker = str(tmp_path)
+    with pytest.raises(StoreError):
+        await Runtime.open(opts(llm_server, tmp_path, resume="no-such-session"))
+    await asyncio.sleep(0.5)
+    running = subprocess.run(["pgrep", "-af", "mcp_server_time"], capture_output=True, text=True).stdout
+    assert all(marker not in line for line in running.splitlines())
+    assert "mcp_server_time" not in running
