@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Event",
@@ -198,13 +198,8 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
-
 
 def event_to_json(event: Event) -> str:
     """One JSON line for ``--json`` output."""
     return event.model_dump_json()
 
-
-def event_from_json(line: str | bytes) -> Event:
-    return _ADAPTER.validate_json(line)

@@ -22,7 +22,6 @@ from .events import (
     Notice,
     PermissionDecided,
     PermissionRequested,
-    ProviderError,
     TextDelta,
     ThinkingDelta,
     ToolCallReady,
@@ -458,6 +457,3 @@ def _for_store(message: Message) -> Message:
         return message.model_copy(update=update)
     return message
 
-
-def errors_in(events: list[Event]) -> list[ProviderError]:
-    return [e for e in events if isinstance(e, ProviderError)]
