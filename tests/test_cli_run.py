@@ -246,3 +246,34 @@ def test_model_auto_routes_and_explains(cli, llm_server, monkeypatch):
     assert code == 0 and out == "routed\n"
     chosen = llm_server.requests[0].model
     assert f"using openrouter:{chosen}" in err  # the routed model is the model called, and said so
+
+
+def test_settings_keys_take_effect(cli, llm_server, tmp_path):
+    """default_model/default_agent/max_tokens/temperature/retries/max_turns from the project file."""
+    cfg = tmp_path / ".agentic-flow" / "settings.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text(
+        f"default_model: {MODEL}\ndefault_agent: planner\nmax_tokens: 99\ntemperature: 0.4\nretries: 0\nmax_turns: 1\n"
+    )
+    llm_server.enqueue(Reply.error(500, "boom", retry_after=0), Reply.text("never"))
+    code, _, _ = cli("--task", "x", model=False)
+    assert code == 4 and len(llm_server.requests) == 1  # retries: 0
+    req = body(llm_server)
+    assert req["model"] == "test-model" and req["max_tokens"] == 99 and req["temperature"] == 0.4
+    assert "plan" in req["messages"][0]["content"].lower()  # default_agent: planner
+    llm_server.set_handler(lambda r: Reply.tool_calls([(f"c{len(llm_server.requests)}", "ls", {})]))
+    cli("--task", "loop", model=False)
+    assert len(llm_server.requests) == 2  # max_turns: 1
+
+
+def test_timeouts_from_settings_reach_the_provider(tmp_path):
+    from core.config import load_settings
+    from core.runtime import make_provider
+
+    cfg = tmp_path / ".agentic-flow" / "settings.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("timeout: 7\nconnect_timeout: 3\n")
+    provider = make_provider("ollama:llama3", load_settings(tmp_path))
+    assert (provider.timeouts.connect, provider.timeouts.read) == (3, 7)
+    provider = make_provider("ollama:llama3", load_settings(tmp_path), timeout=2)
+    assert provider.timeouts.read == 2  # --timeout beats the settings file
