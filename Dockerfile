@@ -12,6 +12,7 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY launcher ./launcher
 COPY core ./core
 COPY tui ./tui
 COPY agents ./agents

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_FRAME = r"""
 import sys
-from tui.app import WorkbenchApp
+from agentic_flow.tui.app import WorkbenchApp
 
 async def first_frame(pilot):
     await pilot.pause()  # the first screen is mounted and its messages processed
@@ -45,7 +45,7 @@ WorkbenchApp().run(headless=True, size=(120, 40), auto_pilot=first_frame)
 HEAVY_AFTER_HELP = r"""
 import contextlib, io, sys
 sys.argv = ["agentic-flow", "--help"]
-from core.cli import main
+from agentic_flow.core.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         main()

@@ -28,11 +28,11 @@ os.environ.setdefault("AGENTIC_FLOW_HOME", tempfile.mkdtemp(prefix="af-bench-"))
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from core.events import TextDelta  # noqa: E402
-from core.messages import ChatRequest, UserMessage  # noqa: E402
-from core.providers.base import ProviderConfig  # noqa: E402
-from core.providers.registry import create_provider  # noqa: E402
-from core.providers.sse import SSEDecoder  # noqa: E402
+from agentic_flow.core.events import TextDelta  # noqa: E402
+from agentic_flow.core.messages import ChatRequest, UserMessage  # noqa: E402
+from agentic_flow.core.providers.base import ProviderConfig  # noqa: E402
+from agentic_flow.core.providers.registry import create_provider  # noqa: E402
+from agentic_flow.core.providers.sse import SSEDecoder  # noqa: E402
 from tests.llm_server import Reply, ScriptedLLMServer  # noqa: E402
 
 

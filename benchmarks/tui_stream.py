@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual.app import App, ComposeResult  # noqa: E402
 from textual.widgets import Log  # noqa: E402
 
-from core.events import TextDelta, TurnEnded  # noqa: E402
-from core.runtime import RunOptions  # noqa: E402
-from core.session import SessionTotals  # noqa: E402
-from tui.screens.session import SessionScreen  # noqa: E402
+from agentic_flow.core.events import TextDelta, TurnEnded  # noqa: E402
+from agentic_flow.core.runtime import RunOptions  # noqa: E402
+from agentic_flow.core.session import SessionTotals  # noqa: E402
+from agentic_flow.tui.screens.session import SessionScreen  # noqa: E402
 
 TARGET_TOKENS_PER_S = 5000
 TARGET_STALL_MS = 50

@@ -1,3 +1,5 @@
 """agentic-flow core: the headless engine. Never imports Textual."""
 
-__version__ = "0.1.0"
+from agentic_flow import __version__
+
+__all__ = ["__version__"]

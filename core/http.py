@@ -14,7 +14,7 @@ from typing import AsyncIterator, Mapping
 
 import httpx
 
-from . import errors
+from agentic_flow.core import errors
 
 __all__ = ["Timeouts", "DEFAULT_TIMEOUTS", "StreamResponse", "HttpClient"]
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .paths import data_dir
+from agentic_flow.core.paths import data_dir
 
 __all__ = ["setup_logging", "log_file"]
 
 
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from .redact import redact
+        from agentic_flow.core.redact import redact
 
         record.msg = redact(record.getMessage())
         record.args = None

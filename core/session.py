@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from .events import (
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     Notice,
@@ -30,15 +30,15 @@ from .events import (
     TurnEnded,
     Usage,
 )
-from .messages import AssistantMessage, ChatRequest, Message, ToolCall, ToolResultMessage, UserMessage
-from .redact import redact, redact_obj
+from agentic_flow.core.messages import AssistantMessage, ChatRequest, Message, ToolCall, ToolResultMessage, UserMessage
+from agentic_flow.core.redact import redact, redact_obj
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .audit import AuditLog
-    from .permissions import Approver, PermissionEngine
-    from .providers.base import Provider
-    from .store import Store
-    from .tools.base import Tool
+    from agentic_flow.core.permissions.audit import AuditLog
+    from agentic_flow.core.permissions import Approver, PermissionEngine
+    from agentic_flow.core.providers.base import Provider
+    from agentic_flow.core.store.database import Store
+    from agentic_flow.core.tools.base import Tool
 
 __all__ = ["TurnStats", "SessionTotals", "AgentSession", "DEFAULT_MAX_TURNS"]
 
@@ -242,7 +242,7 @@ class AgentSession:
 
     def _estimate_usage(self, stats: TurnStats, request: ChatRequest, text: str) -> None:
         """A stopped turn got no usage from the server: count it, marked as estimated."""
-        from .tokens import count_request_tokens, count_tokens
+        from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
         stats.input_tokens = count_request_tokens(request.messages, request.system, request.tools, request.model)
         stats.output_tokens = count_tokens(text, request.model)
@@ -290,7 +290,7 @@ class AgentSession:
                         source=self.latency_source,
                     )
             except Exception as exc:  # the store must never lose the answer on screen
-                from .errors import StoreError
+                from agentic_flow.core.errors import StoreError
 
                 if not isinstance(exc, StoreError):
                     raise
@@ -328,14 +328,14 @@ class AgentSession:
             try:
                 self._append(stopped)
             except Exception as exc:  # never mask the cancellation with a store error
-                from .errors import StoreError
+                from agentic_flow.core.errors import StoreError
 
                 if not isinstance(exc, StoreError):
                     raise
 
     async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
-        from .permissions import PermissionRequest
-        from .tools.base import ToolContext
+        from agentic_flow.core.permissions import PermissionRequest
+        from agentic_flow.core.tools.base import ToolContext
 
         by_wire = {tool.wire_name: tool for tool in self.tools.values()}
         ctx = ToolContext(
@@ -413,7 +413,7 @@ class AgentSession:
     def _audit(self, call: ToolCallReady, tool: str, decision: Any, summary: str, duration: float) -> None:
         if self.audit is None:
             return
-        from .audit import AuditEntry
+        from agentic_flow.core.permissions.audit import AuditEntry
 
         self.audit.append(
             AuditEntry(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.redact import KNOWN_KEY_VARS as KEY_VARS
+from agentic_flow.core.redact import KNOWN_KEY_VARS as KEY_VARS
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.agents import (
+from agentic_flow.core.agents.catalog import (
     Agent,
     AgentCatalog,
     AgentProblem,
@@ -19,8 +19,8 @@ from core.agents import (
     load_catalog,
     normalize_tool_name,
 )
-from core.errors import AgentDefinitionError
-from core.paths import config_dir
+from agentic_flow.core.errors import AgentDefinitionError
+from agentic_flow.core.paths import config_dir
 
 BUILTIN_TOOLS = {"read", "write", "edit", "glob", "grep", "ls", "bash"}
 EXPECTED_BUNDLED = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.audit import (
+from agentic_flow.core.permissions.audit import (
     GENESIS_HASH,
     SUMMARY_MAX,
     AuditEntry,
@@ -22,9 +22,9 @@ from core.audit import (
     export_json,
     row_hash,
 )
-from core.errors import StoreError
-from core.events import PermissionDecided
-from core.store import Store
+from agentic_flow.core.errors import StoreError
+from agentic_flow.core.events import PermissionDecided
+from agentic_flow.core.store.database import Store
 
 
 @pytest.fixture

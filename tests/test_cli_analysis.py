@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from core.cli.analysis import add_analysis_commands, dispatch_analysis
-from core.models.catalog import ModelCatalog, format_cost
-from core.paths import data_dir
-from core.store import Store
+from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
+from agentic_flow.core.models.catalog import ModelCatalog, format_cost
+from agentic_flow.core.paths import data_dir
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server_factory  # noqa: F401
 
 
@@ -224,7 +224,7 @@ def test_cost_from_history(cli):
 def test_building_the_parser_imports_nothing_heavy():
     code = (
         "import argparse, sys\n"
-        "from core.cli.analysis import add_analysis_commands\n"
+        "from agentic_flow.core.cli.analysis import add_analysis_commands\n"
         "p = argparse.ArgumentParser(); add_analysis_commands(p.add_subparsers(dest='command'))\n"
         "p.format_help()\n"
         "print(sorted(m for m in ('pydantic', 'httpx', 'textual', 'mcp', 'tiktoken') if m in sys.modules))\n"

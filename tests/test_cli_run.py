@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.cli import main
+from agentic_flow.core.cli import main
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
 MODEL = "llamacpp:test-model"
@@ -267,8 +267,8 @@ def test_settings_keys_take_effect(cli, llm_server, tmp_path):
 
 
 def test_timeouts_from_settings_reach_the_provider(tmp_path):
-    from core.config import load_settings
-    from core.runtime import make_provider
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.runtime import make_provider
 
     cfg = tmp_path / ".agentic-flow" / "settings.yaml"
     cfg.parent.mkdir()

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from core.codecheck import (
+from agentic_flow.core.compare.codecheck import (
     CheckReport,
     check_answer,
     extract_blocks,
     run_check_command,
 )
-from core.permissions import PermissionEngine, PolicyApprover
+from agentic_flow.core.permissions import PermissionEngine, PolicyApprover
 
 ANSWER = """Here is the function:
 
@@ -164,8 +164,8 @@ async def test_check_command_times_out_and_is_killed(tmp_path):
 
 
 async def test_check_command_decision_goes_to_the_audit_log(tmp_path):
-    from core.audit import AuditLog
-    from core.store import Store
+    from agentic_flow.core.permissions.audit import AuditLog
+    from agentic_flow.core.store.database import Store
 
     store = Store(tmp_path / "db.sqlite")
     log = AuditLog(store)

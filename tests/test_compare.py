@@ -10,15 +10,15 @@ from datetime import date
 
 import pytest
 
-from core.compare import CompareResult, Comparison, RunFinished, RunStarted, compare, parse_models
-from core.compare_export import to_csv, to_json, to_markdown, to_text
-from core.compare_store import CompareStore
-from core.config import ProviderSettings, Settings
-from core.errors import ConfigError
-from core.events import TextDelta
-from core.models.catalog import ModelCatalog, ModelInfo
-from core.permissions import PermissionEngine, PolicyApprover
-from core.store import Store
+from agentic_flow.core.compare.runner import CompareResult, Comparison, RunFinished, RunStarted, compare, parse_models
+from agentic_flow.core.compare.export import to_csv, to_json, to_markdown, to_text
+from agentic_flow.core.compare.results import CompareStore
+from agentic_flow.core.config import ProviderSettings, Settings
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.events import TextDelta
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.permissions import PermissionEngine, PolicyApprover
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server_factory  # noqa: F401
 
 CODE_ANSWER = "Here you go:\n\n```python\ndef reverse(s):\n    return s[::-1\n```\n\nDone, it works."
@@ -239,7 +239,7 @@ async def test_base_url_applies_to_every_model(llm_server_factory):
 
 
 def test_exports_csv_json_and_markdown_table(tmp_path):
-    from core.compare import ModelRun, ModelSummary
+    from agentic_flow.core.compare.runner import ModelRun, ModelSummary
 
     runs = [
         ModelRun(model_id="a:x", status="ok", ttft_s=0.5, total_s=1.5, tokens_per_s=20.0, input_tokens=10,

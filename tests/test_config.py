@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import load_settings, load_settings_file
-from core.errors import ConfigError
-from core.paths import config_dir, data_dir, user_config_file
-from core.providers.registry import key_status, resolve_provider_config
+from agentic_flow.core.config import load_settings, load_settings_file
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.paths import config_dir, data_dir, user_config_file
+from agentic_flow.core.providers.registry import key_status, resolve_provider_config
 
 
 def write(path, text):

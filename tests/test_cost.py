@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from core.cost import parse_mix, parse_share, parse_tokens, project, project_from_history, read_history
-from core.models.catalog import ModelCatalog, ModelInfo
-from core.store import Store
+from agentic_flow.core.models.cost import parse_mix, parse_share, parse_tokens, project, project_from_history, read_history
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.store.database import Store
 
 
 def model(model_id, price_in, price_out, when=date(2025, 9, 1)):

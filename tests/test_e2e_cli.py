@@ -6,7 +6,7 @@ import io
 import json
 import sys
 
-from core.cli import main
+from agentic_flow.core.cli import main
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
 

@@ -38,12 +38,12 @@ from pathlib import Path
 
 import pytest
 
-from core import events as ev
-from core.audit import AuditLog
-from core.cli import main
-from core.messages import AssistantMessage, ToolResultMessage, UserMessage
-from core.runtime import RunOptions, Runtime
-from core.store import Store
+from agentic_flow.core import events as ev
+from agentic_flow.core.permissions.audit import AuditLog
+from agentic_flow.core.cli import main
+from agentic_flow.core.messages import AssistantMessage, ToolResultMessage, UserMessage
+from agentic_flow.core.runtime import RunOptions, Runtime
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
 SERVERS = Path(__file__).parent / "mcp_servers"
@@ -267,7 +267,7 @@ class Child:
 
     def __init__(self, args: list[str], cwd: Path, **popen) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", *args],
+            [sys.executable, "-m", "agentic_flow", *args],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -354,7 +354,7 @@ def test_signal_during_a_command_kills_it_and_leaves_a_resumable_session(llm_ser
 
 def _run_cli(args: list[str], cwd: Path, timeout: float = 60, **popen) -> tuple[int, str, str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "agentic_flow", *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -456,7 +456,7 @@ def test_read_only_data_dir_is_a_clear_error(llm_server, tmp_path, monkeypatch, 
     requests_before = len(llm_server.requests)
     try:
         proc = subprocess.run(
-            [*prefix, sys.executable, "-m", "core.cli", "run", "--model", MODEL, "--base-url", llm_server.openai_url,
+            [*prefix, sys.executable, "-m", "agentic_flow", "run", "--model", MODEL, "--base-url", llm_server.openai_url,
              "--task", "hello"],
             cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )

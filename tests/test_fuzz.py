@@ -29,11 +29,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import errors
-from core.agents import load_agent_file, load_catalog
-from core.events import Event, TextDelta, ToolCallReady
-from core.messages import ChatRequest, UserMessage
-from core.permissions import (
+from agentic_flow.core import errors
+from agentic_flow.core.agents.catalog import load_agent_file, load_catalog
+from agentic_flow.core.events import Event, TextDelta, ToolCallReady
+from agentic_flow.core.messages import ChatRequest, UserMessage
+from agentic_flow.core.permissions import (
     PermissionEngine,
     PermissionRequest,
     RuleSet,
@@ -44,11 +44,11 @@ from core.permissions import (
     parse_rule,
     split_command,
 )
-from core.permissions.shell import deny_forms
-from core.providers.anthropic import AnthropicProvider
-from core.providers.base import ProviderConfig, TurnState
-from core.providers.openai import OpenAIProvider
-from core.providers.sse import SSEEvent
+from agentic_flow.core.permissions.shell import deny_forms
+from agentic_flow.core.providers.anthropic import AnthropicProvider
+from agentic_flow.core.providers.base import ProviderConfig, TurnState
+from agentic_flow.core.providers.openai import OpenAIProvider
+from agentic_flow.core.providers.sse import SSEEvent
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -374,7 +374,7 @@ redactable = st.lists(st.one_of(SECRETISH, st.text(max_size=12)), max_size=12).m
 @FUZZ
 @given(text=redactable)
 def test_redact_skips_the_assignment_pass_only_when_it_cannot_match(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.redact as redact_module
+    import agentic_flow.core.redact as redact_module
 
     fast = redact_module.redact(text)
     with monkeypatch.context() as patched:

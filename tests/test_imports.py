@@ -6,7 +6,7 @@ import pkgutil
 import subprocess
 import sys
 
-import core
+from agentic_flow import core
 
 
 def _run(code: str) -> str:
@@ -16,7 +16,7 @@ def _run(code: str) -> str:
 
 
 def test_core_never_imports_textual():
-    modules = [m.name for m in pkgutil.walk_packages(core.__path__, "core.")]
+    modules = [m.name for m in pkgutil.walk_packages(core.__path__, "agentic_flow.core.")]
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     code += "print('textual' in sys.modules)"
     assert _run(code).strip() == "False"
@@ -25,7 +25,7 @@ def test_core_never_imports_textual():
 def test_help_loads_neither_textual_nor_mcp():
     code = (
         "import sys, contextlib, io\n"
-        "from core.cli import main\n"
+        "from agentic_flow.main import main\n"
         "buf = io.StringIO()\n"
         "with contextlib.redirect_stdout(buf):\n"
         "    try:\n        main(['--help'])\n"

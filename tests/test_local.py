@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from core import local
-from core.errors import ProviderError
-from core.events import MessageStarted, TextDelta, TurnEnded
-from core.local import INSTALL_HINT, LocalModelUnavailable, LocalServerError, ModelSource
-from core.paths import data_dir
+from agentic_flow.core.local import server as local
+from agentic_flow.core.errors import ProviderError
+from agentic_flow.core.events import MessageStarted, TextDelta, TurnEnded
+from agentic_flow.core.local.server import INSTALL_HINT, LocalModelUnavailable, LocalServerError, ModelSource
+from agentic_flow.core.paths import data_dir
 
 EXTRA_MISSING = local.local_status()
 needs_extra = pytest.mark.skipif(EXTRA_MISSING is not None, reason=f"the local extra is not installed: {EXTRA_MISSING}")
@@ -60,7 +60,7 @@ def test_status_is_none_when_everything_is_found(monkeypatch: pytest.MonkeyPatch
 
 
 def test_status_does_not_import_the_server() -> None:
-    code = "import sys, core.local as l; l.local_status(); print('llama_cpp' in sys.modules, 'uvicorn' in sys.modules)"
+    code = "import sys, agentic_flow.core.local.server as l; l.local_status(); print('llama_cpp' in sys.modules, 'uvicorn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -162,8 +162,8 @@ def test_package_source_reports_a_broken_install(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.local
 @needs_extra
 async def test_real_model_streams_and_leaves_no_process() -> None:
-    from core.messages import ChatRequest, UserMessage
-    from core.providers.registry import create_provider
+    from agentic_flow.core.messages import ChatRequest, UserMessage
+    from agentic_flow.core.providers.registry import create_provider
 
     messages: list[str] = []
     url = await local.ensure_local_server(messages.append)
@@ -201,7 +201,7 @@ def test_real_server_dies_with_a_sigkilled_parent(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
         import asyncio, time
-        import core.local as local
+        import agentic_flow.core.local.server as local
         asyncio.run(local.ensure_local_server())
         print(local.running_server().pid, flush=True)
         time.sleep(600)
@@ -248,7 +248,7 @@ def test_cli_run_streams_from_the_local_model(tmp_path: Path) -> None:
 
     env = {**os.environ, "AGENTIC_FLOW_HOME": str(tmp_path / "home")}
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "run", "--model", "local:gemma-3-270m", "--max-tokens", "24",
+        [sys.executable, "-m", "agentic_flow", "run", "--model", "local:gemma-3-270m", "--max-tokens", "24",
          "--no-tools", "--task", "Say hello."],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
     )

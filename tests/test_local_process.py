@@ -1,7 +1,7 @@
 """The embedded server's process handling, exercised with a tiny stand-in HTTP server.
 
 These run without the ``local`` extra: ``LocalServer(target=...)`` launches a small
-script through the same launcher (``core/local_boot.py``), process group and clean-up
+script through the same launcher (``core/local/boot.py``), process group and clean-up
 paths the real ``llama_cpp.server`` uses.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import local
-from core.local import LocalServer, LocalServerError
+from agentic_flow.core.local import server as local
+from agentic_flow.core.local.server import LocalServer, LocalServerError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process checks read /proc (Linux)")
 
@@ -200,7 +200,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys, threading, time
     from pathlib import Path
-    from core.local import LocalServer
+    from agentic_flow.core.local.server import LocalServer
 
     fake, how, after, marker = sys.argv[1:5]
     server = LocalServer(Path("model.gguf"), target=fake, extra_args=("--marker", marker))
@@ -268,7 +268,7 @@ def test_parent_exit_stops_server_via_atexit(fake: Path, tmp_path: Path) -> None
 def test_command_line(tmp_path: Path) -> None:
     server = LocalServer(tmp_path / "m.gguf", port=4321)
     cmd = server.command(pdeathsig=True)
-    assert cmd[:4] == [sys.executable, "-P", str(Path(local.__file__).with_name("local_boot.py")), "--pdeathsig"]
+    assert cmd[:4] == [sys.executable, "-P", str(Path(local.__file__).with_name("boot.py")), "--pdeathsig"]
     assert cmd[4:6] == [str(os.getpid()), "llama_cpp.server"]
     args = dict(zip(cmd[6::2], cmd[7::2]))
     assert args == {
@@ -289,7 +289,7 @@ def test_launcher_scrubs_settings_from_the_environment(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import os, json; print(json.dumps({k: os.environ.get(k) for k in ('HOST', 'PORT', 'KEEP')}))")
     code = (
-        "import sys, runpy; sys.path.insert(0, sys.argv[1]); import local_boot as b; b.scrub_llama_env(); "
+        "import sys, runpy; sys.path.insert(0, sys.argv[1]); import boot as b; b.scrub_llama_env(); "
         "runpy.run_path(sys.argv[2])"
     )
     boot_dir = str(Path(local.__file__).parent)

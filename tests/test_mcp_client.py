@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from core.tools.base import ToolContext
-from core.tools.mcp_client import McpManager, ServerStatus, default_elicitation_policy
-from core.tools.mcp_config import parse_mcp_servers
-from core.tools.mcp_names import WIRE_NAME_RE
+from agentic_flow.core.tools.base import ToolContext
+from agentic_flow.core.mcp.client import McpManager, ServerStatus, default_elicitation_policy
+from agentic_flow.core.mcp.config import parse_mcp_servers
+from agentic_flow.core.mcp.names import WIRE_NAME_RE
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 TIME = {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
@@ -99,7 +99,7 @@ async def wait_gone(pid: int, timeout: float = 10.0) -> bool:
 def test_importing_the_client_does_not_import_the_sdk() -> None:
     code = (
         "import sys, asyncio\n"
-        "import core.tools.mcp_client as m\n"
+        "import agentic_flow.core.mcp.client as m\n"
         "assert 'mcp' not in sys.modules and 'mcp_types' not in sys.modules, 'SDK imported at import time'\n"
         "async def main():\n"
         "    async with m.McpManager({}) as mgr:\n"
@@ -391,7 +391,7 @@ async def test_calling_unknown_or_failed_servers_never_raises(tmp_path: Path) ->
 
 
 async def test_default_policy_and_schema_defaults() -> None:
-    from core.tools.mcp_client import schema_defaults
+    from agentic_flow.core.mcp.client import schema_defaults
 
     schema = {
         "type": "object",
@@ -410,7 +410,7 @@ async def test_default_policy_and_schema_defaults() -> None:
 def test_rendering_of_every_content_kind() -> None:
     import mcp_types as types
 
-    from core.tools.mcp_client import render_tool_result
+    from agentic_flow.core.mcp.client import render_tool_result
 
     result = types.CallToolResult(
         content=[

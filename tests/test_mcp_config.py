@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.tools.mcp_config import expand_vars, load_mcp_servers, parse_mcp_servers
+from agentic_flow.core.mcp.config import expand_vars, load_mcp_servers, parse_mcp_servers
 
 
 def write_mcp_json(workspace: Path, servers: object) -> Path:

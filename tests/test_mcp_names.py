@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from core.tools.mcp_names import WIRE_NAME_RE, WireNames, parse_user_name, user_name
+from agentic_flow.core.mcp.names import WIRE_NAME_RE, WireNames, parse_user_name, user_name
 
 WEIRD = [
     ("fs", "read_file"),

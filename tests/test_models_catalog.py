@@ -16,9 +16,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from core import paths
-from core.errors import ModelNotFound, ProviderConnectError, ServerError, UnknownModel
-from core.models.catalog import (
+from agentic_flow.core import paths
+from agentic_flow.core.errors import ModelNotFound, ProviderConnectError, ServerError, UnknownModel
+from agentic_flow.core.models.catalog import (
     CACHE_FILENAME,
     ModelCatalog,
     ModelInfo,
@@ -30,7 +30,7 @@ from core.models.catalog import (
     load_bundled,
     sort_models,
 )
-from core.models.refresh import fetch_published_latency, per_million, refresh_from_openrouter
+from agentic_flow.core.models.refresh import fetch_published_latency, per_million, refresh_from_openrouter
 
 PROVIDERS = {"openrouter", "anthropic", "openai", "google", "deepseek", "mistral", "ollama", "local"}
 
@@ -396,7 +396,7 @@ def test_malformed_cache_falls_back_to_bundled_with_warning(content, caplog):
     path = paths.cache_dir() / CACHE_FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="core.models.catalog"):
+    with caplog.at_level(logging.WARNING, logger="agentic_flow.core.models.catalog"):
         catalog = ModelCatalog.load()
     assert [m.id for m in catalog.all()] == [m.id for m in load_bundled()]
     assert len(catalog.warnings) == 1 and "bundled catalog is used" in catalog.warnings[0]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigError
-from core.permissions import (
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.permissions import (
     Answer,
     Approver,
     PermissionEngine,

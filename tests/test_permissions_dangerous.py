@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.permissions import dangerous_reason, find_dangers
+from agentic_flow.core.permissions import dangerous_reason, find_dangers
 
 WS = Path("/work/ws/project")
 HOME = os.path.expanduser("~")

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import core.permissions as permissions
-from core.errors import ConfigError
-from core.events import PermissionDecided, PermissionRequested
-from core.permissions import (
+import agentic_flow.core.permissions as permissions
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.events import PermissionDecided, PermissionRequested
+from agentic_flow.core.permissions import (
     Answer,
     PermissionEngine,
     PermissionRequest,
@@ -569,7 +569,7 @@ def test_evaluate_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_command_rule_does_not_cover_writing_files(tmp_path, rules, command, allowed):
-    from core.permissions import PermissionEngine, PermissionRequest, RuleSet
+    from agentic_flow.core.permissions import PermissionEngine, PermissionRequest, RuleSet
 
     engine = PermissionEngine("ask", RuleSet.from_lists(allow=rules), tmp_path)
     verdict = engine.evaluate(PermissionRequest("c", "bash", {"command": command}, tmp_path))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.errors import ConfigError
-from core.permissions import append_allow_rule, load_settings_rules
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.permissions import append_allow_rule, load_settings_rules
 
 RULE = "bash(git status*)"
 

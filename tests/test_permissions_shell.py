@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.permissions.shell import (
+from agentic_flow.core.permissions.shell import (
     Redirect,
     analyze_command,
     command_chain,

@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from core import events as ev
-from core.http import Timeouts
-from core.messages import AssistantMessage, ChatRequest, ToolCall, ToolResultMessage, ToolSpec, UserMessage
-from core.providers.base import ProviderConfig, RetryPolicy
-from core.providers.registry import create_provider, resolve_provider_config
+from agentic_flow.core import events as ev
+from agentic_flow.core.http import Timeouts
+from agentic_flow.core.messages import AssistantMessage, ChatRequest, ToolCall, ToolResultMessage, ToolSpec, UserMessage
+from agentic_flow.core.providers.base import ProviderConfig, RetryPolicy
+from agentic_flow.core.providers.registry import create_provider, resolve_provider_config
 from tests.llm_server import Reply, llm_server  # noqa: F401  (fixture)
 
 FAST_RETRY = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import core.redact as redact_module
-from core.redact import REDACTED, redact, redact_obj, register_secret
+import agentic_flow.core.redact as redact_module
+from agentic_flow.core.redact import REDACTED, redact, redact_obj, register_secret
 
 OPENAI = "sk-proj-" + "Ab3dE6gH9jK2mN5pQ8sT1vW4" * 2
 ANTHROPIC = "sk-ant-api03-" + "xY7_zW3-qR9tU2vB5nM8kL1j" * 3

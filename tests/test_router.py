@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import Agent
-from core.compare import CompareResult, ModelRun, ModelSummary
-from core.compare_store import CompareStore
-from core.config import LoadedSettings, ProviderSettings, RouterPolicy, Settings
-from core.models.catalog import ModelCatalog, ModelInfo
-from core.router import (
+from agentic_flow.core.agents.catalog import Agent
+from agentic_flow.core.compare.runner import CompareResult, ModelRun, ModelSummary
+from agentic_flow.core.compare.results import CompareStore
+from agentic_flow.core.config import LoadedSettings, ProviderSettings, RouterPolicy, Settings
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.routing.router import (
     DEFAULT_WEIGHTS,
     CalibrationError,
     NoModelAvailable,
@@ -24,7 +24,7 @@ from core.router import (
     route,
     task_features,
 )
-from core.store import Store
+from agentic_flow.core.store.database import Store
 
 TRIVIAL = "What is the capital of France?"
 HARD = (

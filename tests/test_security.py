@@ -27,13 +27,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import events as ev
-from core.audit import AuditLog
-from core.cli import main
-from core.logs import log_file, setup_logging
-from core.permissions import PermissionRequest
-from core.runtime import RunOptions, Runtime
-from core.store import Store
+from agentic_flow.core import events as ev
+from agentic_flow.core.permissions.audit import AuditLog
+from agentic_flow.core.cli import main
+from agentic_flow.core.logs import log_file, setup_logging
+from agentic_flow.core.permissions import PermissionRequest
+from agentic_flow.core.runtime import RunOptions, Runtime
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
 MODEL = "llamacpp:test-model"
@@ -427,11 +427,11 @@ def test_keys_never_reach_transcripts_audit_logs_or_exports(llm_server, keys, ca
     assert main(["audit", "verify"]) == 0  # redaction happened before hashing: the chain holds
     capsys.readouterr()
 
-    logging.getLogger("core.test").error("provider said %s", f"bad key {CONFIG_KEY}")
+    logging.getLogger("agentic_flow.core.test").error("provider said %s", f"bad key {CONFIG_KEY}")
     try:
         raise RuntimeError(f"401 from server: {ENV_KEY}")
     except RuntimeError:
-        logging.getLogger("core.test").exception("call failed")  # tracebacks pass the filter too
+        logging.getLogger("agentic_flow.core.test").exception("call failed")  # tracebacks pass the filter too
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert log_file().exists() and "provider said bad key [REDACTED]" in log_file().read_text()

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from core import events as ev
-from core.audit import AuditLog
-from core.messages import AssistantMessage, ToolResultMessage
-from core.permissions import Answer
-from core.runtime import RunOptions, Runtime
-from core.store import Store
+from agentic_flow.core import events as ev
+from agentic_flow.core.permissions.audit import AuditLog
+from agentic_flow.core.messages import AssistantMessage, ToolResultMessage
+from agentic_flow.core.permissions import Answer
+from agentic_flow.core.runtime import RunOptions, Runtime
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
 
@@ -280,7 +280,7 @@ async def test_deny_rule_hides_files_from_searches(llm_server, tmp_path):
 async def test_failed_open_stops_mcp_servers_it_started(llm_server, tmp_path):
     import subprocess
 
-    from core.errors import StoreError
+    from agentic_flow.core.errors import StoreError
 
     (tmp_path / ".mcp.json").write_text(
         json.dumps({"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.providers.sse import SSEDecoder, SSEEvent
+from agentic_flow.core.providers.sse import SSEDecoder, SSEEvent
 
 
 def decode(chunks: list[bytes]) -> list[SSEEvent]:

@@ -12,18 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import StoreError
-from core.messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
-from core.paths import data_dir
-from core.store import (
-    MIGRATIONS,
-    SessionAmbiguous,
-    SessionNotFound,
-    Store,
-    m001_initial,
-    migrate,
-    percentile,
-)
+from agentic_flow.core.errors import StoreError
+from agentic_flow.core.messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
+from agentic_flow.core.paths import data_dir
+from agentic_flow.core.store.database import SessionAmbiguous, SessionNotFound, Store, percentile
+from agentic_flow.core.store.migrations import MIGRATIONS, m001_initial, migrate
 
 
 @pytest.fixture
@@ -370,10 +363,10 @@ def test_percentile_is_bounded_and_monotone(values: list[float], p: float, q: fl
 
 
 def test_public_surface_is_defined():
-    import core.audit
-    import core.redact
-    import core.store
+    from agentic_flow.core import redact
+    from agentic_flow.core.permissions import audit
+    from agentic_flow.core.store import database
 
-    for module in (core.store, core.audit, core.redact):
+    for module in (database, audit, redact):
         missing = [name for name in module.__all__ if not hasattr(module, name)]
         assert missing == [], module.__name__

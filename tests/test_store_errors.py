@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import StoreError
-from core.messages import UserMessage
-from core.store import Store, map_sqlite_error
+from agentic_flow.core.errors import StoreError
+from agentic_flow.core.messages import UserMessage
+from agentic_flow.core.store.database import Store, map_sqlite_error
 
 NOBODY = 65534
 

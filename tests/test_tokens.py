@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from core import tokens
+from agentic_flow.core.models import tokens
 
 
 def test_expected_hashes_match_tiktoken_ext():
@@ -48,7 +48,7 @@ def test_counting_works_with_network_blocked(tmp_path):
         "def refuse(*a, **k): raise OSError('network disabled in test')\n"
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
-        "from core.tokens import count_tokens\n"
+        "from agentic_flow.core.models.tokens import count_tokens\n"
         "print(count_tokens('The quick brown fox', 'openai:gpt-4o'), count_tokens('The quick brown fox'))\n"
     )
     env = {"AGENTIC_FLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
@@ -80,7 +80,7 @@ def test_model_family_picks_encoding():
 
 
 def test_count_request_tokens_grows_with_content():
-    from core.messages import UserMessage
+    from agentic_flow.core.messages import UserMessage
 
     small = tokens.count_request_tokens([UserMessage(content="hi")])
     big = tokens.count_request_tokens([UserMessage(content="hi " * 100)], system="be brief")

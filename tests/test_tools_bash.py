@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.tools.base import ToolContext
-from core.tools.shell import MAX_OUTPUT_CHARS, BashTool
+from agentic_flow.core.tools.base import ToolContext
+from agentic_flow.core.tools.shell import MAX_OUTPUT_CHARS, BashTool
 
 
 @pytest.fixture

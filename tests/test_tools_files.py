@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.tools.base import ToolContext
-from core.tools.files import (
+from agentic_flow.core.tools.base import ToolContext
+from agentic_flow.core.tools.files import (
     MAX_LINE_CHARS,
     MAX_LS_ENTRIES,
     MAX_READ_LINES,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import ToolError
-from core.messages import ToolSpec
-from core.tools.base import WIRE_NAME_RE, Tool, ToolContext, ToolOutput, clean_schema
-from core.tools.registry import ToolSet, builtin_tools, tool_by_wire_name, tools_for_agent
+from agentic_flow.core.errors import ToolError
+from agentic_flow.core.messages import ToolSpec
+from agentic_flow.core.tools.base import WIRE_NAME_RE, Tool, ToolContext, ToolOutput, clean_schema
+from agentic_flow.core.tools.registry import ToolSet, builtin_tools, tool_by_wire_name, tools_for_agent
 
 BUILTINS = ["read", "write", "edit", "glob", "grep", "ls", "bash"]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.tools.base import ToolContext
-from core.tools.search import MAX_GLOB_RESULTS, GlobTool, GrepTool, compile_glob
+from agentic_flow.core.tools.base import ToolContext
+from agentic_flow.core.tools.search import MAX_GLOB_RESULTS, GlobTool, GrepTool, compile_glob
 
 
 @pytest.fixture

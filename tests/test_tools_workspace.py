@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core.errors import ToolError, WorkspaceEscape
-from core.tools.base import ToolContext
-from core.tools.registry import builtin_tools
-from core.tools.workspace import relative_display, resolve_in_workspace
+from agentic_flow.core.errors import ToolError, WorkspaceEscape
+from agentic_flow.core.tools.base import ToolContext
+from agentic_flow.core.tools.registry import builtin_tools
+from agentic_flow.core.tools.workspace import relative_display, resolve_in_workspace
 
 SECRET = "TOP-SECRET-CONTENT\n"
 

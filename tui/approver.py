@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from .widgets.permission_panel import PanelAnswer
+from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.permissions import Answer, PermissionRequest, Verdict
+    from agentic_flow.core.permissions import Answer, PermissionRequest, Verdict
 
 __all__ = ["TuiApprover"]
 
@@ -49,7 +49,7 @@ class TuiApprover:
         self.target = target
 
     async def ask(self, request: "PermissionRequest", verdict: "Verdict") -> "Answer":
-        from core.permissions import Answer
+        from agentic_flow.core.permissions import Answer
 
         target = self.target
         if target is None or not target.is_running:
@@ -64,6 +64,6 @@ class TuiApprover:
 
 def to_answer(answer: PanelAnswer) -> Any:
     """The engine's ``Answer`` for a panel answer."""
-    from core.permissions import Answer
+    from agentic_flow.core.permissions import Answer
 
     return Answer(answer.kind, reason=answer.reason, rule=answer.rule)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.paths import data_dir
+from agentic_flow.core.paths import data_dir
 
 __all__ = ["STATE_FILENAME", "STATE_FORMAT", "WorkbenchState", "state_path"]
 

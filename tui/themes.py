@@ -21,8 +21,8 @@ import yaml
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-import tui
-from core.paths import config_dir
+from agentic_flow.core.paths import config_dir
+import agentic_flow.themes as _bundled
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App
@@ -59,7 +59,7 @@ class LoadedThemes:
 
 def bundled_themes_dir() -> Path:
     """The top-level ``themes/`` folder shipped with the project."""
-    return Path(tui.__file__).resolve().parent.parent / "themes"
+    return Path(_bundled.__file__).resolve().parent
 
 
 def user_themes_dir() -> Path:

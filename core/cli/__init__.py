@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_CONFIG", "EXIT_PROVIDER", "EXIT_CUT_OFF"]
 
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from core import __version__
+    from agentic_flow.core import __version__
 
     parser.add_argument("--version", action="version", version=f"agentic-flow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
 
-    from .extra import add_extra_commands
+    from agentic_flow.core.cli.extra import add_extra_commands
 
     add_extra_commands(sub)
     return parser
@@ -119,18 +119,27 @@ def _short_form(argv: list[str]) -> bool:
     return any(a == "--task" or a.startswith("--task=") or a == "-t" for a in argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+WorkbenchOpener = Callable[[argparse.Namespace], int]
+"""Opens the interactive workbench with the parsed options; returns the exit code.
+
+The core cannot open it itself (it never imports the UI): the entry point above both
+layers, :func:`agentic_flow.main.main`, passes one in.
+"""
+
+
+def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | None = None) -> int:
+    """Run the command line; with no command, open the workbench through ``open_workbench``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in ("-h", "--help", "--version") and args_list[0].startswith("-"):
         if _short_form(args_list):
             args_list = ["run", *args_list]
         else:
-            return _open_workbench(args_list)
+            return _open_workbench(args_list, open_workbench)
     if not args_list:
-        return _open_workbench([])
+        return _open_workbench([], open_workbench)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    from ..logs import setup_logging
+    from agentic_flow.core.logs import setup_logging
 
     setup_logging()
     try:
@@ -141,23 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from ..errors import AgenticFlowError, ConfigError
-    from .output import err
+    from agentic_flow.core.errors import AgenticFlowError, ConfigError
+    from agentic_flow.core.cli.output import err
 
     try:
         if args.command == "run":
-            from .run import cmd_run
+            from agentic_flow.core.cli.run import cmd_run
 
             return cmd_run(args)
         if args.command == "models":
-            from .catalogs import cmd_models
+            from agentic_flow.core.cli.catalogs import cmd_models
 
             return cmd_models(args)
         if args.command == "agents":
-            from .catalogs import cmd_agents
+            from agentic_flow.core.cli.catalogs import cmd_agents
 
             return cmd_agents(args)
-        from .extra import dispatch_extra
+        from agentic_flow.core.cli.extra import dispatch_extra
 
         result = dispatch_extra(args)
         if result is None:
@@ -169,30 +178,32 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_CONFIG
     except AgenticFlowError as exc:
         err(str(exc))
-        from ..errors import ProviderError, UnknownModel
+        from agentic_flow.core.errors import ProviderError, UnknownModel
 
         return EXIT_PROVIDER if isinstance(exc, (ProviderError, UnknownModel)) else EXIT_ERROR
 
 
-def _open_workbench(argv: list[str]) -> int:
+def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
     parser = argparse.ArgumentParser(prog="agentic-flow", description="Open the workbench.")
     _add_model_options(parser)
     parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
     args = parser.parse_args(argv)
-    from ..errors import ConfigError
-    from ..logs import setup_logging
-    from .output import err
+    from agentic_flow.core.errors import ConfigError
+    from agentic_flow.core.logs import setup_logging
+    from agentic_flow.core.cli.output import err
 
+    if opener is None:
+        err("the workbench is not available here; use `agentic-flow run --task ...` (see --help)")
+        return EXIT_USAGE
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        err(
+            "the workbench needs a terminal (stdin and stdout are not one). "
+            "For scripts and pipes use `agentic-flow run --task ...` (see `agentic-flow run --help`)."
+        )
+        return EXIT_USAGE
     setup_logging()
     try:
-        from tui.app import run_app
-    except ImportError as exc:  # pragma: no cover - tui ships with the package
-        err(f"the workbench cannot start: {exc}")
-        return EXIT_ERROR
-    try:
-        return run_app(
-            agent=args.agent, model=args.model, agents_dir=args.agents_dir, base_url=args.base_url, workspace=args.workspace
-        )
+        return opener(args)
     except ConfigError as exc:
         err(str(exc))
         return EXIT_CONFIG

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
-from .output import err, table, warn
+from agentic_flow.core.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
+from agentic_flow.core.cli.output import err, table, warn
 
 __all__ = ["add_analysis_commands", "dispatch_analysis"]
 
@@ -105,8 +105,8 @@ def dispatch_analysis(args: argparse.Namespace) -> int | None:
     command = commands.get(args.command)
     if command is None:
         return None
-    from ..errors import AgenticFlowError, ConfigError, ProviderError, UnknownModel
-    from . import EXIT_CONFIG
+    from agentic_flow.core.errors import AgenticFlowError, ConfigError, ProviderError, UnknownModel
+    from agentic_flow.core.cli import EXIT_CONFIG
 
     try:
         return command(args)
@@ -155,7 +155,7 @@ def _compare_usage_error(args: argparse.Namespace) -> str | None:
 
 
 def _progress_line(done: int, total: int, run: Any) -> str:
-    from ..models.catalog import format_cost
+    from agentic_flow.core.models.catalog import format_cost
 
     head = f"[{done}/{total}] {run.model_id}"
     if run.status != "ok":
@@ -173,11 +173,11 @@ def _progress_line(done: int, total: int, run: Any) -> str:
 def _compare(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..compare import Comparison, RunFinished, parse_models
-    from ..compare_export import render
-    from ..config import load_settings
-    from ..store import Store
-    from .run import read_task
+    from agentic_flow.core.compare.runner import Comparison, RunFinished, parse_models
+    from agentic_flow.core.compare.export import render
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.store.database import Store
+    from agentic_flow.core.cli.run import read_task
 
     problem = _compare_usage_error(args)
     task = read_task(args.task, sys.stdin)
@@ -186,7 +186,7 @@ def _compare(args: argparse.Namespace) -> int:
     if problem is not None:
         err(problem)
         return EXIT_USAGE
-    from ..errors import ConfigError
+    from agentic_flow.core.errors import ConfigError
 
     try:
         models = parse_models(args.models)
@@ -197,7 +197,7 @@ def _compare(args: argparse.Namespace) -> int:
     settings = load_settings(workspace)
     engine = approver = None
     if args.check:
-        from ..permissions import PermissionEngine, mode_and_approver_for
+        from agentic_flow.core.permissions import PermissionEngine, mode_and_approver_for
 
         mode, approver = mode_and_approver_for(args.approve, _interactive())
         engine, warnings = PermissionEngine.from_settings(
@@ -249,7 +249,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _markdown(result: Any, args: argparse.Namespace) -> str:
-    from ..compare_export import to_markdown
+    from agentic_flow.core.compare.export import to_markdown
 
     return to_markdown(result, answers=not args.no_answers)
 
@@ -260,11 +260,11 @@ def _markdown(result: Any, args: argparse.Namespace) -> str:
 def _route(args: argparse.Namespace) -> int:
     import json
 
-    from ..models.catalog import ModelCatalog
-    from ..store import Store
+    from agentic_flow.core.models.catalog import ModelCatalog
+    from agentic_flow.core.store.database import Store
 
     if args.route_command == "calibrate":
-        from ..router import calibrate
+        from agentic_flow.core.routing.router import calibrate
 
         cal = calibrate(Store(), ModelCatalog.load())
         print(f"calibrated from {cal.samples} model runs in {cal.comparisons} comparison(s); wrote {cal.path}")
@@ -275,10 +275,10 @@ def _route(args: argparse.Namespace) -> int:
             rows.append([model_id, f"{s}/{n}", f"{cal.rate(model_id):.2f}"])
         print(table(["MODEL", "SUCCEEDED", "RATE (smoothed)"], rows, right=(1, 2)))
         return EXIT_OK
-    from ..agents import load_catalog
-    from ..config import load_settings
-    from ..router import route
-    from .run import read_task
+    from agentic_flow.core.agents.catalog import load_catalog
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.routing.router import route
+    from agentic_flow.core.cli.run import read_task
 
     task = read_task(args.task, sys.stdin)
     if not task:
@@ -325,8 +325,8 @@ def _cost(args: argparse.Namespace) -> int:
 def _cost_checked(args: argparse.Namespace) -> int:
     import json
 
-    from ..cost import DEFAULT_INPUT_SHARE, parse_mix, parse_share, parse_tokens, project, project_from_history
-    from ..models.catalog import ModelCatalog
+    from agentic_flow.core.models.cost import DEFAULT_INPUT_SHARE, parse_mix, parse_share, parse_tokens, project, project_from_history
+    from agentic_flow.core.models.catalog import ModelCatalog
 
     if not args.tokens and not args.from_history:
         raise ValueError("give a volume with --tokens (e.g. --tokens 10M) or use --from-history")
@@ -338,7 +338,7 @@ def _cost_checked(args: argparse.Namespace) -> int:
     mix = parse_mix(args.mix, catalog) if args.mix else None
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.from_history:
-        from ..store import Store
+        from agentic_flow.core.store.database import Store
 
         projection = project_from_history(
             Store(), tokens=tokens, days=args.days, input_share=share, mix=mix, catalog=catalog
@@ -359,7 +359,7 @@ def _cost_checked(args: argparse.Namespace) -> int:
 
 
 def _cost_text(projection: Any, catalog: Any) -> str:
-    from ..models.catalog import format_cost, format_price
+    from agentic_flow.core.models.catalog import format_cost, format_price
 
     dates = projection.price_dates()
     when = f" ({dates[0]}" + (f" … {dates[1]})" if dates[1] != dates[0] else ")") if dates else ""

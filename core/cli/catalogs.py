@@ -8,16 +8,16 @@ import json
 import sys
 from pathlib import Path
 
-from . import EXIT_ERROR, EXIT_OK
-from .output import err, table, warn
+from agentic_flow.core.cli import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.output import err, table, warn
 
 __all__ = ["cmd_models", "cmd_agents", "measured_latency"]
 
 
 def measured_latency() -> dict[str, object]:
     """Measured latency per model id from the user's stored runs ({} when none)."""
-    from ..errors import StoreError
-    from ..store import Store
+    from agentic_flow.core.errors import StoreError
+    from agentic_flow.core.store.database import Store
 
     try:
         return dict(Store().all_latency_stats())
@@ -35,9 +35,9 @@ def _fmt_ms(value: float | None) -> str:
 def cmd_models(args: argparse.Namespace) -> int:
     if getattr(args, "models_command", None) == "refresh":
         return _models_refresh(args)
-    from ..config import load_settings
-    from ..models.catalog import ModelCatalog, catalog_rows
-    from ..providers.registry import key_status
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.models.catalog import ModelCatalog, catalog_rows
+    from agentic_flow.core.providers.registry import key_status
 
     catalog = ModelCatalog.load()
     for message in catalog.warnings:
@@ -103,8 +103,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _models_refresh(args: argparse.Namespace) -> int:
-    from ..errors import AgenticFlowError
-    from ..models.refresh import refresh_from_openrouter
+    from agentic_flow.core.errors import AgenticFlowError
+    from agentic_flow.core.models.refresh import refresh_from_openrouter
 
     kwargs = {"timeout": args.timeout}
     if args.base_url:
@@ -122,7 +122,7 @@ def _models_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    from ..agents import load_catalog
+    from agentic_flow.core.agents.catalog import load_catalog
 
     agents_dir = Path(args.agents_dir) if getattr(args, "agents_dir", None) else None
     catalog = load_catalog(agents_dir)

@@ -10,8 +10,8 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from . import EXIT_ERROR, EXIT_OK
-from .output import err, fmt_cost, table
+from agentic_flow.core.cli import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.output import err, fmt_cost, table
 
 __all__ = ["add_extra_commands", "dispatch_extra"]
 
@@ -47,13 +47,13 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--workspace", metavar="DIR", help="project folder holding .mcp.json (default: current dir)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each server (default 30)")
 
-    from .analysis import add_analysis_commands
+    from agentic_flow.core.cli.analysis import add_analysis_commands
 
     add_analysis_commands(sub)
 
 
 def dispatch_extra(args: argparse.Namespace) -> int | None:
-    from .analysis import dispatch_analysis
+    from agentic_flow.core.cli.analysis import dispatch_analysis
 
     result = dispatch_analysis(args)
     if result is not None:
@@ -70,7 +70,7 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
 def _sessions(args: argparse.Namespace) -> int:
     import json
 
-    from ..store import Store
+    from agentic_flow.core.store.database import Store
 
     rows = Store().list_sessions(limit=args.limit)
     if args.json:
@@ -105,15 +105,15 @@ def _parse_time(value: str | None, flag: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        from ..errors import ConfigError
+        from agentic_flow.core.errors import ConfigError
 
         raise ConfigError(f"{flag} {value!r} is not an ISO date/time (e.g. 2026-11-01 or 2026-11-01T12:00)") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from ..audit import AuditLog, export_csv, export_json
-    from ..store import Store
+    from agentic_flow.core.permissions.audit import AuditLog, export_csv, export_json
+    from agentic_flow.core.store.database import Store
 
     store = Store()
     log = AuditLog(store)
@@ -155,8 +155,8 @@ def _mcp(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from ..config import load_settings
-    from ..tools.mcp_config import load_mcp_servers
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.mcp.config import load_mcp_servers
 
     workspace = Path(args.workspace or ".").resolve()
     settings = load_settings(workspace)
@@ -168,7 +168,7 @@ def _mcp(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def probe() -> list[object]:
-        from ..tools.mcp_client import McpManager
+        from agentic_flow.core.mcp.client import McpManager
 
         print(f"starting {len(servers)} MCP server(s)…", file=sys.stderr)
         async with McpManager(servers, start_timeout=args.timeout) as manager:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ..events import (
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     Notice,
@@ -32,9 +32,9 @@ from ..events import (
     TurnEnded,
     event_to_json,
 )
-from ..redact import redact, redact_obj
-from . import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
-from .output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
+from agentic_flow.core.redact import redact, redact_obj
+from agentic_flow.core.cli import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
+from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
 
 __all__ = ["cmd_run", "read_task", "EXIT_TERMINATED"]
 
@@ -121,7 +121,7 @@ class _Terminated:
 
 
 async def _run(args: argparse.Namespace, task: str) -> int:
-    from ..runtime import RunOptions, Runtime
+    from agentic_flow.core.runtime import RunOptions, Runtime
 
     opts = RunOptions(
         model=args.model,

@@ -4,7 +4,7 @@ The catalog is re-exported here; ``core.models.refresh`` is imported on demand b
 pulls in httpx, which commands that only read the catalog do not need.
 """
 
-from core.models.catalog import (
+from agentic_flow.core.models.catalog import (
     ModelCatalog,
     ModelInfo,
     catalog_columns,

@@ -29,8 +29,8 @@ import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core import paths
-from core.errors import ConfigError
+from agentic_flow.core import paths
+from agentic_flow.core.errors import ConfigError
 
 __all__ = [
     "Tier",
@@ -141,7 +141,7 @@ def split_model_id(model_id: str) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _bundled() -> tuple[ModelInfo, ...]:
-    resource = resources.files("core.models").joinpath(BUNDLED_RESOURCE)
+    resource = resources.files("agentic_flow.core.models").joinpath(BUNDLED_RESOURCE)
     where = str(resource)
     try:
         raw = yaml.load(resource.read_text(encoding="utf-8"), Loader=_yaml_loader())

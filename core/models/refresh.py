@@ -40,8 +40,8 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core import paths
-from core.errors import (
+from agentic_flow.core import paths
+from agentic_flow.core.errors import (
     AuthFailed,
     ModelNotFound,
     ProviderConnectError,
@@ -52,7 +52,7 @@ from core.errors import (
     StoreError,
     UnknownModel,
 )
-from core.models.catalog import (
+from agentic_flow.core.models.catalog import (
     CACHE_FILENAME,
     CACHE_FORMAT,
     ModelInfo,

@@ -5,7 +5,7 @@ Independent of any UI: the TUI, the headless CLI and tests all go through
 deny rules, read-only mode, ask rules, dangerous checks, allow rules and the mode apply.
 """
 
-from core.permissions.approvers import (
+from agentic_flow.core.permissions.approvers import (
     APPROVE_VALUES,
     Approver,
     PolicyApprover,
@@ -15,8 +15,8 @@ from core.permissions.approvers import (
     format_request,
     mode_and_approver_for,
 )
-from core.permissions.dangerous import Danger, dangerous_reason, find_dangers
-from core.permissions.engine import (
+from agentic_flow.core.permissions.dangerous import Danger, dangerous_reason, find_dangers
+from agentic_flow.core.permissions.engine import (
     Answer,
     AnswerKind,
     Decision,
@@ -27,8 +27,8 @@ from core.permissions.engine import (
     Verdict,
     exact_rule,
 )
-from core.permissions.modes import MODES, Mode, parse_mode
-from core.permissions.rules import (
+from agentic_flow.core.permissions.modes import MODES, Mode, parse_mode
+from agentic_flow.core.permissions.rules import (
     Rule,
     RuleAction,
     RuleSet,
@@ -38,9 +38,9 @@ from core.permissions.rules import (
     load_settings_rules,
     parse_rule,
 )
-from core.permissions.settings_file import append_allow_rule
-from core.permissions.shell import ShellAnalysis, analyze_command, split_command
-from core.permissions.targets import ToolKind, tool_kind
+from agentic_flow.core.permissions.settings_file import append_allow_rule
+from agentic_flow.core.permissions.shell import ShellAnalysis, analyze_command, split_command
+from agentic_flow.core.permissions.targets import ToolKind, tool_kind
 
 __all__ = [
     "APPROVE_VALUES",

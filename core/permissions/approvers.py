@@ -23,11 +23,11 @@ import unicodedata
 from collections.abc import Callable
 from typing import Literal, Protocol, TextIO, runtime_checkable
 
-from core.errors import ConfigError
-from core.permissions.engine import Answer, PermissionRequest, Verdict, exact_rule
-from core.permissions.modes import Mode, parse_mode
-from core.permissions.shell import analyze_command
-from core.permissions.targets import canonical_tool, target_for, tool_kind
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.permissions.engine import Answer, PermissionRequest, Verdict, exact_rule
+from agentic_flow.core.permissions.modes import Mode, parse_mode
+from agentic_flow.core.permissions.shell import analyze_command
+from agentic_flow.core.permissions.targets import canonical_tool, target_for, tool_kind
 
 __all__ = [
     "Approver",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from core.errors import ConfigError
-from core.permissions.targets import ToolKind
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.permissions.targets import ToolKind
 
 __all__ = ["Mode", "MODES", "parse_mode", "mode_outcome", "READ_ONLY_REASON"]
 

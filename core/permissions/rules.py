@@ -30,9 +30,9 @@ from typing import Literal, cast
 
 import yaml
 
-from core import paths
-from core.errors import ConfigError
-from core.permissions.globs import (
+from agentic_flow.core import paths
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.permissions.globs import (
     command_match,
     command_pattern_literal_text,
     command_pattern_literal,
@@ -40,8 +40,8 @@ from core.permissions.globs import (
     path_match,
     path_pattern_is_catch_all,
 )
-from core.permissions.modes import Mode, parse_mode
-from core.permissions.targets import BUILTIN_TOOLS, MCP_NAME, Target, canonical_tool, expand_home
+from agentic_flow.core.permissions.modes import Mode, parse_mode
+from agentic_flow.core.permissions.targets import BUILTIN_TOOLS, MCP_NAME, Target, canonical_tool, expand_home
 
 __all__ = [
     "RuleAction",

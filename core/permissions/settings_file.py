@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from core.errors import ConfigError
+from agentic_flow.core.errors import ConfigError
 
 __all__ = ["append_allow_rule"]
 

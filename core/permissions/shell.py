@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core.permissions.globs import normalize_space
+from agentic_flow.core.permissions.globs import normalize_space
 
 __all__ = [
     "Redirect",

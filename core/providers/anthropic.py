@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from .. import errors
-from ..events import (
+from agentic_flow.core import errors
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     StopReason,
@@ -26,9 +26,9 @@ from ..events import (
     ToolCallStarted,
     Usage,
 )
-from ..messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from .base import Provider, TurnState, parse_tool_arguments, text_or_none
-from .sse import SSEEvent
+from agentic_flow.core.messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
+from agentic_flow.core.providers.base import Provider, TurnState, parse_tool_arguments, text_or_none
+from agentic_flow.core.providers.sse import SSEEvent
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
 

@@ -19,8 +19,8 @@ from typing import Any, AsyncIterator, Mapping
 
 import orjson
 
-from .. import errors
-from ..events import (
+from agentic_flow.core import errors
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     ProviderError,
@@ -34,10 +34,10 @@ from ..events import (
     TurnEnded,
     Usage,
 )
-from ..http import HttpClient, Timeouts
-from ..messages import ChatRequest
-from ..redact import redact
-from .sse import SSEDecoder, SSEEvent
+from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.messages import ChatRequest
+from agentic_flow.core.redact import redact
+from agentic_flow.core.providers.sse import SSEDecoder, SSEEvent
 
 __all__ = ["ProviderConfig", "RetryPolicy", "Provider", "TurnState", "parse_tool_arguments", "SHAPE_ERRORS", "text_or_none"]
 
@@ -355,7 +355,7 @@ class Provider(ABC):
             return [state.usage]
         if not state.output_started and state.model is None:
             return []
-        from ..tokens import count_request_tokens, count_tokens
+        from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
         out_text = "".join(state.text_parts) + "".join(state.tool_args)
         counted_out = count_tokens(out_text, request.model)

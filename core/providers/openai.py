@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..events import (
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     StopReason,
@@ -25,10 +25,10 @@ from ..events import (
     ToolCallStarted,
     Usage,
 )
-from ..events import ProviderError as ProviderErrorEvent
-from ..messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from .base import Provider, TurnState, parse_tool_arguments, text_or_none
-from .sse import SSEEvent
+from agentic_flow.core.events import ProviderError as ProviderErrorEvent
+from agentic_flow.core.messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
+from agentic_flow.core.providers.base import Provider, TurnState, parse_tool_arguments, text_or_none
+from agentic_flow.core.providers.sse import SSEEvent
 
 __all__ = ["OpenAIProvider", "to_openai_messages"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..config import Settings
-from ..errors import UnknownModel
-from ..http import HttpClient, Timeouts
-from .anthropic import AnthropicProvider
-from .base import Provider, ProviderConfig, RetryPolicy
-from .openai import OpenAIProvider
+from agentic_flow.core.config import Settings
+from agentic_flow.core.errors import UnknownModel
+from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.providers.anthropic import AnthropicProvider
+from agentic_flow.core.providers.base import Provider, ProviderConfig, RetryPolicy
+from agentic_flow.core.providers.openai import OpenAIProvider
 
 __all__ = ["Preset", "PRESETS", "split_model_id", "resolve_provider_config", "create_provider", "key_status"]
 
@@ -126,7 +126,7 @@ def create_provider(
 def key_status(provider: str, settings: Settings | None = None) -> str | None:
     """None when the provider is usable, else what to set (``"set OPENROUTER_API_KEY"``)."""
     if provider == "local":
-        from ..local import local_status
+        from agentic_flow.core.local.server import local_status
 
         return local_status()
     try:

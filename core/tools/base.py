@@ -18,8 +18,8 @@ from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from core.errors import ToolError
-from core.messages import ToolSpec
+from agentic_flow.core.errors import ToolError
+from agentic_flow.core.messages import ToolSpec
 
 __all__ = [
     "ToolKind",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.tools.base import Tool
-from core.tools.files import EditTool, LsTool, ReadTool, WriteTool
-from core.tools.search import GlobTool, GrepTool
-from core.tools.shell import BashTool
+from agentic_flow.core.tools.base import Tool
+from agentic_flow.core.tools.files import EditTool, LsTool, ReadTool, WriteTool
+from agentic_flow.core.tools.search import GlobTool, GrepTool
+from agentic_flow.core.tools.shell import BashTool
 
 __all__ = [
     "BUILTIN_TOOL_TYPES",

@@ -12,9 +12,9 @@ import re
 from fnmatch import fnmatchcase
 from collections.abc import Iterable, Mapping
 
-from core.messages import ToolSpec
-from core.tools.base import Tool
-from core.tools.builtin import BUILTIN_TOOL_TYPES
+from agentic_flow.core.messages import ToolSpec
+from agentic_flow.core.tools.base import Tool
+from agentic_flow.core.tools.builtin import BUILTIN_TOOL_TYPES
 
 __all__ = ["ToolSet", "builtin_tools", "tools_for_agent", "tool_by_wire_name"]
 

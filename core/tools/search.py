@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import ToolError
-from core.tools.base import Tool, ToolContext, ToolOutput
-from core.tools.files import is_binary
-from core.tools.workspace import is_inside, relative_display, resolve_in_workspace
+from agentic_flow.core.errors import ToolError
+from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
+from agentic_flow.core.tools.files import is_binary
+from agentic_flow.core.tools.workspace import is_inside, relative_display, resolve_in_workspace
 
 __all__ = [
     "GlobTool",

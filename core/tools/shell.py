@@ -17,7 +17,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.tools.base import Tool, ToolContext, ToolOutput
+from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 
 __all__ = ["BashTool", "DEFAULT_TIMEOUT", "MAX_TIMEOUT", "MAX_OUTPUT_CHARS", "kill_process_group"]
 

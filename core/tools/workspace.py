@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.errors import ToolError, WorkspaceEscape
+from agentic_flow.core.errors import ToolError, WorkspaceEscape
 
 __all__ = ["resolve_in_workspace", "relative_display", "is_inside"]
 

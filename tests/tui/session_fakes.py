@@ -16,8 +16,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from core.events import Event, PermissionDecided, PermissionRequested
-from core.session import SessionTotals, TurnStats
+from agentic_flow.core.events import Event, PermissionDecided, PermissionRequested
+from agentic_flow.core.session import SessionTotals, TurnStats
 
 __all__ = ["Ask", "Pause", "FakeEngine", "FakeSession", "FakeRuntime", "fake_opener", "wait_for", "EDIT_DIFF"]
 
@@ -78,7 +78,7 @@ class FakeSession:
         self.answers: list[Any] = []
 
     async def send(self, text: str):  # type: ignore[no-untyped-def]
-        from core.permissions import PermissionRequest, Verdict
+        from agentic_flow.core.permissions import PermissionRequest, Verdict
 
         self.sent.append(text)
         script = self.scripts.pop(0) if self.scripts else []

@@ -20,15 +20,15 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-from core.agents import AgentCatalog, load_catalog
-from core.config import load_settings
-from core.models.catalog import ModelCatalog, ModelInfo
-from core.runtime import RunOptions
-from tui.app import WorkbenchApp, run_app
-from tui.screens.agents import AgentsScreen
-from tui.screens.models import ModelsScreen
-from tui.state import STATE_FILENAME, WorkbenchState, state_path
-from tui.themes import DEFAULT_THEME, bundled_themes_dir, load_theme_file, load_themes
+from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
+from agentic_flow.core.config import load_settings
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.runtime import RunOptions
+from agentic_flow.tui.app import WorkbenchApp, run_app
+from agentic_flow.tui.screens.agents import AgentsScreen
+from agentic_flow.tui.screens.models import ModelsScreen
+from agentic_flow.tui.state import STATE_FILENAME, WorkbenchState, state_path
+from agentic_flow.tui.themes import DEFAULT_THEME, bundled_themes_dir, load_theme_file, load_themes
 
 SIZE = (80, 24)
 
@@ -96,9 +96,9 @@ class RecordingSessionScreen(Screen[None]):
 
 @pytest.fixture
 def session_module(monkeypatch):
-    module = types.ModuleType("tui.screens.session")
+    module = types.ModuleType("agentic_flow.tui.screens.session")
     module.SessionScreen = RecordingSessionScreen
-    monkeypatch.setitem(sys.modules, "tui.screens.session", module)
+    monkeypatch.setitem(sys.modules, "agentic_flow.tui.screens.session", module)
     return module
 
 
@@ -219,7 +219,7 @@ async def test_picking_a_model_without_its_key_warns_what_to_set(tmp_path, sessi
 
 
 async def test_without_a_session_module_the_choice_is_still_recorded(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tui.screens.session", None)  # ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "agentic_flow.tui.screens.session", None)  # ModuleNotFoundError
     app = make_app(tmp_path, agent="beta", model="ollama:llama-local")
     seen = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
@@ -234,7 +234,7 @@ async def test_without_a_session_module_the_choice_is_still_recorded(tmp_path, m
 
 
 async def test_the_real_session_screen_is_pushed_with_the_options(tmp_path):
-    session = pytest.importorskip("tui.screens.session")
+    session = pytest.importorskip("agentic_flow.tui.screens.session")
     app = make_app(tmp_path, agent="beta", model="ollama:llama-local")  # no request is sent
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -250,7 +250,7 @@ async def test_the_real_session_screen_is_pushed_with_the_options(tmp_path):
 def test_the_session_screen_takes_run_options():
     """The agreed constructor: SessionScreen(opts: RunOptions)."""
     try:
-        from tui.screens.session import SessionScreen
+        from agentic_flow.tui.screens.session import SessionScreen
     except ModuleNotFoundError:
         pytest.skip("tui.screens.session is not written yet")
     params = list(inspect.signature(SessionScreen).parameters.values())
@@ -472,11 +472,13 @@ async def test_footer_shows_the_main_keys_in_80x24(tmp_path):
 
 
 def test_bare_command_and_flags_reach_run_app(monkeypatch):
-    import tui.app
-    from core.cli import main
+    from agentic_flow.main import main
+    from agentic_flow.tui import app as tui_app
 
     calls = []
-    monkeypatch.setattr(tui.app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setattr(tui_app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert main([]) == 0
     assert main(["--agent", "coder", "--model", "openai:gpt-4o-mini"]) == 0
     assert calls[0]["agent"] is None and calls[0]["model"] is None
@@ -503,7 +505,7 @@ async def test_fast_typing_then_enter_picks_the_filtered_agent():
     """A burst of keys (typed fast, or sent by a terminal at once) ends in the filtered pick."""
     from textual import events
 
-    from tui.app import WorkbenchApp
+    from agentic_flow.tui.app import WorkbenchApp
 
     app = WorkbenchApp()
     async with app.run_test(size=(100, 30)) as pilot:

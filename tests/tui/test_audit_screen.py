@@ -14,10 +14,10 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from core.audit import AuditEntry, AuditLog
-from core.store import Store
+from agentic_flow.core.permissions.audit import AuditEntry, AuditLog
+from agentic_flow.core.store.database import Store
 from tests.tui.session_fakes import wait_for
-from tui.screens.audit import AuditEntryScreen, AuditScreen, parse_filter
+from agentic_flow.tui.screens.audit import AuditEntryScreen, AuditScreen, parse_filter
 
 SIZE = (100, 30)
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, OptionList, Static
 
-from core.agents import AgentCatalog, load_catalog
-from core.config import load_settings
-from core.models.catalog import ModelCatalog, ModelInfo, cost
-from tui.app import WorkbenchApp
-from tui.screens.agents import AgentsScreen
-from tui.screens.models import TYPICAL_TASK_INPUT_TOKENS, TYPICAL_TASK_OUTPUT_TOKENS, ModelsScreen, prompt_tokens
-from tui.state import WorkbenchState
-from tui.widgets.model_table import ModelTable
+from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
+from agentic_flow.core.config import load_settings
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost
+from agentic_flow.tui.app import WorkbenchApp
+from agentic_flow.tui.screens.agents import AgentsScreen
+from agentic_flow.tui.screens.models import TYPICAL_TASK_INPUT_TOKENS, TYPICAL_TASK_OUTPUT_TOKENS, ModelsScreen, prompt_tokens
+from agentic_flow.tui.state import WorkbenchState
+from agentic_flow.tui.widgets.model_table import ModelTable
 
 SIZE = (80, 24)
 
@@ -351,7 +351,7 @@ async def test_models_whose_provider_has_no_key_say_what_to_set(tmp_path, monkey
 
 
 async def test_measured_latency_comes_from_the_store(tmp_path):
-    from core.store import Store
+    from agentic_flow.core.store.database import Store
 
     with Store() as store:
         for ttft, tps in ((400.0, 80.0), (600.0, 60.0), (500.0, 70.0)):

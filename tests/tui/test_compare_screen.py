@@ -20,20 +20,20 @@ from textual.app import App, ComposeResult
 from textual.containers import HorizontalScroll
 from textual.widgets import Input, Static
 
-from core.agents import AgentCatalog, load_catalog
-from core.codecheck import CheckReport, check_blocks, extract_blocks
-from core.compare import CompareResult, LiveMeter, ModelRun, ModelSummary, RunFinished, RunStarted
-from core.config import LoadedSettings, ProviderSettings, Settings
-from core.events import TextDelta
-from core.models.catalog import ModelCatalog, ModelInfo
-from core.store import Store
+from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
+from agentic_flow.core.compare.codecheck import CheckReport, check_blocks, extract_blocks
+from agentic_flow.core.compare.runner import CompareResult, LiveMeter, ModelRun, ModelSummary, RunFinished, RunStarted
+from agentic_flow.core.config import LoadedSettings, ProviderSettings, Settings
+from agentic_flow.core.events import TextDelta
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server_factory  # noqa: F401
-from tui.app import WorkbenchApp
-from tui.screens.compare import CompareScreen, column_layout
-from tui.screens.models import ModelsScreen
-from tui.state import WorkbenchState
-from tui.widgets.answer_view import AnswerView
-from tui.widgets.model_table import ModelTable
+from agentic_flow.tui.app import WorkbenchApp
+from agentic_flow.tui.screens.compare import CompareScreen, column_layout
+from agentic_flow.tui.screens.models import ModelsScreen
+from agentic_flow.tui.state import WorkbenchState
+from agentic_flow.tui.widgets.answer_view import AnswerView
+from agentic_flow.tui.widgets.model_table import ModelTable
 
 SIZE = (80, 24)
 TASK = "write a python function that reverses a string"

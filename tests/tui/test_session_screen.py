@@ -15,19 +15,19 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 
-from core.events import TextDelta, ThinkingDelta, ToolCallReady, ToolCallStarted, ToolResult, TurnEnded
-from core.messages import AssistantMessage
-from core.runtime import RunOptions
-from core.session import TurnStats
+from agentic_flow.core.events import TextDelta, ThinkingDelta, ToolCallReady, ToolCallStarted, ToolResult, TurnEnded
+from agentic_flow.core.messages import AssistantMessage
+from agentic_flow.core.runtime import RunOptions
+from agentic_flow.core.session import TurnStats
 from tests.llm_server import Reply, ScriptedLLMServer, llm_server  # noqa: F401  (fixture)
 from tests.tui.session_fakes import EDIT_DIFF, Ask, Pause, fake_opener, wait_for
-from tui.screens.audit import AuditScreen
-from tui.screens.session import SessionScreen
-from tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
-from tui.widgets.message import FrozenMarkdown, MessageView, Segmenter
-from tui.widgets.status_bar import StatusBar
-from tui.widgets.tool_call import ToolCallBlock
-from tui.widgets.transcript import Transcript
+from agentic_flow.tui.screens.audit import AuditScreen
+from agentic_flow.tui.screens.session import SessionScreen
+from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
+from agentic_flow.tui.widgets.message import FrozenMarkdown, MessageView, Segmenter
+from agentic_flow.tui.widgets.status_bar import StatusBar
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock
+from agentic_flow.tui.widgets.transcript import Transcript
 
 SIZE = (100, 40)
 

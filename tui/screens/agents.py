@@ -22,8 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.agents import Agent, AgentCatalog, AgentProblem
-from tui.commands import PaletteCommand
+from agentic_flow.core.agents.catalog import Agent, AgentCatalog, AgentProblem
+from agentic_flow.tui.commands import PaletteCommand
 
 __all__ = ["AgentsScreen", "short_path", "format_problem"]
 

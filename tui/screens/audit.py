@@ -235,10 +235,10 @@ class AuditScreen(Screen[None]):
             self._store.close()
 
     def _log(self) -> Any:
-        from core.audit import AuditLog
+        from agentic_flow.core.permissions.audit import AuditLog
 
         if self._store is None:
-            from core.store import Store
+            from agentic_flow.core.store.database import Store
 
             self._store = Store()
             self._own_store = True
@@ -342,7 +342,7 @@ class AuditScreen(Screen[None]):
 
     @work(exclusive=True, group="audit-export", exit_on_error=False)
     async def action_export(self, fmt: str) -> None:
-        from core.audit import export_csv, export_json
+        from agentic_flow.core.permissions.audit import export_csv, export_json
 
         rows = list(self.rows)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

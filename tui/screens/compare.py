@@ -44,18 +44,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker
 
-from core.compare import CompareResult, LiveMeter
-from core.compare_export import render
-from core.errors import AgenticFlowError, StoreError
-from core.events import Event
-from core.models.catalog import format_cost
-from tui.commands import PaletteCommand
-from tui.widgets.compare_column import CompareColumn, format_seconds
+from agentic_flow.core.compare.runner import CompareResult, LiveMeter
+from agentic_flow.core.compare.export import render
+from agentic_flow.core.errors import AgenticFlowError, StoreError
+from agentic_flow.core.events import Event
+from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.tui.commands import PaletteCommand
+from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.agents import Agent
-    from core.models.catalog import ModelCatalog
-    from core.store import Store
+    from agentic_flow.core.agents.catalog import Agent
+    from agentic_flow.core.models.catalog import ModelCatalog
+    from agentic_flow.core.store.database import Store
 
 __all__ = [
     "CompareScreen",
@@ -288,7 +288,7 @@ class CompareScreen(Screen[None]):
     # ------------------------------------------------------------------ running
 
     def _default_factory(self, task: str, models: Sequence[str], store: Store | None) -> ComparisonLike:
-        from core.compare import Comparison
+        from agentic_flow.core.compare.runner import Comparison
 
         return Comparison(
             task,
@@ -330,7 +330,7 @@ class CompareScreen(Screen[None]):
                 self._ended(completed)
 
     def _open_store(self) -> Store | None:
-        from core.store import Store
+        from agentic_flow.core.store.database import Store
 
         try:
             return Store()

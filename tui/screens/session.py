@@ -25,16 +25,16 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
-from ..approver import TuiApprover
-from ..commands import PaletteCommand, PaletteProvider
-from ..widgets.message import warm_up_renderers
-from ..widgets.permission_panel import PendingApproval, PermissionPanel
-from ..widgets.prompt_input import PromptInput
-from ..widgets.status_bar import SessionStatus, StatusBar
-from ..widgets.transcript import Transcript
-from .session_dialogs import ConfirmAutoMode, ModelPicker
+from agentic_flow.tui.approver import TuiApprover
+from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
+from agentic_flow.tui.widgets.message import warm_up_renderers
+from agentic_flow.tui.widgets.permission_panel import PendingApproval, PermissionPanel
+from agentic_flow.tui.widgets.prompt_input import PromptInput
+from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
+from agentic_flow.tui.widgets.transcript import Transcript
+from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
 
-from core.events import (
+from agentic_flow.core.events import (
     Event,
     Notice,
     PermissionDecided,
@@ -52,7 +52,7 @@ from core.events import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import RunOptions, Runtime
+    from agentic_flow.core.runtime import RunOptions, Runtime
 
 __all__ = ["SessionScreen", "SessionCommands", "GcPolicy", "MODE_CYCLE", "OpenRuntime", "default_open_runtime"]
 
@@ -64,7 +64,7 @@ OpenRuntime = Callable[["RunOptions", TuiApprover, Callable[[str], None]], Await
 
 
 async def default_open_runtime(opts: "RunOptions", approver: TuiApprover, on_notice: Callable[[str], None]) -> "Runtime":
-    from core.runtime import Runtime
+    from agentic_flow.core.runtime import Runtime
 
     return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice)
 
@@ -380,7 +380,7 @@ class SessionScreen(Screen[None]):
             try:
                 always_rule = engine.suggest_rule(request)
                 settings_file = _relative(Path(engine.project_settings_path), Path(request.workspace))
-                from core.permissions import example_rule
+                from agentic_flow.core.permissions import example_rule
 
                 example = example_rule(request)
             except Exception:  # hints only: the panel works without them
@@ -476,7 +476,7 @@ class SessionScreen(Screen[None]):
     @work(exclusive=True, group="switch-model", exit_on_error=False)
     async def switch_model(self, model_id: str) -> None:
         """Use ``model_id`` from the next turn on; the conversation is kept."""
-        from core.runtime import prepare_model
+        from agentic_flow.core.runtime import prepare_model
 
         transcript = self.transcript
         old = self.session.model_id
@@ -509,7 +509,7 @@ class SessionScreen(Screen[None]):
         return on_notice
 
     def action_audit(self) -> None:
-        from .audit import AuditScreen
+        from agentic_flow.tui.screens.audit import AuditScreen
 
         store = getattr(self.session, "store", None) if self.session is not None else None
         workspace = Path(self.opts.workspace or ".").resolve()

@@ -27,10 +27,10 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from core.compare import LiveMeter, ModelRun, RunFinished, RunStarted
-from core.events import Event, Retrying, TextDelta, ThinkingDelta
-from core.models.catalog import format_cost
-from tui.widgets.answer_view import AnswerView
+from agentic_flow.core.compare.runner import LiveMeter, ModelRun, RunFinished, RunStarted
+from agentic_flow.core.events import Event, Retrying, TextDelta, ThinkingDelta
+from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.tui.widgets.answer_view import AnswerView
 
 __all__ = ["CompareColumn", "ColumnState", "format_seconds", "format_rate"]
 

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from core.models.catalog import TIERS, ModelInfo, format_context, format_cost, format_price
+from agentic_flow.core.models.catalog import TIERS, ModelInfo, format_context, format_cost, format_price
 
 __all__ = [
     "ModelTable",

@@ -35,7 +35,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from .tool_call import format_arguments, looks_like_diff, render_diff
+from agentic_flow.tui.widgets.tool_call import format_arguments, looks_like_diff, render_diff
 
 __all__ = ["PermissionPanel", "PendingApproval", "PanelAnswer", "AnswerKind"]
 

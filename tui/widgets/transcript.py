@@ -18,8 +18,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from .message import MessageView, Role
-from .tool_call import ToolCallBlock
+from agentic_flow.tui.widgets.message import MessageView, Role
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 
 __all__ = ["Transcript", "FRAME_SECONDS"]
 

@@ -2,7 +2,7 @@
 
 Run by path, never imported by the ``core`` package (it imports nothing from it)::
 
-    python -P local_boot.py [--pdeathsig] PARENT_PID TARGET [ARGS...]
+    python -P boot.py [--pdeathsig] PARENT_PID TARGET [ARGS...]
 
 TARGET is a module name (``llama_cpp.server``) or a ``.py`` file, run as ``__main__``
 with ``ARGS``. Before that, the launcher makes sure the server cannot outlive the
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> None:
         pdeathsig = True
         argv = argv[1:]
     if len(argv) < 2:
-        sys.stderr.write("usage: local_boot.py [--pdeathsig] PARENT_PID TARGET [ARGS...]\n")
+        sys.stderr.write("usage: boot.py [--pdeathsig] PARENT_PID TARGET [ARGS...]\n")
         raise SystemExit(2)
     parent_pid, target, args = int(argv[0]), argv[1], argv[2:]
     if pdeathsig:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from core.errors import ConfigError
+from agentic_flow.core.errors import ConfigError
 
 __all__ = ["McpServerConfig", "load_mcp_servers", "parse_mcp_servers", "expand_vars", "MCP_JSON"]
 

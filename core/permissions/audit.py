@@ -32,9 +32,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.events import PermissionDecided
-from core.redact import redact, redact_obj
-from core.store import Store, now_iso, to_iso
+from agentic_flow.core.events import PermissionDecided
+from agentic_flow.core.redact import redact, redact_obj
+from agentic_flow.core.store.database import Store
+from agentic_flow.core.store.timestamps import now_iso, to_iso
 
 __all__ = [
     "GENESIS_HASH",

@@ -1,6 +1,7 @@
 """Comparison results in SQLite, next to sessions and latency samples.
 
-The tables are created by the store's migration ``m002_compare`` from :data:`SCHEMA`.
+The tables are created by the store's migration ``m002_compare``
+(:mod:`agentic_flow.core.store.migrations`).
 ``compare_runs`` keeps each whole result as JSON (for export
 and the compare screen); ``compare_results`` keeps one row per model run, which is what
 ``agentic-flow route calibrate`` reads.
@@ -13,48 +14,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .compare import CompareResult
-from .errors import StoreError
+from agentic_flow.core.compare.runner import CompareResult
+from agentic_flow.core.errors import StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
+    from agentic_flow.core.store.database import Store
 
-__all__ = ["SCHEMA", "Outcome", "CompareStore"]
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS compare_runs (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        task TEXT NOT NULL,
-        agent TEXT,
-        models TEXT NOT NULL,
-        runs INTEGER NOT NULL,
-        wall_ms REAL,
-        check_cmd TEXT,
-        result TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS compare_runs_created ON compare_runs(created_at)",
-    """CREATE TABLE IF NOT EXISTS compare_results (
-        id INTEGER PRIMARY KEY,
-        compare_id TEXT NOT NULL REFERENCES compare_runs(id) ON DELETE CASCADE,
-        model_id TEXT NOT NULL,
-        run_index INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        error_kind TEXT,
-        ttft_ms REAL,
-        tokens_per_s REAL,
-        total_ms REAL,
-        input_tokens INTEGER,
-        output_tokens INTEGER,
-        estimated INTEGER NOT NULL DEFAULT 0,
-        cost REAL,
-        stop_reason TEXT,
-        checks_ok INTEGER,
-        created_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS compare_results_model ON compare_results(model_id)",
-)
-
+__all__ = ["Outcome", "CompareStore"]
 
 @dataclass(frozen=True)
 class Outcome:

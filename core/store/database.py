@@ -28,13 +28,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from core.errors import StoreError
-from core.messages import Message, messages_from_json
-from core.paths import data_dir
+from agentic_flow.core.errors import StoreError
+from agentic_flow.core.messages import Message, messages_from_json
+from agentic_flow.core.paths import data_dir
+from agentic_flow.core.store.migrations import migrate
+from agentic_flow.core.store.timestamps import now_iso, parse_ts, to_iso
 
 __all__ = [
     "DB_FILENAME",
-    "MIGRATIONS",
     "LatencySource",
     "LatencyStats",
     "SessionAmbiguous",
@@ -42,10 +43,7 @@ __all__ = [
     "SessionRow",
     "Store",
     "map_sqlite_error",
-    "migrate",
     "percentile",
-    "now_iso",
-    "to_iso",
 ]
 
 DB_FILENAME = "agentic-flow.db"
@@ -80,33 +78,6 @@ class SessionAmbiguous(StoreError):
     def __init__(self, message: str, *, candidates: list[str]) -> None:
         super().__init__(message)
         self.candidates = candidates
-
-
-# --------------------------------------------------------------------------- time
-
-
-def now_iso() -> str:
-    """Current UTC time in the one format stored everywhere (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def to_iso(value: datetime | str) -> str:
-    """Normalise a bound (``since``/``until``) to the stored format.
-
-    Naive datetimes are local time, as Python's ``astimezone`` treats them.
-    """
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise StoreError(
-                f"'{value}' is not an ISO date/time; use e.g. 2025-01-31 or 2025-01-31T12:00"
-            ) from exc
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 # --------------------------------------------------------------------------- errors
@@ -155,140 +126,6 @@ def map_sqlite_error(exc: sqlite3.Error, path: Path, *, timeout: float | None = 
     err = StoreError(message)
     err.retryable = retryable
     return err
-
-
-# --------------------------------------------------------------------------- migrations
-
-
-def m001_initial(conn: sqlite3.Connection) -> None:
-    """Sessions, messages, turns, latency samples and the hash-chained audit log."""
-    for statement in (
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            agent TEXT,
-            model TEXT,
-            workspace TEXT,
-            title TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL DEFAULT 'active'
-        )""",
-        "CREATE INDEX sessions_updated ON sessions(updated_at)",
-        """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            seq INTEGER NOT NULL,
-            role TEXT NOT NULL,
-            json TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            UNIQUE (session_id, seq)
-        )""",
-        """CREATE TABLE turns (
-            id INTEGER PRIMARY KEY,
-            session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
-            model TEXT NOT NULL,
-            input_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            estimated INTEGER NOT NULL DEFAULT 0,
-            cost REAL,
-            ttft_ms REAL,
-            tokens_per_s REAL,
-            total_ms REAL,
-            stop_reason TEXT,
-            created_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX turns_session ON turns(session_id)",
-        "CREATE INDEX turns_model_created ON turns(model, created_at)",
-        """CREATE TABLE runs_latency (
-            id INTEGER PRIMARY KEY,
-            model_id TEXT NOT NULL,
-            ttft_ms REAL,
-            tokens_per_s REAL,
-            output_tokens INTEGER,
-            source TEXT NOT NULL CHECK (source IN ('session', 'compare', 'run')),
-            created_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX runs_latency_model ON runs_latency(model_id, id)",
-        # AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so verify()
-        # notices when the newest rows were deleted.
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            ts TEXT NOT NULL,
-            session_id TEXT,
-            agent TEXT,
-            model TEXT,
-            tool TEXT NOT NULL,
-            arguments TEXT NOT NULL,
-            decision TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            decided_by TEXT NOT NULL,
-            reason TEXT,
-            result_summary TEXT,
-            duration_ms INTEGER,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )""",
-        "CREATE INDEX audit_session ON audit(session_id)",
-        "CREATE INDEX audit_ts ON audit(ts)",
-        "CREATE INDEX audit_tool ON audit(tool)",
-        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
-        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
-    ):
-        conn.execute(statement)
-
-
-def m002_compare(conn: sqlite3.Connection) -> None:
-    """Tables for `agentic-flow compare` results (schema kept beside its code)."""
-    from .compare_store import SCHEMA
-
-    for statement in SCHEMA:
-        conn.execute(statement)
-
-
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial, m002_compare]
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
-    """Apply the migrations this database lacks, each in its own write transaction.
-
-    Safe when two processes open a blank database at once: the applied set is re-read
-    inside the transaction. Returns the names applied now.
-    """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    known = {fn.__name__ for fn in migrations}
-    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-    newer = sorted(applied - known)
-    if newer:
-        raise StoreError(
-            "This database was written by a newer agentic-flow (it has migrations "
-            f"{', '.join(newer)}): upgrade agentic-flow, or set AGENTIC_FLOW_HOME to "
-            "another folder."
-        )
-    applied_now: list[str] = []
-    for fn in migrations:
-        if fn.__name__ in applied:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have applied it since the read above.
-            done = conn.execute("SELECT 1 FROM migrations WHERE name = ?", (fn.__name__,)).fetchone()
-            if done is None:
-                fn(conn)
-                conn.execute(
-                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, now_iso())
-                )
-                applied_now.append(fn.__name__)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return applied_now
 
 
 # --------------------------------------------------------------------------- rows
@@ -385,8 +222,8 @@ LEFT JOIN (
 def _session_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionRow:
     return SessionRow(
         id=row[0],
-        created_at=_parse_ts(row[1]),
-        updated_at=_parse_ts(row[2]),
+        created_at=parse_ts(row[1]),
+        updated_at=parse_ts(row[2]),
         agent=row[3],
         model=row[4],
         workspace=row[5],

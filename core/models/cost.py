@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .models.catalog import ModelCatalog, ModelInfo, cost
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
+    from agentic_flow.core.store.database import Store
 
 __all__ = [
     "DEFAULT_INPUT_SHARE",

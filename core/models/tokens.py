@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import AgenticFlowError
-from .paths import cache_dir
+from agentic_flow.core.errors import AgenticFlowError
+from agentic_flow.core.paths import cache_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import tiktoken

@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgenticFlowError
-from .models.catalog import TIERS, ModelCatalog
+from agentic_flow.core.errors import AgenticFlowError
+from agentic_flow.core.models.catalog import TIERS, ModelCatalog
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
+    from agentic_flow.core.store.database import Store
 
 __all__ = [
     "Weights",
@@ -100,7 +100,7 @@ class CalibrationError(AgenticFlowError):
 
 
 def weights_path() -> Path:
-    from .paths import data_dir
+    from agentic_flow.core.paths import data_dir
 
     return data_dir() / WEIGHTS_FILE
 
@@ -150,7 +150,7 @@ def calibrate(store: "Store", catalog: ModelCatalog, *, path: Path | None = None
     :data:`EXPECTED_TIER_SLOPE` the defaults assume), clamped to 0.25×–3×; every
     compared model gets its own success rate for the reliability term.
     """
-    from .compare_store import CompareStore
+    from agentic_flow.core.compare.results import CompareStore
 
     outcomes = CompareStore(store).outcomes()
     if not outcomes:

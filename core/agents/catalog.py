@@ -34,9 +34,9 @@ from typing import Any, Iterator, Literal
 
 import yaml
 
-import core
-from core.errors import AgentDefinitionError
-from core.paths import config_dir
+from agentic_flow.core.errors import AgentDefinitionError
+from agentic_flow.core.paths import config_dir
+import agentic_flow.agents as _bundled
 
 __all__ = [
     "Agent",
@@ -202,7 +202,7 @@ class AgentCatalog:
 
 def bundled_agents_dir() -> Path:
     """The catalog shipped with the project (the top-level ``agents/`` folder)."""
-    return Path(core.__file__).resolve().parent.parent / "agents"
+    return Path(_bundled.__file__).resolve().parent
 
 
 def agent_dirs(agents_dir: Path | None = None, cwd: Path | None = None) -> list[tuple[Path, str]]:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .permissions import Approver, PermissionEngine
+    from agentic_flow.core.permissions import Approver, PermissionEngine
 
 __all__ = [
     "CodeBlock",
@@ -314,7 +314,7 @@ def expand_command(command: str, folder: Path, files: list[Path], blocks: list[C
 
 async def _execute(command: str, cwd: Path, timeout: float) -> tuple[int | None, bool, str, float]:
     """Run ``bash -c command`` in its own process group; kill the group on timeout."""
-    from .tools.shell import kill_process_group
+    from agentic_flow.core.tools.shell import kill_process_group
 
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
@@ -360,7 +360,7 @@ async def run_check_command(
     temp folder; only an allowed call runs. ``audit`` (a :class:`core.audit.AuditLog`)
     records the decision and the outcome like any tool call.
     """
-    from .permissions import PermissionRequest
+    from agentic_flow.core.permissions import PermissionRequest
 
     blocks = extract_blocks(text) if blocks is None else blocks
     with tempfile.TemporaryDirectory(prefix="af-check-") as tmp:
@@ -399,7 +399,7 @@ async def run_check_command(
 def _audit(audit: object | None, request: object, decision: object, result: CommandCheck) -> None:
     if audit is None:
         return
-    from .audit import AuditEntry
+    from agentic_flow.core.permissions.audit import AuditEntry
 
     entry = AuditEntry(
         tool="bash",

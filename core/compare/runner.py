@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
 
 from pydantic import BaseModel, Field
 
-from .codecheck import DEFAULT_CHECK_TIMEOUT, CheckReport, check_blocks, extract_blocks, run_check_command
-from .config import LoadedSettings, Settings
-from .errors import AgenticFlowError, ConfigError
-from .events import (
+from agentic_flow.core.compare.codecheck import DEFAULT_CHECK_TIMEOUT, CheckReport, check_blocks, extract_blocks, run_check_command
+from agentic_flow.core.config import LoadedSettings, Settings
+from agentic_flow.core.errors import AgenticFlowError, ConfigError
+from agentic_flow.core.events import (
     Event,
     MessageStarted,
     ProviderError,
@@ -57,14 +57,14 @@ from .events import (
     TurnEnded,
     Usage,
 )
-from .messages import ChatRequest, UserMessage
+from agentic_flow.core.messages import ChatRequest, UserMessage
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .agents import Agent
-    from .http import HttpClient
-    from .models.catalog import ModelCatalog
-    from .permissions import Approver, PermissionEngine
-    from .store import Store
+    from agentic_flow.core.agents.catalog import Agent
+    from agentic_flow.core.http import HttpClient
+    from agentic_flow.core.models.catalog import ModelCatalog
+    from agentic_flow.core.permissions import Approver, PermissionEngine
+    from agentic_flow.core.store.database import Store
 
 __all__ = [
     "OK_STOPS",
@@ -127,7 +127,7 @@ class Spread(BaseModel):
         known = sorted(v for v in values if v is not None)
         if not known:
             return None
-        from .store import percentile
+        from agentic_flow.core.store.database import percentile
 
         return cls(
             median=statistics.median(known),
@@ -345,10 +345,10 @@ def _loaded(settings: LoadedSettings | Settings | None) -> LoadedSettings:
     if isinstance(settings, LoadedSettings):
         return settings
     if settings is None:
-        from .config import load_settings
+        from agentic_flow.core.config import load_settings
 
         return load_settings()
-    from .paths import project_settings_file, user_config_file
+    from agentic_flow.core.paths import project_settings_file, user_config_file
 
     return LoadedSettings(
         merged=settings, user=settings, project=Settings(), user_file=user_config_file(),
@@ -421,7 +421,7 @@ class Comparison:
         self.runs = runs
         self.settings = _loaded(settings)
         if catalog is None:
-            from .models.catalog import ModelCatalog
+            from agentic_flow.core.models.catalog import ModelCatalog
 
             catalog = ModelCatalog.load()
         self.catalog = catalog
@@ -438,7 +438,7 @@ class Comparison:
         if isinstance(agent, str):
             from pathlib import Path
 
-            from .agents import load_catalog
+            from agentic_flow.core.agents.catalog import load_catalog
 
             agent = load_catalog(Path(agents_dir) if agents_dir else None).get(agent)
         self.agent = agent
@@ -460,7 +460,7 @@ class Comparison:
             raise RuntimeError("a Comparison can be streamed once")
         self._started = True
         if self._http is None:
-            from .http import HttpClient
+            from agentic_flow.core.http import HttpClient
 
             self._http = HttpClient()
         began = time.perf_counter()
@@ -495,7 +495,7 @@ class Comparison:
             return
         from pathlib import Path
 
-        from .permissions import PermissionEngine, PolicyApprover
+        from agentic_flow.core.permissions import PermissionEngine, PolicyApprover
 
         if self.engine is None:
             self.engine, warnings = PermissionEngine.from_settings(
@@ -524,7 +524,7 @@ class Comparison:
         queue.put_nowait(_DONE)
 
     async def _run_model(self, model_id: str, run_index: int, queue: asyncio.Queue[Any]) -> ModelRun:
-        from .runtime import make_provider
+        from agentic_flow.core.runtime import make_provider
 
         meter = LiveMeter()
         self.live[model_id] = meter
@@ -545,7 +545,7 @@ class Comparison:
 
         try:
             if model_id.startswith("local:"):
-                from .local import ensure_local_server
+                from agentic_flow.core.local.server import ensure_local_server
 
                 await ensure_local_server()
             provider = make_provider(
@@ -588,7 +588,7 @@ class Comparison:
         warnings = [e.message for e in got.errors if e is not fatal]
         usage = got.usage
         if usage is None and text:
-            from .tokens import count_request_tokens, count_tokens
+            from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
             usage = Usage(
                 input_tokens=count_request_tokens(request.messages, request.system, (), request.model),
@@ -634,7 +634,7 @@ class Comparison:
         if self.check_cmd and run.status == "ok" and blocks and self.engine is not None and self.approver is not None:
             audit = None
             if self.store is not None:
-                from .audit import AuditLog
+                from agentic_flow.core.permissions.audit import AuditLog
 
                 audit = AuditLog(self.store)
             report.command = await run_check_command(
@@ -646,7 +646,7 @@ class Comparison:
     # -- storage ----------------------------------------------------------------------
     def _record(self, run: ModelRun) -> None:
         """Usage into ``turns`` (it was spent) and, for finished runs, a latency sample."""
-        from .errors import StoreError
+        from agentic_flow.core.errors import StoreError
 
         assert self.store is not None
         try:
@@ -669,10 +669,10 @@ class Comparison:
             logger.warning("compare: could not record %s: %s", run.model_id, exc)
 
     def _save_result(self, result: CompareResult) -> None:
-        from .errors import StoreError
+        from agentic_flow.core.errors import StoreError
 
         assert self.store is not None
-        from .compare_store import CompareStore
+        from agentic_flow.core.compare.results import CompareStore
 
         try:
             CompareStore(self.store).save(result)

@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-from .config import LoadedSettings, RouterPolicy, Settings
-from .errors import UnknownModel
-from .models.catalog import ModelCatalog, ModelInfo, Tier, cost, format_context, format_cost
-from .routing_weights import (
+from agentic_flow.core.config import LoadedSettings, RouterPolicy, Settings
+from agentic_flow.core.errors import UnknownModel
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, Tier, cost, format_context, format_cost
+from agentic_flow.core.routing.weights import (
     DEFAULT_WEIGHTS,
     TIER_INDEX,
     WEIGHTS_FILE,
@@ -58,8 +58,8 @@ from .routing_weights import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .agents import Agent
-    from .store import LatencyStats, Store
+    from agentic_flow.core.agents.catalog import Agent
+    from agentic_flow.core.store.database import LatencyStats, Store
 
 __all__ = [
     "Weights",
@@ -178,7 +178,7 @@ def task_features(task: str, agent: "Agent | None" = None, *, tools: bool | None
     ``tools`` overrides the agent (``False`` for ``--no-tools``). An agent whose
     ``tools`` list is absent offers every tool; an empty list offers none.
     """
-    from .tokens import count_tokens
+    from agentic_flow.core.models.tokens import count_tokens
 
     tokens = count_tokens(task)
     system_tokens = count_tokens(agent.prompt) if agent is not None and agent.prompt else 0
@@ -275,10 +275,10 @@ def provider_access(
     (``probe``; None skips the check); the embedded ``local`` model when its extra is
     installed.
     """
-    from .providers.registry import key_status, resolve_provider_config
+    from agentic_flow.core.providers.registry import key_status, resolve_provider_config
 
     if provider == "local":
-        from .local import local_status
+        from agentic_flow.core.local.server import local_status
 
         hint = local_status()
         return ProviderAccess(hint is None, True, "embedded local model" if hint is None else hint)

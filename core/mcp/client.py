@@ -30,10 +30,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from pydantic import RootModel
 
-from core.errors import McpError
-from core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
-from core.tools.mcp_config import McpServerConfig, load_mcp_servers
-from core.tools.mcp_names import WireNames, parse_user_name, user_name
+from agentic_flow.core.errors import McpError
+from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
+from agentic_flow.core.mcp.config import McpServerConfig, load_mcp_servers
+from agentic_flow.core.mcp.names import WireNames, parse_user_name, user_name
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -369,7 +369,7 @@ class McpManager:
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
 
-        import core
+        from agentic_flow import __version__
 
         config = server.config
         transport: Any
@@ -384,7 +384,7 @@ class McpManager:
             transport = streamable_http_client(config.url, http_client=http)
         client = Client(
             transport,
-            client_info=mcp_types.Implementation(name="agentic-flow", version=core.__version__),
+            client_info=mcp_types.Implementation(name="agentic-flow", version=__version__),
             elicitation_callback=self._elicitation_callback(server),
             logging_callback=self._logging_callback(server),
             message_handler=self._message_handler(server),

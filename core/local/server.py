@@ -10,7 +10,7 @@ The model is Gemma 3 270M, a *base* model: tiny, not instruction-tuned, no tool 
 is there so the workbench answers out of the box, not to do real coding work.
 
 The server never outlives the app: it runs in its own process group, is stopped at
-interpreter exit (``atexit``) and on SIGTERM, and its launcher (``local_boot.py``) kills
+interpreter exit (``atexit``) and on SIGTERM, and its launcher (``local/boot.py``) kills
 it when the parent process dies (``PR_SET_PDEATHSIG`` on Linux plus a watchdog thread).
 """
 
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Self
 
-from . import errors
-from .paths import data_dir
-from .providers.base import ProviderConfig
+from agentic_flow.core import errors
+from agentic_flow.core.paths import data_dir
+from agentic_flow.core.providers.base import ProviderConfig
 
 __all__ = [
     "INSTALL_HINT",
@@ -86,8 +86,8 @@ _REQUIRED_MODULES = (
     MODEL_PACKAGE,
     *(f"{MODEL_PACKAGE}_part{i}" for i in range(1, 5)),
 )
-_BOOT_SCRIPT = Path(__file__).with_name("local_boot.py")
-_API_KEY_ENV = "AGENTIC_FLOW_LOCAL_API_KEY"  # read (and removed) by local_boot.py
+_BOOT_SCRIPT = Path(__file__).with_name("boot.py")
+_API_KEY_ENV = "AGENTIC_FLOW_LOCAL_API_KEY"  # read (and removed) by local/boot.py
 _GGUF_MAGIC = b"GGUF"
 
 Progress = Callable[[str], None]
@@ -344,7 +344,7 @@ class LocalServer:
     def command(self, pdeathsig: bool = True) -> list[str]:
         """The launcher command line (``python -P`` keeps cwd modules from shadowing).
 
-        The API key is not on it: it travels in the environment (see ``local_boot.py``).
+        The API key is not on it: it travels in the environment (see ``local/boot.py``).
         """
         boot = [self.python, "-P", str(_BOOT_SCRIPT)]
         if pdeathsig:

@@ -1,0 +1,1 @@
+"""Agents: the catalog of Claude Code style markdown agents (:mod:`.catalog`)."""

@@ -1,0 +1,28 @@
+"""The ``agentic-flow`` entry point: the one place that knows both layers.
+
+The headless command line (:mod:`agentic_flow.core.cli`) runs every command; when there
+is none, it opens the workbench through the opener passed from here, so ``core`` never
+imports ``tui`` and ``--help`` loads neither Textual nor httpx.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from agentic_flow.core.cli import main as cli_main
+
+__all__ = ["main", "open_workbench"]
+
+
+def open_workbench(args: argparse.Namespace) -> int:
+    """Open the Textual workbench with the options given on the command line."""
+    from agentic_flow.tui.app import run_app  # lazy: Textual loads only when the workbench opens
+
+    return run_app(
+        agent=args.agent, model=args.model, agents_dir=args.agents_dir, base_url=args.base_url, workspace=args.workspace
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli_main(argv, open_workbench=open_workbench)
