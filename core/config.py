@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.paths import project_settings_file, user_config_file
+from agentic_flow.core.redact import register_secret
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 __all__ = [
     "ProviderSettings",
@@ -182,7 +182,6 @@ def _register_secrets(settings: Settings) -> None:
     ``providers.NAME.api_key`` (or an auth header) would otherwise reach error messages,
     logs and the audit log verbatim whenever a server echoes it back.
     """
-    from agentic_flow.core.redact import register_secret
 
     for provider in settings.providers.values():
         if provider.api_key is not None:

@@ -11,13 +11,13 @@ import logging
 from pathlib import Path
 
 from agentic_flow.core.paths import data_dir
+from agentic_flow.core.redact import redact
 
 __all__ = ["setup_logging", "log_file"]
 
 
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from agentic_flow.core.redact import redact
 
         record.msg = redact(record.getMessage())
         record.args = None

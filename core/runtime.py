@@ -12,11 +12,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from agentic_flow.core.agents.catalog import load_catalog
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.local.server import ensure_local_server, local_provider_config
+from agentic_flow.core.mcp.client import McpManager
+from agentic_flow.core.mcp.config import load_mcp_servers
+from agentic_flow.core.models.catalog import ModelCatalog
+from agentic_flow.core.permissions import (
+    PermissionEngine,
+    choose_approver,
+    mode_and_approver_for,
+)
+from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.providers.base import Provider, RetryPolicy
-from agentic_flow.core.providers.registry import create_provider, key_status, resolve_provider_config, split_model_id
+from agentic_flow.core.providers.registry import (
+    create_provider,
+    key_status,
+    resolve_provider_config,
+    split_model_id,
+)
+from agentic_flow.core.routing.router import choose_auto
+from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession
+from agentic_flow.core.store.database import Store
+from agentic_flow.core.tools.registry import tools_for_agent
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent, AgentCatalog
@@ -57,7 +77,6 @@ LOCAL_DEFAULT_MODEL = "local:gemma-3-270m"
 async def prepare_model(model_id: str, on_progress: Callable[[str], None] | None = None) -> None:
     """Start what a model needs before its first request (the embedded local server)."""
     if split_model_id(model_id)[0] == "local":
-        from agentic_flow.core.local.server import ensure_local_server
 
         await ensure_local_server(on_progress=on_progress)
 
@@ -126,7 +145,6 @@ def make_provider(
 ) -> Provider:
     provider_name, _ = split_model_id(model_id)
     if provider_name == "local":
-        from agentic_flow.core.local.server import local_provider_config
 
         config = local_provider_config()
     else:
@@ -153,15 +171,12 @@ async def _open_tools(
     """The agent's tools, with MCP servers started on ``stack`` when any are configured."""
     if opts.no_tools:
         return None, {}
-    from agentic_flow.core.mcp.config import load_mcp_servers
-    from agentic_flow.core.tools.registry import tools_for_agent
 
     mcp = None
     extra: dict[str, Any] = {}
     servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
     warnings.extend(mcp_warnings)
     if servers:
-        from agentic_flow.core.mcp.client import McpManager
 
         mcp = await stack.enter_async_context(McpManager(servers))
         extra = mcp.tools()
@@ -195,12 +210,6 @@ class Runtime:
         interactive: bool = False,
         on_notice: Callable[[str], None] | None = None,
     ) -> "Runtime":
-        from agentic_flow.core.agents.catalog import load_catalog
-        from agentic_flow.core.permissions.audit import AuditLog
-        from agentic_flow.core.models.catalog import ModelCatalog
-        from agentic_flow.core.permissions import PermissionEngine, choose_approver, mode_and_approver_for
-        from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession
-        from agentic_flow.core.store.database import Store
 
         workspace = Path(opts.workspace or ".").resolve()
         settings = load_settings(workspace)
@@ -210,7 +219,6 @@ class Runtime:
         catalog = ModelCatalog.load()
         store = Store()
         if opts.model == "auto":
-            from agentic_flow.core.routing.router import choose_auto
 
             decision = choose_auto(
                 opts.task or "", agent, settings, catalog, store, tools=False if opts.no_tools else None

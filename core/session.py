@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
+from agentic_flow.core.errors import StoreError
 from agentic_flow.core.events import (
     Event,
     MessageStarted,
@@ -30,12 +31,20 @@ from agentic_flow.core.events import (
     TurnEnded,
     Usage,
 )
-from agentic_flow.core.messages import AssistantMessage, ChatRequest, Message, ToolCall, ToolResultMessage, UserMessage
+from agentic_flow.core.messages import (
+    AssistantMessage,
+    ChatRequest,
+    Message,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from agentic_flow.core.redact import redact, redact_obj
+from agentic_flow.core.tools.base import ToolContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agentic_flow.core.permissions.audit import AuditLog
     from agentic_flow.core.permissions import Approver, PermissionEngine
+    from agentic_flow.core.permissions.audit import AuditLog
     from agentic_flow.core.providers.base import Provider
     from agentic_flow.core.store.database import Store
     from agentic_flow.core.tools.base import Tool
@@ -290,7 +299,6 @@ class AgentSession:
                         source=self.latency_source,
                     )
             except Exception as exc:  # the store must never lose the answer on screen
-                from agentic_flow.core.errors import StoreError
 
                 if not isinstance(exc, StoreError):
                     raise
@@ -328,14 +336,12 @@ class AgentSession:
             try:
                 self._append(stopped)
             except Exception as exc:  # never mask the cancellation with a store error
-                from agentic_flow.core.errors import StoreError
 
                 if not isinstance(exc, StoreError):
                     raise
 
     async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
         from agentic_flow.core.permissions import PermissionRequest
-        from agentic_flow.core.tools.base import ToolContext
 
         by_wire = {tool.wire_name: tool for tool in self.tools.values()}
         ctx = ToolContext(

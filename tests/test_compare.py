@@ -10,7 +10,9 @@ from datetime import date
 
 import pytest
 
-from agentic_flow.core.compare.runner import CompareResult, Comparison, RunFinished, RunStarted, compare, parse_models
+from agentic_flow.core.compare.runner import Comparison, RunFinished, RunStarted, compare, parse_models
+
+from agentic_flow.core.compare.result import CompareResult
 from agentic_flow.core.compare.export import to_csv, to_json, to_markdown, to_text
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.config import ProviderSettings, Settings
@@ -239,7 +241,7 @@ async def test_base_url_applies_to_every_model(llm_server_factory):
 
 
 def test_exports_csv_json_and_markdown_table(tmp_path):
-    from agentic_flow.core.compare.runner import ModelRun, ModelSummary
+    from agentic_flow.core.compare.result import ModelRun, ModelSummary
 
     runs = [
         ModelRun(model_id="a:x", status="ok", ttft_s=0.5, total_s=1.5, tokens_per_s=20.0, input_tokens=10,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentic_flow.core.agents.catalog import Agent
-from agentic_flow.core.compare.runner import CompareResult, ModelRun, ModelSummary
+from agentic_flow.core.compare.result import CompareResult, ModelRun, ModelSummary
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.config import LoadedSettings, ProviderSettings, RouterPolicy, Settings
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo

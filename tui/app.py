@@ -27,11 +27,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.screen import Screen
-
 from agentic_flow.core.agents.catalog import Agent, AgentCatalog, load_catalog
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.errors import AgentDefinitionError
@@ -39,10 +34,21 @@ from agentic_flow.core.models.catalog import ModelCatalog, split_model_id
 from agentic_flow.core.runtime import RunOptions, choose_model
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
 from agentic_flow.tui.screens.agents import AgentsScreen
+from agentic_flow.tui.screens.compare import CompareScreen
 from agentic_flow.tui.screens.models import ModelsScreen, provider_key_status
+from agentic_flow.tui.screens.session import SessionScreen
 from agentic_flow.tui.state import WorkbenchState
-from agentic_flow.tui.themes import DEFAULT_THEME, LoadedThemes, load_themes, register_themes
+from agentic_flow.tui.themes import (
+    DEFAULT_THEME,
+    LoadedThemes,
+    load_themes,
+    register_themes,
+)
 from agentic_flow.tui.widgets.model_table import ModelTable
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 
 __all__ = ["WorkbenchApp", "run_app"]
 
@@ -239,13 +245,6 @@ class WorkbenchApp(App[int]):
         self.agents_screen.remembered = self.state.models
         opts = self.run_options(agent.name, model_id)
         self.last_run_options = opts
-        try:
-            from agentic_flow.tui.screens.session import SessionScreen
-        except ModuleNotFoundError as exc:
-            if exc.name != "agentic_flow.tui.screens.session":
-                raise
-            self.notify("The session screen is not available in this build.", severity="error")
-            return
         self._pop_to_agents()
         self.push_screen(SessionScreen(opts))
 
@@ -259,7 +258,6 @@ class WorkbenchApp(App[int]):
         if len(chosen) < 2:
             self.notify("Mark two or more models in the model table (Space) to compare them.", severity="warning")
             return
-        from agentic_flow.tui.screens.compare import CompareScreen
 
         self.push_screen(CompareScreen(chosen, task=task, agent=self.current_agent))
 

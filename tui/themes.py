@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import agentic_flow.themes as _bundled
 import yaml
+from agentic_flow.core.paths import config_dir
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
-
-from agentic_flow.core.paths import config_dir
-import agentic_flow.themes as _bundled
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App

@@ -16,15 +16,29 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
+from agentic_flow.core import __version__
+from agentic_flow.core.cli.catalogs import cmd_agents, cmd_models
+from agentic_flow.core.cli.exit_codes import (
+    EXIT_CONFIG,
+    EXIT_CUT_OFF,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROVIDER,
+    EXIT_USAGE,
+)
+from agentic_flow.core.cli.extra import add_extra_commands, dispatch_extra
+from agentic_flow.core.cli.output import err
+from agentic_flow.core.errors import (
+    AgenticFlowError,
+    ConfigError,
+    ProviderError,
+    UnknownModel,
+)
+from agentic_flow.core.logs import setup_logging
+
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_CONFIG", "EXIT_PROVIDER", "EXIT_CUT_OFF"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_PROVIDER = 4
-EXIT_CUT_OFF = 5
-EXIT_INTERRUPTED = 130
 
 EPILOG = """\
 exit codes:
@@ -78,7 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from agentic_flow.core import __version__
 
     parser.add_argument("--version", action="version", version=f"agentic-flow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -108,7 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
 
-    from agentic_flow.core.cli.extra import add_extra_commands
 
     add_extra_commands(sub)
     return parser
@@ -139,7 +151,6 @@ def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | No
         return _open_workbench([], open_workbench)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    from agentic_flow.core.logs import setup_logging
 
     setup_logging()
     try:
@@ -150,8 +161,6 @@ def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | No
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from agentic_flow.core.errors import AgenticFlowError, ConfigError
-    from agentic_flow.core.cli.output import err
 
     try:
         if args.command == "run":
@@ -159,14 +168,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
             return cmd_run(args)
         if args.command == "models":
-            from agentic_flow.core.cli.catalogs import cmd_models
 
             return cmd_models(args)
         if args.command == "agents":
-            from agentic_flow.core.cli.catalogs import cmd_agents
 
             return cmd_agents(args)
-        from agentic_flow.core.cli.extra import dispatch_extra
 
         result = dispatch_extra(args)
         if result is None:
@@ -178,7 +184,6 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_CONFIG
     except AgenticFlowError as exc:
         err(str(exc))
-        from agentic_flow.core.errors import ProviderError, UnknownModel
 
         return EXIT_PROVIDER if isinstance(exc, (ProviderError, UnknownModel)) else EXIT_ERROR
 
@@ -188,9 +193,6 @@ def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
     _add_model_options(parser)
     parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
     args = parser.parse_args(argv)
-    from agentic_flow.core.errors import ConfigError
-    from agentic_flow.core.logs import setup_logging
-    from agentic_flow.core.cli.output import err
 
     if opener is None:
         err("the workbench is not available here; use `agentic-flow run --task ...` (see --help)")

@@ -8,12 +8,28 @@ Results go to stdout, progress and problems to stderr.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from agentic_flow.core.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
+from agentic_flow.core.cli.exit_codes import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROVIDER,
+    EXIT_USAGE,
+)
 from agentic_flow.core.cli.output import err, table, warn
+from agentic_flow.core.cli.task_input import read_task
+from agentic_flow.core.errors import (
+    AgenticFlowError,
+    ConfigError,
+    ProviderError,
+    UnknownModel,
+)
 
 __all__ = ["add_analysis_commands", "dispatch_analysis"]
 
@@ -105,8 +121,6 @@ def dispatch_analysis(args: argparse.Namespace) -> int | None:
     command = commands.get(args.command)
     if command is None:
         return None
-    from agentic_flow.core.errors import AgenticFlowError, ConfigError, ProviderError, UnknownModel
-    from agentic_flow.core.cli import EXIT_CONFIG
 
     try:
         return command(args)
@@ -171,13 +185,11 @@ def _progress_line(done: int, total: int, run: Any) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import asyncio
 
-    from agentic_flow.core.compare.runner import Comparison, RunFinished, parse_models
     from agentic_flow.core.compare.export import render
+    from agentic_flow.core.compare.runner import Comparison, RunFinished, parse_models
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.store.database import Store
-    from agentic_flow.core.cli.run import read_task
 
     problem = _compare_usage_error(args)
     task = read_task(args.task, sys.stdin)
@@ -186,7 +198,6 @@ def _compare(args: argparse.Namespace) -> int:
     if problem is not None:
         err(problem)
         return EXIT_USAGE
-    from agentic_flow.core.errors import ConfigError
 
     try:
         models = parse_models(args.models)
@@ -197,7 +208,10 @@ def _compare(args: argparse.Namespace) -> int:
     settings = load_settings(workspace)
     engine = approver = None
     if args.check:
-        from agentic_flow.core.permissions import PermissionEngine, mode_and_approver_for
+        from agentic_flow.core.permissions import (
+            PermissionEngine,
+            mode_and_approver_for,
+        )
 
         mode, approver = mode_and_approver_for(args.approve, _interactive())
         engine, warnings = PermissionEngine.from_settings(
@@ -258,7 +272,6 @@ def _markdown(result: Any, args: argparse.Namespace) -> str:
 
 
 def _route(args: argparse.Namespace) -> int:
-    import json
 
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.store.database import Store
@@ -278,7 +291,6 @@ def _route(args: argparse.Namespace) -> int:
     from agentic_flow.core.agents.catalog import load_catalog
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.routing.router import route
-    from agentic_flow.core.cli.run import read_task
 
     task = read_task(args.task, sys.stdin)
     if not task:
@@ -323,10 +335,16 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _cost_checked(args: argparse.Namespace) -> int:
-    import json
 
-    from agentic_flow.core.models.cost import DEFAULT_INPUT_SHARE, parse_mix, parse_share, parse_tokens, project, project_from_history
     from agentic_flow.core.models.catalog import ModelCatalog
+    from agentic_flow.core.models.cost import (
+        DEFAULT_INPUT_SHARE,
+        parse_mix,
+        parse_share,
+        parse_tokens,
+        project,
+        project_from_history,
+    )
 
     if not args.tokens and not args.from_history:
         raise ValueError("give a volume with --tokens (e.g. --tokens 10M) or use --from-history")

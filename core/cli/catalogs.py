@@ -8,15 +8,15 @@ import json
 import sys
 from pathlib import Path
 
-from agentic_flow.core.cli import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from agentic_flow.core.cli.output import err, table, warn
+from agentic_flow.core.errors import AgenticFlowError, StoreError
 
 __all__ = ["cmd_models", "cmd_agents", "measured_latency"]
 
 
 def measured_latency() -> dict[str, object]:
     """Measured latency per model id from the user's stored runs ({} when none)."""
-    from agentic_flow.core.errors import StoreError
     from agentic_flow.core.store.database import Store
 
     try:
@@ -103,7 +103,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _models_refresh(args: argparse.Namespace) -> int:
-    from agentic_flow.core.errors import AgenticFlowError
     from agentic_flow.core.models.refresh import refresh_from_openrouter
 
     kwargs = {"timeout": args.timeout}

@@ -7,11 +7,18 @@ when it runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
+from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
-from agentic_flow.core.cli import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from agentic_flow.core.cli.output import err, fmt_cost, table
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.mcp.config import load_mcp_servers
 
 __all__ = ["add_extra_commands", "dispatch_extra"]
 
@@ -47,13 +54,11 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--workspace", metavar="DIR", help="project folder holding .mcp.json (default: current dir)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each server (default 30)")
 
-    from agentic_flow.core.cli.analysis import add_analysis_commands
 
     add_analysis_commands(sub)
 
 
 def dispatch_extra(args: argparse.Namespace) -> int | None:
-    from agentic_flow.core.cli.analysis import dispatch_analysis
 
     result = dispatch_analysis(args)
     if result is not None:
@@ -68,7 +73,6 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    import json
 
     from agentic_flow.core.store.database import Store
 
@@ -92,7 +96,6 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def _row_dict(row: object) -> dict[str, object]:
-    from dataclasses import asdict, is_dataclass
 
     if is_dataclass(row):
         return asdict(row)  # type: ignore[arg-type]
@@ -105,7 +108,6 @@ def _parse_time(value: str | None, flag: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        from agentic_flow.core.errors import ConfigError
 
         raise ConfigError(f"{flag} {value!r} is not an ISO date/time (e.g. 2026-11-01 or 2026-11-01T12:00)") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
@@ -152,11 +154,8 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    import asyncio
-    from pathlib import Path
 
     from agentic_flow.core.config import load_settings
-    from agentic_flow.core.mcp.config import load_mcp_servers
 
     workspace = Path(args.workspace or ".").resolve()
     settings = load_settings(workspace)

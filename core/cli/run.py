@@ -18,6 +18,16 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from agentic_flow.core.cli.exit_codes import (
+    EXIT_CUT_OFF,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROVIDER,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+)
+from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
+from agentic_flow.core.cli.task_input import read_task
 from agentic_flow.core.events import (
     Event,
     MessageStarted,
@@ -33,26 +43,9 @@ from agentic_flow.core.events import (
     event_to_json,
 )
 from agentic_flow.core.redact import redact, redact_obj
-from agentic_flow.core.cli import EXIT_CUT_OFF, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
-from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
 
-__all__ = ["cmd_run", "read_task", "EXIT_TERMINATED"]
+__all__ = ["cmd_run"]
 
-EXIT_TERMINATED = 143  # 128 + SIGTERM, what shells report for a process killed by it
-
-
-def read_task(task: str | None, stdin: TextIO) -> str | None:
-    if task is not None:
-        return task
-    if stdin is None or stdin.closed:
-        return None
-    try:
-        if stdin.isatty():
-            return None
-    except (ValueError, OSError):
-        return None
-    data = stdin.read()
-    return data.strip() or None
 
 
 def _interactive() -> bool:
@@ -152,7 +145,7 @@ async def _run(args: argparse.Namespace, task: str) -> int:
             await runtime.aclose()
     finally:
         terminated.remove()
-    return EXIT_TERMINATED if code == 130 and terminated.received else code
+    return EXIT_TERMINATED if code == EXIT_INTERRUPTED and terminated.received else code
 
 
 async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa: ANN001

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agentic_flow.core.tools.shell import kill_process_group
 from pydantic import BaseModel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -314,7 +315,6 @@ def expand_command(command: str, folder: Path, files: list[Path], blocks: list[C
 
 async def _execute(command: str, cwd: Path, timeout: float) -> tuple[int | None, bool, str, float]:
     """Run ``bash -c command`` in its own process group; kill the group on timeout."""
-    from agentic_flow.core.tools.shell import kill_process_group
 
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(

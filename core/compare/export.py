@@ -12,7 +12,8 @@ import csv
 import io
 from typing import Any, Callable
 
-from agentic_flow.core.compare.runner import CompareResult, ModelSummary, Spread
+from agentic_flow.core.cli.output import table
+from agentic_flow.core.compare.result import CompareResult, ModelSummary, Spread
 from agentic_flow.core.models.catalog import format_cost
 
 __all__ = ["COLUMNS", "summary_rows", "to_markdown", "to_csv", "to_json", "to_text", "render", "FORMATS"]
@@ -192,7 +193,6 @@ def to_json(result: CompareResult) -> str:
 
 def to_text(result: CompareResult) -> str:
     """The terminal table (plain text), the ranking and the failures."""
-    from agentic_flow.core.cli.output import table
 
     lines = [table(COLUMNS, summary_rows(result), right=(2, 3, 4, 5, 6))]
     rank = result.ranking()

@@ -22,6 +22,7 @@ it never appears in the process list.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import runpy
 import signal
@@ -39,7 +40,6 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Self
 
+import httpx
 from agentic_flow.core import errors
 from agentic_flow.core.paths import data_dir
 from agentic_flow.core.providers.base import ProviderConfig
@@ -396,7 +397,6 @@ class LocalServer:
 
     async def wait_ready(self, timeout: float = STARTUP_TIMEOUT, interval: float = 0.1) -> None:
         """Poll ``GET /v1/models`` until it answers 200; raise with the server's last output."""
-        import httpx
 
         started = time.monotonic()
         next_note = 3.0

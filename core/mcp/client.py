@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from pydantic import RootModel
-
+from agentic_flow import __version__
 from agentic_flow.core.errors import McpError
-from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
 from agentic_flow.core.mcp.config import McpServerConfig, load_mcp_servers
 from agentic_flow.core.mcp.names import WireNames, parse_user_name, user_name
+from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
+from pydantic import RootModel, ValidationError
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -369,7 +369,6 @@ class McpManager:
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
 
-        from agentic_flow import __version__
 
         config = server.config
         transport: Any
@@ -666,7 +665,6 @@ def _call_error(leaf: BaseException, server: str, tool: str) -> McpError:
     import anyio
     from mcp import InputRequiredRoundsExceededError, MCPError
     from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
-    from pydantic import ValidationError
 
     if isinstance(leaf, MCPError):
         if leaf.code == CONNECTION_CLOSED:

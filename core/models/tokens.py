@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+import orjson
 from agentic_flow.core.errors import AgenticFlowError
 from agentic_flow.core.paths import cache_dir
 
@@ -106,7 +107,6 @@ def count_request_tokens(
     messages: Iterable[Any], system: str | None = None, tools: Iterable[Any] = (), model: str = ""
 ) -> int:
     """Estimate the input tokens of a request: content plus a small per-message overhead."""
-    import orjson
 
     parts: list[str] = [system or ""]
     n = 0

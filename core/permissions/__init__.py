@@ -15,7 +15,11 @@ from agentic_flow.core.permissions.approvers import (
     format_request,
     mode_and_approver_for,
 )
-from agentic_flow.core.permissions.dangerous import Danger, dangerous_reason, find_dangers
+from agentic_flow.core.permissions.dangerous import (
+    Danger,
+    dangerous_reason,
+    find_dangers,
+)
 from agentic_flow.core.permissions.engine import (
     Answer,
     AnswerKind,
@@ -39,7 +43,11 @@ from agentic_flow.core.permissions.rules import (
     parse_rule,
 )
 from agentic_flow.core.permissions.settings_file import append_allow_rule
-from agentic_flow.core.permissions.shell import ShellAnalysis, analyze_command, split_command
+from agentic_flow.core.permissions.shell import (
+    ShellAnalysis,
+    analyze_command,
+    split_command,
+)
 from agentic_flow.core.permissions.targets import ToolKind, tool_kind
 
 __all__ = [

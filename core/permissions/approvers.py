@@ -24,7 +24,12 @@ from collections.abc import Callable
 from typing import Literal, Protocol, TextIO, runtime_checkable
 
 from agentic_flow.core.errors import ConfigError
-from agentic_flow.core.permissions.engine import Answer, PermissionRequest, Verdict, exact_rule
+from agentic_flow.core.permissions.engine import (
+    Answer,
+    PermissionRequest,
+    Verdict,
+    exact_rule,
+)
 from agentic_flow.core.permissions.modes import Mode, parse_mode
 from agentic_flow.core.permissions.shell import analyze_command
 from agentic_flow.core.permissions.targets import canonical_tool, target_for, tool_kind

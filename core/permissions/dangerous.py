@@ -28,8 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from agentic_flow.core.permissions.globs import path_match
-from agentic_flow.core.permissions.shell import ShellAnalysis, analyze_command, basename, command_chain, word_variants
-from agentic_flow.core.permissions.targets import Target, canonical_tool, expand_home, resolve_path, target_for, tool_kind
+from agentic_flow.core.permissions.shell import (
+    ShellAnalysis,
+    analyze_command,
+    basename,
+    command_chain,
+    word_variants,
+)
+from agentic_flow.core.permissions.targets import (
+    Target,
+    canonical_tool,
+    expand_home,
+    resolve_path,
+    target_for,
+    tool_kind,
+)
 
 __all__ = ["Danger", "find_dangers", "dangerous_reason", "command_dangers", "path_danger"]
 

@@ -36,8 +36,19 @@ from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.permissions.dangerous import Danger, find_dangers
 from agentic_flow.core.permissions.globs import escape_command, escape_path
-from agentic_flow.core.permissions.modes import READ_ONLY_REASON, Mode, mode_outcome, parse_mode
-from agentic_flow.core.permissions.rules import Rule, RuleAction, RuleSet, load_rule_sets, parse_rule
+from agentic_flow.core.permissions.modes import (
+    READ_ONLY_REASON,
+    Mode,
+    mode_outcome,
+    parse_mode,
+)
+from agentic_flow.core.permissions.rules import (
+    Rule,
+    RuleAction,
+    RuleSet,
+    load_rule_sets,
+    parse_rule,
+)
 from agentic_flow.core.permissions.settings_file import append_allow_rule
 from agentic_flow.core.permissions.shell import (
     CommandPart,
@@ -50,7 +61,13 @@ from agentic_flow.core.permissions.shell import (
     has_unsafe_characters,
     word_variants,
 )
-from agentic_flow.core.permissions.targets import Target, canonical_tool, resolve_path, target_for, tool_kind
+from agentic_flow.core.permissions.targets import (
+    Target,
+    canonical_tool,
+    resolve_path,
+    target_for,
+    tool_kind,
+)
 
 # Redirect targets that write no file a person would care about.
 _HARMLESS_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
@@ -108,7 +125,9 @@ class Verdict:
         return self.outcome == "ask" and self.decided_by.startswith("rule:")
 
     def to_event(self, request: PermissionRequest, preview: str | None = None) -> PermissionRequested:
-        from agentic_flow.core.events import PermissionRequested  # lazy: pydantic models cost ~0.2 s to import
+        from agentic_flow.core.events import (
+            PermissionRequested,  # lazy: pydantic models cost ~0.2 s to import
+        )
 
         return PermissionRequested(
             call_id=request.call_id, tool=request.tool, arguments=request.arguments, reason=self.reason, preview=preview

@@ -29,19 +29,24 @@ from pathlib import Path
 from typing import Literal, cast
 
 import yaml
-
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.permissions.globs import (
     command_match,
-    command_pattern_literal_text,
     command_pattern_literal,
+    command_pattern_literal_text,
     normalize_blanks,
     path_match,
     path_pattern_is_catch_all,
 )
 from agentic_flow.core.permissions.modes import Mode, parse_mode
-from agentic_flow.core.permissions.targets import BUILTIN_TOOLS, MCP_NAME, Target, canonical_tool, expand_home
+from agentic_flow.core.permissions.targets import (
+    BUILTIN_TOOLS,
+    MCP_NAME,
+    Target,
+    canonical_tool,
+    expand_home,
+)
 
 __all__ = [
     "RuleAction",

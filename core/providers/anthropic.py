@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 import orjson
-
 from agentic_flow.core import errors
 from agentic_flow.core.events import (
     Event,
@@ -26,8 +25,18 @@ from agentic_flow.core.events import (
     ToolCallStarted,
     Usage,
 )
-from agentic_flow.core.messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from agentic_flow.core.providers.base import Provider, TurnState, parse_tool_arguments, text_or_none
+from agentic_flow.core.messages import (
+    AssistantMessage,
+    ChatRequest,
+    ToolResultMessage,
+    UserMessage,
+)
+from agentic_flow.core.providers.base import (
+    Provider,
+    TurnState,
+    parse_tool_arguments,
+    text_or_none,
+)
 from agentic_flow.core.providers.sse import SSEEvent
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]

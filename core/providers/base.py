@@ -18,26 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
 import orjson
-
 from agentic_flow.core import errors
 from agentic_flow.core.events import (
     Event,
-    MessageStarted,
     ProviderError,
     Retrying,
     StopReason,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallArgsDelta,
-    ToolCallReady,
-    ToolCallStarted,
     TurnEnded,
     Usage,
 )
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.messages import ChatRequest
-from agentic_flow.core.redact import redact
 from agentic_flow.core.providers.sse import SSEDecoder, SSEEvent
+from agentic_flow.core.redact import redact
 
 __all__ = ["ProviderConfig", "RetryPolicy", "Provider", "TurnState", "parse_tool_arguments", "SHAPE_ERRORS", "text_or_none"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from agentic_flow.core.events import (
     Event,
     MessageStarted,
@@ -26,8 +25,18 @@ from agentic_flow.core.events import (
     Usage,
 )
 from agentic_flow.core.events import ProviderError as ProviderErrorEvent
-from agentic_flow.core.messages import AssistantMessage, ChatRequest, ToolResultMessage, UserMessage
-from agentic_flow.core.providers.base import Provider, TurnState, parse_tool_arguments, text_or_none
+from agentic_flow.core.messages import (
+    AssistantMessage,
+    ChatRequest,
+    ToolResultMessage,
+    UserMessage,
+)
+from agentic_flow.core.providers.base import (
+    Provider,
+    TurnState,
+    parse_tool_arguments,
+    text_or_none,
+)
 from agentic_flow.core.providers.sse import SSEEvent
 
 __all__ = ["OpenAIProvider", "to_openai_messages"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.local.server import local_status
 from agentic_flow.core.providers.anthropic import AnthropicProvider
 from agentic_flow.core.providers.base import Provider, ProviderConfig, RetryPolicy
 from agentic_flow.core.providers.openai import OpenAIProvider
@@ -126,7 +127,6 @@ def create_provider(
 def key_status(provider: str, settings: Settings | None = None) -> str | None:
     """None when the provider is usable, else what to set (``"set OPENROUTER_API_KEY"``)."""
     if provider == "local":
-        from agentic_flow.core.local.server import local_status
 
         return local_status()
     try:

@@ -44,7 +44,15 @@ from urllib.parse import urlsplit
 
 from agentic_flow.core.config import LoadedSettings, RouterPolicy, Settings
 from agentic_flow.core.errors import UnknownModel
-from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, Tier, cost, format_context, format_cost
+from agentic_flow.core.models.catalog import (
+    ModelCatalog,
+    ModelInfo,
+    Tier,
+    cost,
+    format_context,
+    format_cost,
+)
+from agentic_flow.core.models.tokens import count_tokens
 from agentic_flow.core.routing.weights import (
     DEFAULT_WEIGHTS,
     TIER_INDEX,
@@ -178,7 +186,6 @@ def task_features(task: str, agent: "Agent | None" = None, *, tools: bool | None
     ``tools`` overrides the agent (``False`` for ``--no-tools``). An agent whose
     ``tools`` list is absent offers every tool; an empty list offers none.
     """
-    from agentic_flow.core.models.tokens import count_tokens
 
     tokens = count_tokens(task)
     system_tokens = count_tokens(agent.prompt) if agent is not None and agent.prompt else 0

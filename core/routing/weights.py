@@ -18,8 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.errors import AgenticFlowError
 from agentic_flow.core.models.catalog import TIERS, ModelCatalog
+from agentic_flow.core.paths import data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.store.database import Store
@@ -100,7 +102,6 @@ class CalibrationError(AgenticFlowError):
 
 
 def weights_path() -> Path:
-    from agentic_flow.core.paths import data_dir
 
     return data_dir() / WEIGHTS_FILE
 
@@ -150,7 +151,6 @@ def calibrate(store: "Store", catalog: ModelCatalog, *, path: Path | None = None
     :data:`EXPECTED_TIER_SLOPE` the defaults assume), clamped to 0.25×–3×; every
     compared model gets its own success rate for the reliability term.
     """
-    from agentic_flow.core.compare.results import CompareStore
 
     outcomes = CompareStore(store).outcomes()
     if not outcomes:

@@ -19,20 +19,19 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import ValidationError
 
 from agentic_flow.core.errors import StoreError
 from agentic_flow.core.messages import Message, messages_from_json
 from agentic_flow.core.paths import data_dir
 from agentic_flow.core.store.migrations import migrate
 from agentic_flow.core.store.timestamps import now_iso, parse_ts, to_iso
+from pydantic import ValidationError
 
 __all__ = [
     "DB_FILENAME",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+
 from agentic_flow.core.errors import StoreError
 from agentic_flow.core.store.timestamps import now_iso
 

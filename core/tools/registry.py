@@ -9,8 +9,8 @@ still runs — but it comes back as a warning so the UI can show it.
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
 
 from agentic_flow.core.messages import ToolSpec
 from agentic_flow.core.tools.base import Tool

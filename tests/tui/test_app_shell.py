@@ -10,8 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import sys
-import types
 from datetime import date
 from pathlib import Path
 
@@ -96,10 +94,11 @@ class RecordingSessionScreen(Screen[None]):
 
 @pytest.fixture
 def session_module(monkeypatch):
-    module = types.ModuleType("agentic_flow.tui.screens.session")
-    module.SessionScreen = RecordingSessionScreen
-    monkeypatch.setitem(sys.modules, "agentic_flow.tui.screens.session", module)
-    return module
+    """The app opens RecordingSessionScreen instead of the real session screen."""
+    import agentic_flow.tui.app as app_module
+
+    monkeypatch.setattr(app_module, "SessionScreen", RecordingSessionScreen)
+    return app_module
 
 
 def record_notifications(app: WorkbenchApp) -> list[tuple[str, str]]:
@@ -218,23 +217,8 @@ async def test_picking_a_model_without_its_key_warns_what_to_set(tmp_path, sessi
         assert any("set ANTHROPIC_API_KEY" in m and s == "warning" for m, s in seen)
 
 
-async def test_without_a_session_module_the_choice_is_still_recorded(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "agentic_flow.tui.screens.session", None)  # ModuleNotFoundError
-    app = make_app(tmp_path, agent="beta", model="ollama:llama-local")
-    seen = record_notifications(app)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.pause()
-        assert isinstance(app.screen, AgentsScreen)
-    assert app.last_run_options == RunOptions(
-        model="ollama:llama-local", agent="beta", workspace=str(tmp_path.resolve())
-    )
-    assert app.state.models == {"beta": "ollama:llama-local"}
-    assert any("session screen is not available" in m and s == "error" for m, s in seen)
-
-
 async def test_the_real_session_screen_is_pushed_with_the_options(tmp_path):
-    session = pytest.importorskip("agentic_flow.tui.screens.session")
+    from agentic_flow.tui.screens import session
     app = make_app(tmp_path, agent="beta", model="ollama:llama-local")  # no request is sent
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -249,10 +233,8 @@ async def test_the_real_session_screen_is_pushed_with_the_options(tmp_path):
 
 def test_the_session_screen_takes_run_options():
     """The agreed constructor: SessionScreen(opts: RunOptions)."""
-    try:
-        from agentic_flow.tui.screens.session import SessionScreen
-    except ModuleNotFoundError:
-        pytest.skip("tui.screens.session is not written yet")
+    from agentic_flow.tui.screens.session import SessionScreen
+
     params = list(inspect.signature(SessionScreen).parameters.values())
     assert params and params[0].name == "opts"
 

@@ -22,7 +22,8 @@ from textual.widgets import Input, Static
 
 from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
 from agentic_flow.core.compare.codecheck import CheckReport, check_blocks, extract_blocks
-from agentic_flow.core.compare.runner import CompareResult, LiveMeter, ModelRun, ModelSummary, RunFinished, RunStarted
+from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
+from agentic_flow.core.compare.result import CompareResult, ModelRun, ModelSummary
 from agentic_flow.core.config import LoadedSettings, ProviderSettings, Settings
 from agentic_flow.core.events import TextDelta
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo

@@ -34,6 +34,15 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agentic_flow.core.compare.export import render
+from agentic_flow.core.compare.result import CompareResult
+from agentic_flow.core.compare.runner import Comparison, LiveMeter
+from agentic_flow.core.errors import AgenticFlowError, StoreError
+from agentic_flow.core.events import Event
+from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.core.store.database import Store
+from agentic_flow.tui.commands import PaletteCommand
+from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -43,14 +52,6 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker
-
-from agentic_flow.core.compare.runner import CompareResult, LiveMeter
-from agentic_flow.core.compare.export import render
-from agentic_flow.core.errors import AgenticFlowError, StoreError
-from agentic_flow.core.events import Event
-from agentic_flow.core.models.catalog import format_cost
-from agentic_flow.tui.commands import PaletteCommand
-from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent
@@ -288,7 +289,6 @@ class CompareScreen(Screen[None]):
     # ------------------------------------------------------------------ running
 
     def _default_factory(self, task: str, models: Sequence[str], store: Store | None) -> ComparisonLike:
-        from agentic_flow.core.compare.runner import Comparison
 
         return Comparison(
             task,
@@ -330,7 +330,6 @@ class CompareScreen(Screen[None]):
                 self._ended(completed)
 
     def _open_store(self) -> Store | None:
-        from agentic_flow.core.store.database import Store
 
         try:
             return Store()

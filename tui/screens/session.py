@@ -18,22 +18,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Footer
-from textual.worker import Worker
-
-from agentic_flow.tui.approver import TuiApprover
-from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
-from agentic_flow.tui.widgets.message import warm_up_renderers
-from agentic_flow.tui.widgets.permission_panel import PendingApproval, PermissionPanel
-from agentic_flow.tui.widgets.prompt_input import PromptInput
-from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
-from agentic_flow.tui.widgets.transcript import Transcript
-from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
-
 from agentic_flow.core.events import (
     Event,
     Notice,
@@ -50,6 +34,21 @@ from agentic_flow.core.events import (
     TurnEnded,
     Usage,
 )
+from agentic_flow.tui.approver import TuiApprover
+from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
+from agentic_flow.tui.screens.audit import AuditScreen
+from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
+from agentic_flow.tui.widgets.message import warm_up_renderers
+from agentic_flow.tui.widgets.permission_panel import PendingApproval, PermissionPanel
+from agentic_flow.tui.widgets.prompt_input import PromptInput
+from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
+from agentic_flow.tui.widgets.transcript import Transcript
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.runtime import RunOptions, Runtime
@@ -509,7 +508,6 @@ class SessionScreen(Screen[None]):
         return on_notice
 
     def action_audit(self) -> None:
-        from agentic_flow.tui.screens.audit import AuditScreen
 
         store = getattr(self.session, "store", None) if self.session is not None else None
         workspace = Path(self.opts.workspace or ".").resolve()

@@ -24,12 +24,14 @@ from bisect import bisect_right
 from collections import OrderedDict
 from typing import Literal
 
+from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.geometry import Size
+from textual.highlight import highlight
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -261,8 +263,6 @@ def warm_up_renderers(console: object) -> None:
     Rich's Markdown and Pygments' lexers (code fences) import and compile on first use,
     a 100 ms stall in the first answer; the session screen calls this while it opens.
     """
-    from rich.console import Console
-    from textual.highlight import highlight
 
     sample = "# t\n\n**b** `c`\n\n- i\n\n```python\ndef f(x):\n    return x\n```\n"
     if isinstance(console, Console):

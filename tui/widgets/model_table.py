@@ -18,14 +18,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from agentic_flow.core.models.catalog import (
+    TIERS,
+    ModelInfo,
+    format_context,
+    format_cost,
+    format_price,
+)
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
-
-from agentic_flow.core.models.catalog import TIERS, ModelInfo, format_context, format_cost, format_price
 
 __all__ = [
     "ModelTable",
