@@ -167,6 +167,20 @@ class _Runtime:
         self.warnings: list[str] = []
         self.model_reason = "--model"
 
+    # the Runtime facade the session screen talks to
+    model_id = property(lambda self: self.session.model_id)
+    agent_name = property(lambda self: self.session.agent_name)
+    session_id = property(lambda self: self.session.session_id)
+    store = property(lambda self: None)
+    totals = property(lambda self: self.session.totals)
+    mode = property(lambda self: "ask")
+
+    def send(self, text: str) -> AsyncIterator[Any]:
+        return self.session.send(text)
+
+    def cancel(self) -> None:
+        self.session.cancel_event.set()
+
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
         self.session.model_id = model_id
 

@@ -24,6 +24,7 @@ def config_dir() -> Path:
     home = _home()
     if home is not None:
         return home
+    # lazy: platformdirs only when AGENTIC_FLOW_HOME is unset
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME))
@@ -34,6 +35,7 @@ def data_dir() -> Path:
     home = _home()
     if home is not None:
         return home / "data"
+    # lazy: platformdirs only when AGENTIC_FLOW_HOME is unset
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME))
@@ -44,6 +46,7 @@ def cache_dir() -> Path:
     home = _home()
     if home is not None:
         return home / "cache"
+    # lazy: platformdirs only when AGENTIC_FLOW_HOME is unset
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP_NAME))

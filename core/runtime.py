@@ -10,11 +10,12 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from agentic_flow.core.agents.catalog import load_catalog
-from agentic_flow.core.config import LoadedSettings, load_settings
+from agentic_flow.core.config import LoadedSettings, Settings, load_settings
 from agentic_flow.core.errors import UnknownModel
+from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.local.server import ensure_local_server, local_provider_config
 from agentic_flow.core.mcp.client import McpManager
@@ -22,7 +23,9 @@ from agentic_flow.core.mcp.config import load_mcp_servers
 from agentic_flow.core.models.catalog import ModelCatalog
 from agentic_flow.core.permissions import (
     PermissionEngine,
+    PermissionRequest,
     choose_approver,
+    example_rule,
     mode_and_approver_for,
 )
 from agentic_flow.core.permissions.audit import AuditLog
@@ -30,21 +33,21 @@ from agentic_flow.core.providers.base import Provider, RetryPolicy
 from agentic_flow.core.providers.registry import (
     create_provider,
     key_status,
+    needs_key,
     resolve_provider_config,
     split_model_id,
 )
 from agentic_flow.core.routing.router import choose_auto
-from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession
+from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionTotals
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.tools.registry import tools_for_agent
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent, AgentCatalog
-    from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.permissions import Approver
-    from agentic_flow.core.session import AgentSession
 
 __all__ = [
+    "ApprovalHints",
     "RunOptions",
     "Runtime",
     "CLAUDE_MODEL_ALIASES",
@@ -185,6 +188,18 @@ async def _open_tools(
     return mcp, tools
 
 
+@dataclass(frozen=True)
+class ApprovalHints:
+    """Hints for a person answering a permission request."""
+
+    always_rule: str | None
+    """The rule an "always" answer writes (None when there is no sensible one)."""
+    settings_file: Path
+    """Where "always" answers are written (the project settings file)."""
+    example_rule: str
+    """An example rule for this kind of call, for the user's own settings."""
+
+
 @dataclass
 class Runtime:
     """An open session and the resources it holds (HTTP pool, MCP servers, store)."""
@@ -289,6 +304,63 @@ class Runtime:
             mcp=mcp,
             max_tokens_choice=opts.max_tokens or settings.merged.max_tokens,
         )
+
+    # -- the facade the workbench talks to (it never reaches into the session or engine) --
+    @property
+    def model_id(self) -> str:
+        return self.session.model_id
+
+    @property
+    def agent_name(self) -> str | None:
+        return self.session.agent_name
+
+    @property
+    def session_id(self) -> str | None:
+        return self.session.session_id
+
+    @property
+    def store(self) -> "Store | None":
+        return self.session.store
+
+    @property
+    def totals(self) -> SessionTotals:
+        return self.session.totals
+
+    @property
+    def mode(self) -> str:
+        """The permission mode in force (``ask``, ``accept-edits``, ``auto``, ``read-only``)."""
+        return str(self.session.engine.mode)
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self.session.engine.mode = mode  # type: ignore[assignment]
+
+    def send(self, text: str) -> AsyncIterator[Event]:
+        """Send a user message; the events of the whole exchange (see ``AgentSession.send``)."""
+        return self.session.send(text)
+
+    def cancel(self) -> None:
+        """Stop the running answer at the next event; what was said is kept."""
+        self.session.cancel_event.set()
+
+    def approval_hints(self, request: "PermissionRequest") -> ApprovalHints:
+        """What the permission widget offers beside the yes/no: the rule "always" writes."""
+        engine = self.session.engine
+        return ApprovalHints(
+            always_rule=engine.suggest_rule(request),
+            settings_file=Path(engine.project_settings_path),
+            example_rule=example_rule(request),
+        )
+
+    @staticmethod
+    def key_status(provider: str, settings: Settings | None) -> str | None:
+        """None when ``provider`` can be called, else what to set (``"set OPENROUTER_API_KEY"``)."""
+        return key_status(provider, settings)
+
+    @staticmethod
+    def needs_key(provider: str, settings: Settings | None) -> bool:
+        """Whether ``provider`` is called with an API key (hosted) or without (local servers)."""
+        return needs_key(provider, settings)
 
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
         """Use ``model_id`` from the next turn on (await :func:`prepare_model` first for local)."""

@@ -39,6 +39,9 @@ from agentic_flow.core.messages import (
     ToolResultMessage,
     UserMessage,
 )
+from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
+from agentic_flow.core.permissions import PermissionRequest
+from agentic_flow.core.permissions.audit import AuditEntry
 from agentic_flow.core.redact import redact, redact_obj
 from agentic_flow.core.tools.base import ToolContext
 
@@ -251,7 +254,6 @@ class AgentSession:
 
     def _estimate_usage(self, stats: TurnStats, request: ChatRequest, text: str) -> None:
         """A stopped turn got no usage from the server: count it, marked as estimated."""
-        from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
         stats.input_tokens = count_request_tokens(request.messages, request.system, request.tools, request.model)
         stats.output_tokens = count_tokens(text, request.model)
@@ -341,7 +343,6 @@ class AgentSession:
                     raise
 
     async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
-        from agentic_flow.core.permissions import PermissionRequest
 
         by_wire = {tool.wire_name: tool for tool in self.tools.values()}
         ctx = ToolContext(
@@ -419,7 +420,6 @@ class AgentSession:
     def _audit(self, call: ToolCallReady, tool: str, decision: Any, summary: str, duration: float) -> None:
         if self.audit is None:
             return
-        from agentic_flow.core.permissions.audit import AuditEntry
 
         self.audit.append(
             AuditEntry(

@@ -17,9 +17,8 @@ __all__ = ["main", "open_workbench"]
 
 def open_workbench(args: argparse.Namespace) -> int:
     """Open the Textual workbench with the options given on the command line."""
-    from agentic_flow.tui.app import (
-        run_app,  # lazy: Textual loads only when the workbench opens
-    )
+    # lazy: Textual loads only when the workbench opens
+    from agentic_flow.tui.app import run_app
 
     return run_app(
         agent=args.agent, model=args.model, agents_dir=args.agents_dir, base_url=args.base_url, workspace=args.workspace

@@ -31,11 +31,11 @@ from agentic_flow.core.agents.catalog import Agent, AgentCatalog, load_catalog
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.errors import AgentDefinitionError
 from agentic_flow.core.models.catalog import ModelCatalog, split_model_id
-from agentic_flow.core.runtime import RunOptions, choose_model
+from agentic_flow.core.runtime import RunOptions, Runtime, choose_model
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
 from agentic_flow.tui.screens.agents import AgentsScreen
 from agentic_flow.tui.screens.compare import CompareScreen
-from agentic_flow.tui.screens.models import ModelsScreen, provider_key_status
+from agentic_flow.tui.screens.models import ModelsScreen
 from agentic_flow.tui.screens.session import SessionScreen
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.themes import (
@@ -235,7 +235,7 @@ class WorkbenchApp(App[int]):
             return
         self.current_agent = agent
         if self.base_url is None:
-            status = provider_key_status([provider], self.settings.merged)[provider]
+            status = Runtime.key_status(provider, self.settings.merged)
             if status is not None:
                 self.notify(f"{model_id}: {status} before sending a message.", severity="warning", timeout=10)
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from agentic_flow.core.permissions import Answer
 from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -48,7 +49,6 @@ class TuiApprover:
         self.target = target
 
     async def ask(self, request: "PermissionRequest", verdict: "Verdict") -> "Answer":
-        from agentic_flow.core.permissions import Answer
 
         target = self.target
         if target is None or not target.is_running:
@@ -63,6 +63,5 @@ class TuiApprover:
 
 def to_answer(answer: PanelAnswer) -> Any:
     """The engine's ``Answer`` for a panel answer."""
-    from agentic_flow.core.permissions import Answer
 
     return Answer(answer.kind, reason=answer.reason, rule=answer.rule)

@@ -164,6 +164,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         if args.command == "run":
+            # lazy: each command loads only what it runs (`--help` stays fast)
             from agentic_flow.core.cli.run import cmd_run
 
             return cmd_run(args)

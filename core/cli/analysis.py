@@ -169,6 +169,7 @@ def _compare_usage_error(args: argparse.Namespace) -> str | None:
 
 
 def _progress_line(done: int, total: int, run: Any) -> str:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.catalog import format_cost
 
     head = f"[{done}/{total}] {run.model_id}"
@@ -186,6 +187,7 @@ def _progress_line(done: int, total: int, run: Any) -> str:
 
 def _compare(args: argparse.Namespace) -> int:
 
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.compare.export import render
     from agentic_flow.core.compare.runner import Comparison, RunFinished, parse_models
     from agentic_flow.core.config import load_settings
@@ -208,6 +210,7 @@ def _compare(args: argparse.Namespace) -> int:
     settings = load_settings(workspace)
     engine = approver = None
     if args.check:
+        # lazy: each command loads only what it runs (`--help` stays fast)
         from agentic_flow.core.permissions import (
             PermissionEngine,
             mode_and_approver_for,
@@ -263,6 +266,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _markdown(result: Any, args: argparse.Namespace) -> str:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.compare.export import to_markdown
 
     return to_markdown(result, answers=not args.no_answers)
@@ -273,10 +277,12 @@ def _markdown(result: Any, args: argparse.Namespace) -> str:
 
 def _route(args: argparse.Namespace) -> int:
 
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.store.database import Store
 
     if args.route_command == "calibrate":
+        # lazy: each command loads only what it runs (`--help` stays fast)
         from agentic_flow.core.routing.router import calibrate
 
         cal = calibrate(Store(), ModelCatalog.load())
@@ -288,6 +294,7 @@ def _route(args: argparse.Namespace) -> int:
             rows.append([model_id, f"{s}/{n}", f"{cal.rate(model_id):.2f}"])
         print(table(["MODEL", "SUCCEEDED", "RATE (smoothed)"], rows, right=(1, 2)))
         return EXIT_OK
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.agents.catalog import load_catalog
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.routing.router import route
@@ -336,6 +343,7 @@ def _cost(args: argparse.Namespace) -> int:
 
 def _cost_checked(args: argparse.Namespace) -> int:
 
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.models.cost import (
         DEFAULT_INPUT_SHARE,
@@ -356,6 +364,7 @@ def _cost_checked(args: argparse.Namespace) -> int:
     mix = parse_mix(args.mix, catalog) if args.mix else None
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.from_history:
+        # lazy: each command loads only what it runs (`--help` stays fast)
         from agentic_flow.core.store.database import Store
 
         projection = project_from_history(
@@ -377,6 +386,7 @@ def _cost_checked(args: argparse.Namespace) -> int:
 
 
 def _cost_text(projection: Any, catalog: Any) -> str:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.catalog import format_cost, format_price
 
     dates = projection.price_dates()

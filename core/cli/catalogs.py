@@ -17,6 +17,7 @@ __all__ = ["cmd_models", "cmd_agents", "measured_latency"]
 
 def measured_latency() -> dict[str, object]:
     """Measured latency per model id from the user's stored runs ({} when none)."""
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.store.database import Store
 
     try:
@@ -35,6 +36,7 @@ def _fmt_ms(value: float | None) -> str:
 def cmd_models(args: argparse.Namespace) -> int:
     if getattr(args, "models_command", None) == "refresh":
         return _models_refresh(args)
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.models.catalog import ModelCatalog, catalog_rows
     from agentic_flow.core.providers.registry import key_status
@@ -103,6 +105,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _models_refresh(args: argparse.Namespace) -> int:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.refresh import refresh_from_openrouter
 
     kwargs = {"timeout": args.timeout}
@@ -121,6 +124,7 @@ def _models_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.agents.catalog import load_catalog
 
     agents_dir = Path(args.agents_dir) if getattr(args, "agents_dir", None) else None

@@ -74,6 +74,7 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
 
 def _sessions(args: argparse.Namespace) -> int:
 
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.store.database import Store
 
     rows = Store().list_sessions(limit=args.limit)
@@ -114,6 +115,7 @@ def _parse_time(value: str | None, flag: str) -> datetime | None:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.permissions.audit import AuditLog, export_csv, export_json
     from agentic_flow.core.store.database import Store
 
@@ -155,6 +157,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _mcp(args: argparse.Namespace) -> int:
 
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.config import load_settings
 
     workspace = Path(args.workspace or ".").resolve()
@@ -167,6 +170,7 @@ def _mcp(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     async def probe() -> list[object]:
+        # lazy: each command loads only what it runs (`--help` stays fast)
         from agentic_flow.core.mcp.client import McpManager
 
         print(f"starting {len(servers)} MCP server(s)…", file=sys.stderr)

@@ -114,6 +114,7 @@ class _Terminated:
 
 
 async def _run(args: argparse.Namespace, task: str) -> int:
+    # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.runtime import RunOptions, Runtime
 
     opts = RunOptions(

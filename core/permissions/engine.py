@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.events import PermissionDecided, PermissionRequested
 from agentic_flow.core.permissions.dangerous import Danger, find_dangers
 from agentic_flow.core.permissions.globs import escape_command, escape_path
 from agentic_flow.core.permissions.modes import (
@@ -125,9 +126,6 @@ class Verdict:
         return self.outcome == "ask" and self.decided_by.startswith("rule:")
 
     def to_event(self, request: PermissionRequest, preview: str | None = None) -> PermissionRequested:
-        from agentic_flow.core.events import (
-            PermissionRequested,  # lazy: pydantic models cost ~0.2 s to import
-        )
 
         return PermissionRequested(
             call_id=request.call_id, tool=request.tool, arguments=request.arguments, reason=self.reason, preview=preview
@@ -167,7 +165,6 @@ class Decision:
     rule_file: Path | None = None
 
     def to_event(self, request: PermissionRequest) -> PermissionDecided:
-        from agentic_flow.core.events import PermissionDecided
 
         return PermissionDecided(
             call_id=request.call_id,

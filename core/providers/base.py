@@ -29,6 +29,7 @@ from agentic_flow.core.events import (
 )
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.messages import ChatRequest
+from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 from agentic_flow.core.providers.sse import SSEDecoder, SSEEvent
 from agentic_flow.core.redact import redact
 
@@ -348,7 +349,6 @@ class Provider(ABC):
             return [state.usage]
         if not state.output_started and state.model is None:
             return []
-        from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
         out_text = "".join(state.text_parts) + "".join(state.tool_args)
         counted_out = count_tokens(out_text, request.model)

@@ -17,7 +17,7 @@ from agentic_flow.core.providers.anthropic import AnthropicProvider
 from agentic_flow.core.providers.base import Provider, ProviderConfig, RetryPolicy
 from agentic_flow.core.providers.openai import OpenAIProvider
 
-__all__ = ["Preset", "PRESETS", "split_model_id", "resolve_provider_config", "create_provider", "key_status"]
+__all__ = ["Preset", "PRESETS", "split_model_id", "resolve_provider_config", "create_provider", "key_status", "needs_key"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,16 @@ def create_provider(
 ) -> Provider:
     cls = AnthropicProvider if config.kind == "anthropic" else OpenAIProvider
     return cls(config, http=http, timeouts=timeouts, retry=retry)
+
+
+def needs_key(provider: str, settings: Settings | None = None) -> bool:
+    """Whether ``provider`` is called with an API key (hosted APIs) or without (local servers)."""
+    if provider == "local":
+        return False
+    try:
+        return resolve_provider_config(provider, settings).needs_key
+    except UnknownModel:
+        return False
 
 
 def key_status(provider: str, settings: Settings | None = None) -> str | None:

@@ -282,9 +282,11 @@ def provider_access(
     (``probe``; None skips the check); the embedded ``local`` model when its extra is
     installed.
     """
+    # lazy: `route` explains a choice without loading httpx
     from agentic_flow.core.providers.registry import key_status, resolve_provider_config
 
     if provider == "local":
+        # lazy: `route` explains a choice without loading httpx
         from agentic_flow.core.local.server import local_status
 
         hint = local_status()

@@ -17,6 +17,8 @@ from typing import Any
 from textual.pilot import Pilot
 
 from agentic_flow.core.events import Event, PermissionDecided, PermissionRequested
+from agentic_flow.core.permissions import example_rule
+from agentic_flow.core.runtime import ApprovalHints
 from agentic_flow.core.session import SessionTotals, TurnStats
 
 __all__ = ["Ask", "Pause", "FakeEngine", "FakeSession", "FakeRuntime", "fake_opener", "wait_for", "EDIT_DIFF"]
@@ -126,6 +128,45 @@ class FakeRuntime:
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
         self.switched.append((model_id, base_url))
         self.session.model_id = model_id
+
+    # the Runtime facade the session screen talks to
+    @property
+    def model_id(self) -> str:
+        return self.session.model_id
+
+    @property
+    def agent_name(self) -> str:
+        return self.session.agent_name
+
+    @property
+    def session_id(self) -> str:
+        return self.session.session_id
+
+    @property
+    def store(self) -> Any:
+        return self.session.store
+
+    @property
+    def totals(self) -> SessionTotals:
+        return self.session.totals
+
+    @property
+    def mode(self) -> str:
+        return self.session.engine.mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self.session.engine.mode = mode
+
+    def send(self, text: str):  # type: ignore[no-untyped-def]
+        return self.session.send(text)
+
+    def cancel(self) -> None:
+        self.session.cancel_event.set()
+
+    def approval_hints(self, request: Any) -> ApprovalHints:
+        engine = self.session.engine
+        return ApprovalHints(engine.suggest_rule(request), engine.project_settings_path, example_rule(request))
 
     async def aclose(self) -> None:
         self.closed = True

@@ -235,9 +235,11 @@ class AuditScreen(Screen[None]):
             self._store.close()
 
     def _log(self) -> Any:
+        # lazy: the core's heavy imports load after the first frame
         from agentic_flow.core.permissions.audit import AuditLog
 
         if self._store is None:
+            # lazy: the core's heavy imports load after the first frame
             from agentic_flow.core.store.database import Store
 
             self._store = Store()
@@ -342,6 +344,7 @@ class AuditScreen(Screen[None]):
 
     @work(exclusive=True, group="audit-export", exit_on_error=False)
     async def action_export(self, fmt: str) -> None:
+        # lazy: the core's heavy imports load after the first frame
         from agentic_flow.core.permissions.audit import export_csv, export_json
 
         rows = list(self.rows)

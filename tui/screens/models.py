@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from agentic_flow.core.agents.catalog import Agent
 from agentic_flow.core.config import Settings
-from agentic_flow.core.errors import StoreError, UnknownModel
+from agentic_flow.core.errors import StoreError
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
 from agentic_flow.core.models.tokens import count_tokens
-from agentic_flow.core.providers.registry import key_status, resolve_provider_config
+from agentic_flow.core.runtime import Runtime
 from agentic_flow.core.store.database import Store
 from agentic_flow.tui.commands import PaletteCommand
 from agentic_flow.tui.screens.compare import CompareScreen
@@ -52,8 +52,6 @@ __all__ = [
     "TaskEstimate",
     "TYPICAL_TASK_INPUT_TOKENS",
     "TYPICAL_TASK_OUTPUT_TOKENS",
-    "provider_key_status",
-    "needs_key",
     "prompt_tokens",
 ]
 
@@ -88,22 +86,6 @@ def prompt_tokens(text: str) -> int:
     """Tokens in a system prompt (tiktoken ``cl100k``; an estimate for non-OpenAI models)."""
 
     return count_tokens(text)
-
-
-def provider_key_status(providers: Iterable[str], settings: Settings | None) -> dict[str, str | None]:
-    """Provider -> ``None`` when usable, else what to set (from ``key_status``)."""
-    result: dict[str, str | None] = {}
-    for provider in providers:
-        result[provider] = key_status(provider, settings)
-    return result
-
-
-def needs_key(provider: str, settings: Settings | None) -> bool:
-    """Whether ``provider`` is called with an API key (hosted APIs) or without (local servers)."""
-    try:
-        return resolve_provider_config(provider, settings).needs_key
-    except UnknownModel:
-        return False
 
 
 class ModelsScreen(Screen[str | None]):
@@ -173,7 +155,7 @@ class ModelsScreen(Screen[str | None]):
         yield Input(placeholder="Filter models (words: provider, name, tier)…", id="model-filter")
         yield ModelTable(
             self.catalog.all(),
-            key_status=provider_key_status(self.catalog.providers(), self.settings),
+            key_status={p: Runtime.key_status(p, self.settings) for p in self.catalog.providers()},
             marked=self._marked,
             sort_key=self._sort_key,
             selected=self._selected,
@@ -256,7 +238,7 @@ class ModelsScreen(Screen[str | None]):
             key_part: tuple[str, str] = (status, "bold $text-error")
         elif info.provider == "local":
             key_part = ("runs on this machine", "$text-success")
-        elif needs_key(info.provider, self.settings):
+        elif Runtime.needs_key(info.provider, self.settings):
             key_part = ("key set", "$text-success")
         else:
             key_part = ("no key needed", "$text-success")

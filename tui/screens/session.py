@@ -63,6 +63,7 @@ OpenRuntime = Callable[["RunOptions", TuiApprover, Callable[[str], None]], Await
 
 
 async def default_open_runtime(opts: "RunOptions", approver: TuiApprover, on_notice: Callable[[str], None]) -> "Runtime":
+    # lazy: the core's heavy imports load after the first frame
     from agentic_flow.core.runtime import Runtime
 
     return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice)
@@ -194,10 +195,6 @@ class SessionScreen(Screen[None]):
         return self.query_one(PromptInput)
 
     @property
-    def session(self) -> Any:
-        return self.runtime.session if self.runtime is not None else None
-
-    @property
     def busy(self) -> bool:
         return self._turn is not None and not self._turn.is_finished
 
@@ -241,13 +238,10 @@ class SessionScreen(Screen[None]):
         self.runtime = runtime
         warm_up_renderers(self.app.console)
         GcPolicy.freeze_startup_heap()
-        session = runtime.session
-        reason = getattr(runtime, "model_reason", "")
+        reason = runtime.model_reason
         why = f" ({reason})" if reason and reason != "--model" else ""
-        await transcript.add_notice(
-            f"Agent {session.agent_name or '?'} · model {session.model_id}{why} · mode {session.engine.mode}"
-        )
-        for warning in getattr(runtime, "warnings", []) or []:
+        await transcript.add_notice(f"Agent {runtime.agent_name or '?'} · model {runtime.model_id}{why} · mode {runtime.mode}")
+        for warning in runtime.warnings:
             await transcript.add_notice(warning, "warning")
         self._set_status("ready")
 
@@ -262,8 +256,8 @@ class SessionScreen(Screen[None]):
 
     # -- status -------------------------------------------------------------------------------
     def _set_status(self, state: str) -> None:
-        if self.session is not None:
-            self._status = SessionStatus.from_session(self.session, state, base=self._status)
+        if self.runtime is not None:
+            self._status = SessionStatus.from_runtime(self.runtime, state, base=self._status)
         else:
             self._status = self._status.with_(state=state)
         self.query_one(StatusBar).status = self._status
@@ -291,14 +285,15 @@ class SessionScreen(Screen[None]):
 
     @work(exclusive=True, group="turn", exit_on_error=False)
     async def run_turn(self, text: str) -> None:
-        session = self.session
+        runtime = self.runtime
+        assert runtime is not None
         transcript = self.transcript
         self._set_status("streaming")
         stopped = False
         GcPolicy.hold()
         self._gc_holds += 1
         try:
-            async for event in session.send(text):
+            async for event in runtime.send(text):
                 await self.handle_event(event)
         except asyncio.CancelledError:
             stopped = True
@@ -373,17 +368,15 @@ class SessionScreen(Screen[None]):
     @on(TuiApprover.ApprovalRequested)
     def _approval_requested(self, message: TuiApprover.ApprovalRequested) -> None:
         request, verdict = message.request, message.verdict
-        engine = self.session.engine if self.session is not None else None
         always_rule = settings_file = example = None
-        if engine is not None:
+        if self.runtime is not None:
             try:
-                always_rule = engine.suggest_rule(request)
-                settings_file = _relative(Path(engine.project_settings_path), Path(request.workspace))
-                from agentic_flow.core.permissions import example_rule
-
-                example = example_rule(request)
+                hints = self.runtime.approval_hints(request)
             except Exception:  # hints only: the panel works without them
                 pass
+            else:
+                always_rule, example = hints.always_rule, hints.example_rule
+                settings_file = _relative(hints.settings_file, Path(request.workspace))
         pending = PendingApproval(
             call_id=request.call_id,
             tool=request.tool,
@@ -432,21 +425,21 @@ class SessionScreen(Screen[None]):
         """Esc: stop the running answer; the partial text stays."""
         if not self.busy:
             return
-        if self.session is not None:
-            self.session.cancel_event.set()
+        if self.runtime is not None:
+            self.runtime.cancel()
         assert self._turn is not None
         self._turn.cancel()
 
     def action_cycle_mode(self) -> None:
-        if self.session is None:
+        if self.runtime is None:
             return
-        current = str(self.session.engine.mode)
+        current = self.runtime.mode
         nxt = MODE_CYCLE[(MODE_CYCLE.index(current) + 1) % len(MODE_CYCLE)] if current in MODE_CYCLE else "ask"
         self.set_mode(nxt)
 
     def set_mode(self, mode: str) -> None:
         """Set the permission mode; ``auto`` asks for confirmation first."""
-        if self.session is None:
+        if self.runtime is None:
             return
         if mode == "auto":
             self.app.push_screen(ConfirmAutoMode(), lambda yes: self._apply_mode("auto") if yes else None)
@@ -454,7 +447,9 @@ class SessionScreen(Screen[None]):
             self._apply_mode(mode)
 
     def _apply_mode(self, mode: str) -> None:
-        self.session.engine.mode = mode
+        if self.runtime is None:
+            return
+        self.runtime.mode = mode
         self._set_status(self._status.state)
         self.notify(f"Permission mode: {mode}")
         self.call_later(self.transcript.add_notice, f"Permission mode is now {mode}.")
@@ -462,23 +457,23 @@ class SessionScreen(Screen[None]):
     def action_switch_model(self) -> None:
         if self.runtime is None:
             return
-        ids: list[str] = []
-        catalog = getattr(self.runtime, "catalog", None)
-        if catalog is not None:
-            ids = [m.id for m in catalog]
-        self.app.push_screen(ModelPicker(ids, self.session.model_id), self._model_chosen)
+        ids = [m.id for m in self.runtime.catalog]
+        self.app.push_screen(ModelPicker(ids, self.runtime.model_id), self._model_chosen)
 
     def _model_chosen(self, model_id: str | None) -> None:
-        if model_id and self.session is not None and model_id != self.session.model_id:
+        if model_id and self.runtime is not None and model_id != self.runtime.model_id:
             self.switch_model(model_id)
 
     @work(exclusive=True, group="switch-model", exit_on_error=False)
     async def switch_model(self, model_id: str) -> None:
         """Use ``model_id`` from the next turn on; the conversation is kept."""
+        # lazy: the core's heavy imports load after the first frame
         from agentic_flow.core.runtime import prepare_model
 
         transcript = self.transcript
-        old = self.session.model_id
+        if self.runtime is None:
+            return
+        old = self.runtime.model_id
         base_url = None
         if self.opts.base_url and old.split(":", 1)[0] == model_id.split(":", 1)[0]:
             base_url = self.opts.base_url  # same provider: same server
@@ -509,9 +504,9 @@ class SessionScreen(Screen[None]):
 
     def action_audit(self) -> None:
 
-        store = getattr(self.session, "store", None) if self.session is not None else None
+        store = self.runtime.store if self.runtime is not None else None
         workspace = Path(self.opts.workspace or ".").resolve()
-        session_id = getattr(self.session, "session_id", None) if self.session is not None else None
+        session_id = self.runtime.session_id if self.runtime is not None else None
         self.app.push_screen(AuditScreen(store=store, workspace=workspace, session_id=session_id))
 
 

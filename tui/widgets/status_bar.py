@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.runtime import Runtime
 
 __all__ = ["StatusBar", "SessionStatus", "format_tokens", "format_cost"]
 
@@ -49,19 +52,18 @@ class SessionStatus:
     tokens_per_s: float | None = None
 
     @classmethod
-    def from_session(cls, session: Any, state: str, base: "SessionStatus | None" = None) -> "SessionStatus":
-        """Read the figures of a ``core.session.AgentSession`` (duck-typed)."""
-        totals = session.totals
+    def from_runtime(cls, runtime: "Runtime", state: str, base: "SessionStatus | None" = None) -> "SessionStatus":
+        """Read the figures of an open session through the ``Runtime`` facade."""
+        totals = runtime.totals
         last = totals.turns[-1] if totals.turns else None
         ttft = last.ttft_s if last is not None else None
         tps = last.tokens_per_s if last is not None else None
         if base is not None and last is None:
             ttft, tps = base.ttft_s, base.tokens_per_s
-        engine = getattr(session, "engine", None)
         return cls(
-            agent=session.agent_name or "",
-            model=session.model_id,
-            mode=str(getattr(engine, "mode", "ask")),
+            agent=runtime.agent_name or "",
+            model=runtime.model_id,
+            mode=runtime.mode,
             state=state,
             input_tokens=totals.input_tokens,
             output_tokens=totals.output_tokens,
