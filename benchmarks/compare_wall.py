@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AGENTIC_FLOW_HOME", tempfile.mkdtemp(prefix="af-bench-"))
 
 from _llm_proc import serve  # noqa: E402
+
 from agentic_flow.core.compare.runner import compare  # noqa: E402
 from agentic_flow.core.models.catalog import ModelCatalog  # noqa: E402
 

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AGENTIC_FLOW_HOME", tempfile.mkdtemp(prefix="af-bench-"))
 
 import httpx  # noqa: E402
-
 from _llm_proc import serve  # noqa: E402
+
 from agentic_flow.core.events import TextDelta  # noqa: E402
 from agentic_flow.core.messages import ChatRequest, UserMessage  # noqa: E402
 from agentic_flow.core.providers.base import ProviderConfig  # noqa: E402

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AGENTIC_FLOW_HOME", tempfile.mkdtemp(prefix="af-bench-"))
 
 from _llm_proc import serve  # noqa: E402
+
 from agentic_flow.core.events import TextDelta, ToolResult  # noqa: E402
 from agentic_flow.core.runtime import RunOptions, Runtime  # noqa: E402
 

@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.paths import project_settings_file, user_config_file
+from agentic_flow.core.providers.kinds import is_known_kind, unknown_kind_message
 from agentic_flow.core.redact import register_secret
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 __all__ = [
     "ProviderSettings",
@@ -41,8 +50,8 @@ class _Strict(BaseModel):
 class ProviderSettings(_Strict):
     """Adds a provider or overrides a preset (``providers: {mylab: {...}}``)."""
 
-    kind: Literal["openai", "anthropic"] | None = None
-    """Wire format: ``openai`` (Chat Completions) or ``anthropic`` (Messages)."""
+    kind: str | None = None
+    """Wire format: ``openai`` (Chat Completions), ``anthropic`` (Messages), or a plugin's."""
     base_url: str | None = None
     api_key_env: str | None = None
     """Environment variable holding the key (preferred over ``api_key``)."""
@@ -50,6 +59,13 @@ class ProviderSettings(_Strict):
     """A key written in the file itself; never printed."""
     headers: dict[str, str] = Field(default_factory=dict)
     needs_key: bool | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str | None) -> str | None:
+        if kind is not None and not is_known_kind(kind):
+            raise ValueError(unknown_kind_message(kind))
+        return kind
 
 
 class PermissionSettings(_Strict):

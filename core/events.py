@@ -3,7 +3,7 @@
 A run (one provider stream, or a whole agent session) is an async iterator of these
 events. The TUI turns them into widgets, ``agentic-flow run`` prints text deltas (or,
 with ``--json``, every event as one JSON line), tests assert on them. Providers never
-raise mid-stream for things the user should see: they yield ``ProviderError`` and end
+raise mid-stream for things the user should see: they yield ``ProviderFailed`` and end
 with ``TurnEnded``, so text already received is never lost.
 """
 
@@ -26,7 +26,7 @@ __all__ = [
     "ToolResult",
     "Usage",
     "TurnEnded",
-    "ProviderError",
+    "ProviderFailed",
     "Retrying",
     "Notice",
     "StopReason",
@@ -148,7 +148,7 @@ class TurnEnded(Event):
     model: str | None = None
 
 
-class ProviderError(Event):
+class ProviderFailed(Event):
     """A provider failure shown to the user; never a traceback."""
 
     type: Literal["provider_error"] = "provider_error"
@@ -191,7 +191,7 @@ AnyEvent = Annotated[
         ToolResult,
         Usage,
         TurnEnded,
-        ProviderError,
+        ProviderFailed,
         Retrying,
         Notice,
     ],

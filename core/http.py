@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Mapping
 
 import httpx
+
 from agentic_flow.core import errors
 
 __all__ = ["Timeouts", "DEFAULT_TIMEOUTS", "StreamResponse", "HttpClient"]

@@ -15,20 +15,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from agentic_flow.core.providers.presets import key_patterns, key_variables
+
 __all__ = ["REDACTED", "KNOWN_KEY_VARS", "redact", "redact_obj", "register_secret", "env_secrets"]
 
 REDACTED = "[REDACTED]"
 
-KNOWN_KEY_VARS = (
-    "OPENROUTER_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "GEMINI_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "MISTRAL_API_KEY",
-    "GROQ_API_KEY",
-    "TOGETHER_API_KEY",
-)
+KNOWN_KEY_VARS = key_variables()
+"""The presets' key variables; their values are masked whatever their length."""
 _SECRET_VAR_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
 # Shorter values are too likely to be ordinary words ("true", "1234") to mask everywhere.
 _MIN_KNOWN_LEN = 4
@@ -39,18 +33,14 @@ _registered: set[str] = set()
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
 )
-_TOKENS = re.compile(
-    r"""
-    (?<![A-Za-z0-9_-])(?:
-        sk-(?:ant-|or-v1-|proj-)?[A-Za-z0-9_-]{16,}   # OpenAI, Anthropic, OpenRouter
-      | gh[pousr]_[A-Za-z0-9]{20,}                    # GitHub classic tokens
-      | github_pat_[A-Za-z0-9_]{20,}                  # GitHub fine-grained tokens
-      | AKIA[0-9A-Z]{16}(?![0-9A-Z])                  # AWS access key id
-      | xox[baprs]-[A-Za-z0-9-]{10,}                  # Slack
-    )
-    """,
-    re.VERBOSE,
+_OTHER_TOKENS = (
+    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub classic tokens
+    r"github_pat_[A-Za-z0-9_]{20,}",  # GitHub fine-grained tokens
+    r"AKIA[0-9A-Z]{16}(?![0-9A-Z])",  # AWS access key id
+    r"xox[baprs]-[A-Za-z0-9-]{10,}",  # Slack
 )
+# Every provider preset's key format (OpenAI, Anthropic, OpenRouter, Gemini, ...), then others.
+_TOKENS = re.compile(r"(?<![A-Za-z0-9_-])(?:" + "|".join((*key_patterns(), *_OTHER_TOKENS)) + ")")
 _BEARER = re.compile(r"\b(Bearer\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)(?!\[REDACTED\])[^/\s@]+(@)")
 # A key that *ends* with a secret word: `api_key`, `OPENAI_API_KEY`, `db_password`,

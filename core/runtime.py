@@ -30,6 +30,7 @@ from agentic_flow.core.permissions import (
 )
 from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.providers.base import Provider, RetryPolicy
+from agentic_flow.core.providers.presets import PRESETS
 from agentic_flow.core.providers.registry import (
     create_provider,
     key_status,
@@ -51,7 +52,6 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "CLAUDE_MODEL_ALIASES",
-    "DEFAULT_MODEL_BY_PROVIDER",
     "LOCAL_DEFAULT_MODEL",
     "choose_model",
     "make_provider",
@@ -63,16 +63,6 @@ CLAUDE_MODEL_ALIASES = {
     "sonnet": "anthropic:claude-sonnet-4-5",
     "opus": "anthropic:claude-opus-4-1",
     "haiku": "anthropic:claude-haiku-4-5",
-}
-# Used when no --model, no agent model and no default_model are set: the first provider
-# with a key wins, in this order.
-DEFAULT_MODEL_BY_PROVIDER = {
-    "openrouter": "openrouter:deepseek/deepseek-chat",
-    "anthropic": "anthropic:claude-sonnet-4-5",
-    "openai": "openai:gpt-4o-mini",
-    "google": "google:gemini-2.5-flash",
-    "deepseek": "deepseek:deepseek-chat",
-    "mistral": "mistral:mistral-small-latest",
 }
 LOCAL_DEFAULT_MODEL = "local:gemma-3-270m"
 
@@ -131,9 +121,9 @@ def choose_model(explicit: str | None, agent: "Agent | None", settings: LoadedSe
         return from_agent, f"agent {agent.name}'s model" if agent else "agent"
     if settings.merged.default_model:
         return settings.merged.default_model, f"default_model in {settings.user_file} or {settings.project_file}"
-    for provider, model in DEFAULT_MODEL_BY_PROVIDER.items():
-        if key_status(provider, settings.merged) is None:
-            return model, f"the default for {provider} (its key is set)"
+    for provider, preset in PRESETS.items():  # the preset table's order is the preference
+        if preset.default_model and key_status(provider, settings.merged) is None:
+            return preset.default_model, f"the default for {provider} (its key is set)"
     return LOCAL_DEFAULT_MODEL, "no API key is set, so the embedded local model"
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from agentic_flow.core.errors import StoreError
+from agentic_flow.core.events import PermissionDecided
 from agentic_flow.core.permissions.audit import (
     GENESIS_HASH,
     SUMMARY_MAX,
@@ -22,8 +24,6 @@ from agentic_flow.core.permissions.audit import (
     export_json,
     row_hash,
 )
-from agentic_flow.core.errors import StoreError
-from agentic_flow.core.events import PermissionDecided
 from agentic_flow.core.store.database import Store
 
 

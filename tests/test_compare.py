@@ -10,11 +10,10 @@ from datetime import date
 
 import pytest
 
-from agentic_flow.core.compare.runner import Comparison, RunFinished, RunStarted, compare, parse_models
-
-from agentic_flow.core.compare.result import CompareResult
 from agentic_flow.core.compare.export import to_csv, to_json, to_markdown, to_text
+from agentic_flow.core.compare.result import CompareResult
 from agentic_flow.core.compare.results import CompareStore
+from agentic_flow.core.compare.runner import Comparison, RunFinished, RunStarted, compare, parse_models
 from agentic_flow.core.config import ProviderSettings, Settings
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.events import TextDelta

@@ -43,7 +43,7 @@ def test_project_overrides_user_and_rules_concatenate(tmp_path):
     "text,line,key,fragment",
     [
         ("retries: 3\ntimout: 5\n", 2, "timout", "unknown key; known keys here"),
-        ("providers:\n  lab:\n    kind: grpc\n", 3, "providers.lab.kind", "Input should be"),
+        ("providers:\n  lab:\n    kind: grpc\n", 3, "providers.lab.kind", "unknown provider kind 'grpc'; known kinds: anthropic, openai"),
         ("providers:\n  lab:\n    base_url: http://x\n    apikey: s\n", 4, "providers.lab.apikey", "api_key"),
         ("permissions:\n  mode: yolo\n", 2, "permissions.mode", "Input should be"),
         ("temperature: 9\n", 1, "temperature", "less than or equal"),

@@ -6,8 +6,15 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from agentic_flow.core.models.cost import parse_mix, parse_share, parse_tokens, project, project_from_history, read_history
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.models.cost import (
+    parse_mix,
+    parse_share,
+    parse_tokens,
+    project,
+    project_from_history,
+    read_history,
+)
 from agentic_flow.core.store.database import Store
 
 

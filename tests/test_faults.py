@@ -39,9 +39,9 @@ from pathlib import Path
 import pytest
 
 from agentic_flow.core import events as ev
-from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.cli import main
 from agentic_flow.core.messages import AssistantMessage, ToolResultMessage, UserMessage
+from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.runtime import RunOptions, Runtime
 from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401
@@ -119,7 +119,7 @@ async def test_connection_reset_mid_stream_keeps_partial_answer_in_store(llm_ser
     events = await run(runtime, "talk")
     text = text_of(events)
     assert text.startswith("w0 w1 w2 ") and "".join(words).startswith(text) and "w39" not in text
-    (error,) = of(events, ev.ProviderError)
+    (error,) = of(events, ev.ProviderFailed)
     assert error.kind == "cut_off" and "reset" in error.message.lower()  # an RST, not a clean FIN
     assert of(events, ev.TurnEnded)[-1].stop_reason == "cut_off"
     last = runtime.session.messages[-1]
@@ -173,7 +173,7 @@ async def test_invalid_utf8_in_stream_becomes_replacement_characters(llm_server,
     expected = "caf\ufffd" + " \ufffd\ufffd bad \ufffd\ufffd\ufffd surrogate " + "\ufffd"
     assert text_of(events) == expected
     # A JSON escape of a lone surrogate cannot become text at all: that event is named and skipped.
-    (skipped,) = of(events, ev.ProviderError)
+    (skipped,) = of(events, ev.ProviderFailed)
     assert skipped.kind == "malformed_stream" and "lone escape" in skipped.message
     assert of(events, ev.TurnEnded)[-1].stop_reason == "end_turn"
     stored = Store().load_messages(runtime.session.session_id)[-1]
@@ -189,7 +189,7 @@ async def test_ten_megabyte_single_sse_line(llm_server, tmp_path):
     events = await run(runtime, "a lot please")
     deltas = of(events, ev.TextDelta)
     assert len(deltas) == 1 and deltas[0].text == big
-    assert not of(events, ev.ProviderError) and of(events, ev.TurnEnded)[-1].stop_reason == "end_turn"
+    assert not of(events, ev.ProviderFailed) and of(events, ev.TurnEnded)[-1].stop_reason == "end_turn"
     assert Store().load_messages(runtime.session.session_id)[-1].content == big
 
 

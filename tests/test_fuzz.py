@@ -39,8 +39,8 @@ from agentic_flow.core.permissions import (
     RuleSet,
     analyze_command,
     claude_rule_to_ours,
-    load_claude_rules,
     find_dangers,
+    load_claude_rules,
     parse_rule,
     split_command,
 )

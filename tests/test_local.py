@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agentic_flow.core.local import server as local
 from agentic_flow.core.errors import ProviderError
 from agentic_flow.core.events import MessageStarted, TextDelta, TurnEnded
+from agentic_flow.core.local import server as local
 from agentic_flow.core.local.server import INSTALL_HINT, LocalModelUnavailable, LocalServerError, ModelSource
 from agentic_flow.core.paths import data_dir
 

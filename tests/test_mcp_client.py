@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from agentic_flow.core.tools.base import ToolContext
 from agentic_flow.core.mcp.client import McpManager, ServerStatus, default_elicitation_policy
 from agentic_flow.core.mcp.config import parse_mcp_servers
 from agentic_flow.core.mcp.names import WIRE_NAME_RE
+from agentic_flow.core.tools.base import ToolContext
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 TIME = {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}

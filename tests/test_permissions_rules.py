@@ -10,7 +10,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from agentic_flow.core.errors import ConfigError
-from agentic_flow.core.permissions import RuleSet, claude_rule_to_ours, load_claude_rules, load_rule_sets, load_settings_rules, parse_rule
+from agentic_flow.core.permissions import (
+    RuleSet,
+    claude_rule_to_ours,
+    load_claude_rules,
+    load_rule_sets,
+    load_settings_rules,
+    parse_rule,
+)
 from agentic_flow.core.permissions.globs import command_match, escape_command, escape_path, path_match
 from agentic_flow.core.permissions.targets import resolve_path
 

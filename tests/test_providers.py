@@ -193,7 +193,7 @@ async def test_retries_exhausted_reports_error(llm_server):
     prov = provider(llm_server, "openai", retry=RetryPolicy(retries=2, base_delay=0.01))
     events = await collect(prov, request())
     assert len(of(events, ev.Retrying)) == 2
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.status == 503 and "down" in err.message and "openai" in err.message
     assert events[-1].stop_reason == "error"
 
@@ -210,7 +210,7 @@ async def test_connection_dropped_mid_stream_keeps_partial_text(llm_server, kind
     llm_server.enqueue(Reply.text("one two three four five six", chunks=6, cut_after=4, split="events"))
     events = await collect(provider(llm_server, kind), request())
     assert text_of(events)  # the partial text is kept
-    assert of(events, ev.ProviderError)[0].kind == "cut_off"
+    assert of(events, ev.ProviderFailed)[0].kind == "cut_off"
     assert events[-1].stop_reason == "cut_off"
     assert len(llm_server.requests) == 1  # never retried once text arrived
 
@@ -220,7 +220,7 @@ async def test_stream_without_final_event_is_cut_off(llm_server, kind):
     llm_server.enqueue(Reply.text("partial answer", no_final=True))
     events = await collect(provider(llm_server, kind), request())
     assert text_of(events) == "partial answer"
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "cut_off" and "no finish reason" in err.message
     assert events[-1].stop_reason == "cut_off"
     assert of(events, ev.Usage)[0].estimated  # usage still accounted
@@ -230,7 +230,7 @@ async def test_stream_without_final_event_is_cut_off(llm_server, kind):
 async def test_invalid_json_event_is_named_and_skipped(llm_server, kind):
     llm_server.enqueue(Reply.text(["a", "b", "c", "d"], invalid_json_at=2))
     events = await collect(provider(llm_server, kind), request())
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "malformed_stream" and "could not parse" in err.message
     assert events[-1].stop_reason == "end_turn"
 
@@ -239,7 +239,7 @@ async def test_invalid_json_event_is_named_and_skipped(llm_server, kind):
 async def test_401_says_which_key(llm_server, kind):
     llm_server.enqueue(Reply.error(401, "invalid x-api-key"))
     events = await collect(provider(llm_server, kind), request())
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "auth_failed" and err.status == 401 and "TEST_API_KEY" in err.message
     assert len(llm_server.requests) == 1
 
@@ -248,7 +248,7 @@ async def test_401_says_which_key(llm_server, kind):
 async def test_unknown_model(llm_server, kind):
     llm_server.enqueue(Reply.error(404, "model 'nope' not found"))
     events = await collect(provider(llm_server, kind), request(model="nope"))
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "model_not_found" and "model not found on this server" in err.message
 
 
@@ -257,7 +257,7 @@ async def test_read_timeout_mid_stream_keeps_text(llm_server):
     prov = provider(llm_server, timeouts=Timeouts(connect=2, read=0.4))
     events = await collect(prov, request())
     assert text_of(events).startswith("first")
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "timeout" and "read timeout" in err.message
     assert events[-1].stop_reason == "cut_off"
 
@@ -272,7 +272,7 @@ async def test_timeout_before_first_byte_is_retried(llm_server):
 async def test_html_instead_of_stream(llm_server):
     llm_server.enqueue(Reply.raw(b"<html><body>Welcome</body></html>", content_type="text/html"))
     events = await collect(provider(llm_server), request())
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert "instead of an event stream" in err.message
     assert events[-1].stop_reason == "error"
 
@@ -286,14 +286,14 @@ async def test_server_down_is_retried_then_explained():
     prov = create_provider(config, retry=RetryPolicy(retries=1, base_delay=0.01))
     events = await collect(prov, request())
     assert len(of(events, ev.Retrying)) == 1
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "connect_error" and "server is running" in err.message
 
 
 async def test_missing_key_names_the_variable():
     config = resolve_provider_config("openrouter")
     events = await collect(create_provider(config), request())
-    err = of(events, ev.ProviderError)[0]
+    err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "needs_key" and "OPENROUTER_API_KEY is not set" in err.message
 
 

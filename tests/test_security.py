@@ -28,10 +28,10 @@ import pytest
 import yaml
 
 from agentic_flow.core import events as ev
-from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.cli import main
 from agentic_flow.core.logs import log_file, setup_logging
 from agentic_flow.core.permissions import PermissionRequest
+from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.runtime import RunOptions, Runtime
 from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401

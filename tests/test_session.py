@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from agentic_flow.core import events as ev
-from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.messages import AssistantMessage, ToolResultMessage
 from agentic_flow.core.permissions import Answer
+from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.runtime import RunOptions, Runtime
 from agentic_flow.core.store.database import Store
 from tests.llm_server import Reply, llm_server  # noqa: F401

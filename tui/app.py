@@ -27,6 +27,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
 from agentic_flow.core.agents.catalog import Agent, AgentCatalog, load_catalog
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.errors import AgentDefinitionError
@@ -45,10 +50,6 @@ from agentic_flow.tui.themes import (
     register_themes,
 )
 from agentic_flow.tui.widgets.model_table import ModelTable
-from textual import on
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.screen import Screen
 
 __all__ = ["WorkbenchApp", "run_app"]
 

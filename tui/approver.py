@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from agentic_flow.core.permissions import Answer
-from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 from textual.message import Message
 from textual.message_pump import MessagePump
+
+from agentic_flow.core.permissions import Answer
+from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.permissions import Answer, PermissionRequest, Verdict

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import agentic_flow.themes as _bundled
 import yaml
-from agentic_flow.core.paths import config_dir
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+import agentic_flow.themes as _bundled
+from agentic_flow.core.paths import config_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-import agentic_flow.agents as _bundled
 import yaml
+
+import agentic_flow.agents as _bundled
 from agentic_flow.core.errors import AgentDefinitionError
 from agentic_flow.core.paths import config_dir
 

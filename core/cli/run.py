@@ -34,7 +34,7 @@ from agentic_flow.core.events import (
     Notice,
     PermissionDecided,
     PermissionRequested,
-    ProviderError,
+    ProviderFailed,
     Retrying,
     TextDelta,
     ToolCallReady,
@@ -180,7 +180,7 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
                 answer.clear()  # the final answer is the last turn's text
             elif isinstance(event, TurnEnded):
                 last_stop = event.stop_reason
-            elif isinstance(event, ProviderError):
+            elif isinstance(event, ProviderFailed):
                 had_error = True
                 if not args.json:
                     _newline_if_needed(answer, out)

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import BaseModel
+
 from agentic_flow.core.permissions import PermissionRequest
 from agentic_flow.core.permissions.audit import AuditEntry
 from agentic_flow.core.tools.shell import kill_process_group
-from pydantic import BaseModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.permissions import Approver, PermissionEngine

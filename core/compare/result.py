@@ -10,9 +10,10 @@ import statistics
 from datetime import datetime
 from typing import Any, Literal, Sequence
 
+from pydantic import BaseModel, Field
+
 from agentic_flow.core.compare.codecheck import CheckReport
 from agentic_flow.core.store.database import percentile
-from pydantic import BaseModel, Field
 
 __all__ = ["OK_STOPS", "ModelRun", "Spread", "ModelSummary", "CompareResult"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
+
 from agentic_flow.core.compare.result import CompareResult
 from agentic_flow.core.errors import StoreError
 

@@ -61,7 +61,7 @@ from agentic_flow.core.errors import AgenticFlowError, ConfigError, StoreError
 from agentic_flow.core.events import (
     Event,
     MessageStarted,
-    ProviderError,
+    ProviderFailed,
     Retrying,
     TextDelta,
     ThinkingDelta,
@@ -207,7 +207,7 @@ _DONE = object()
 class _Collected:
     text: list[str] = field(default_factory=list)
     stop: str = ""
-    errors: list[ProviderError] = field(default_factory=list)
+    errors: list[ProviderFailed] = field(default_factory=list)
     retries: int = 0
     reported: str | None = None
     usage: Usage | None = None
@@ -395,7 +395,7 @@ class Comparison:
                     emit(event)
         except TimeoutError:
             got.stop = "timeout"
-            got.errors.append(ProviderError(
+            got.errors.append(ProviderFailed(
                 provider=model_id.split(":", 1)[0], model=wire, kind="timeout",
                 message=f"{model_id}: no complete answer within {self.timeout:g} s (--timeout); "
                 "the text received so far is kept",
@@ -403,7 +403,7 @@ class Comparison:
             emit(got.errors[-1])
         except AgenticFlowError as exc:
             got.stop = got.stop or "error"
-            got.errors.append(ProviderError(
+            got.errors.append(ProviderFailed(
                 provider=model_id.split(":", 1)[0], model=wire, message=str(exc),
                 kind=str(getattr(exc, "kind", type(exc).__name__)),
             ))
@@ -548,7 +548,7 @@ def _collect(got: _Collected, event: Event) -> None:
         got.usage = event
     elif isinstance(event, TurnEnded):
         got.stop = event.stop_reason
-    elif isinstance(event, ProviderError):
+    elif isinstance(event, ProviderFailed):
         got.errors.append(event)
     elif isinstance(event, Retrying):
         got.retries += 1

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 import httpx
+
 from agentic_flow.core import errors
 from agentic_flow.core.paths import data_dir
 from agentic_flow.core.providers.base import ProviderConfig

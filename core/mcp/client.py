@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from pydantic import RootModel, ValidationError
+
 from agentic_flow import __version__
 from agentic_flow.core.errors import McpError
 from agentic_flow.core.mcp.config import McpServerConfig, load_mcp_servers
 from agentic_flow.core.mcp.names import WireNames, parse_user_name, user_name
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
-from pydantic import RootModel, ValidationError
 
 if TYPE_CHECKING:
     from mcp import Client

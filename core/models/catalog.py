@@ -27,9 +27,10 @@ from typing import Annotated, Any, Literal
 
 import orjson
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "Tier",

@@ -38,6 +38,8 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from agentic_flow.core import paths
 from agentic_flow.core.errors import (
     AuthFailed,
@@ -58,7 +60,6 @@ from agentic_flow.core.models.catalog import (
     load_bundled,
     read_cache,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 __all__ = [
     "OPENROUTER_BASE_URL",

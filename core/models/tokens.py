@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import orjson
+
 from agentic_flow.core.errors import AgenticFlowError
 from agentic_flow.core.paths import cache_dir
 

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from agentic_flow.core.events import PermissionDecided
 from agentic_flow.core.redact import redact, redact_obj
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.store.timestamps import now_iso, to_iso
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "GENESIS_HASH",

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 import yaml
+
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.permissions.globs import (

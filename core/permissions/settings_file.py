@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from agentic_flow.core.errors import ConfigError
 
 __all__ = ["append_allow_rule"]

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import orjson
+
 from agentic_flow.core import errors
 from agentic_flow.core.events import (
     Event,

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
 import orjson
+
 from agentic_flow.core import errors
 from agentic_flow.core.events import (
     Event,
-    ProviderError,
+    ProviderFailed,
     Retrying,
     StopReason,
     TurnEnded,
@@ -165,7 +166,7 @@ class Provider(ABC):
         """Typed events for one SSE event; raise ``errors.ProviderError`` for a fatal one.
 
         An event that is not what the wire format promises (see ``SHAPE_ERRORS``) gives
-        one ``ProviderError`` event naming it, and the stream goes on.
+        one ``ProviderFailed`` event naming it, and the stream goes on.
         """
         try:
             return self.map_wire_event(sse, state, request)
@@ -235,7 +236,7 @@ class Provider(ABC):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Stream one turn as typed events. Never raises for provider failures.
 
-        Ends with ``TurnEnded``; failures are a ``ProviderError`` event first. Retries
+        Ends with ``TurnEnded``; failures are a ``ProviderFailed`` event first. Retries
         happen only while nothing has been yielded, so text is never duplicated.
         """
         try:
@@ -366,9 +367,9 @@ class Provider(ABC):
             )
         ]
 
-    def _error_event(self, exc: errors.ProviderError) -> ProviderError:
+    def _error_event(self, exc: errors.ProviderError) -> ProviderFailed:
         extra = [self.config.api_key] if self.config.api_key else []
-        return ProviderError(
+        return ProviderFailed(
             provider=exc.provider or self.name,
             model=exc.model,
             message=redact(str(exc), extra),
@@ -377,10 +378,10 @@ class Provider(ABC):
             retryable=exc.retryable,
         )
 
-    def malformed(self, sse: SSEEvent, exc: Exception, request: ChatRequest) -> ProviderError:
+    def malformed(self, sse: SSEEvent, exc: Exception, request: ChatRequest) -> ProviderFailed:
         """An error event naming the event that could not be parsed; the stream goes on."""
         snippet = sse.data[:120]
-        return ProviderError(
+        return ProviderFailed(
             provider=self.name,
             model=request.model,
             message=f"{self.name} ({request.model}): could not parse a '{sse.event}' event ({exc}): {snippet!r}; "

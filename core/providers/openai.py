@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
 from agentic_flow.core.events import (
     Event,
     MessageStarted,
+    ProviderFailed,
     StopReason,
     TextDelta,
     ThinkingDelta,
@@ -24,7 +26,6 @@ from agentic_flow.core.events import (
     ToolCallStarted,
     Usage,
 )
-from agentic_flow.core.events import ProviderError as ProviderErrorEvent
 from agentic_flow.core.messages import (
     AssistantMessage,
     ChatRequest,
@@ -154,7 +155,7 @@ class OpenAIProvider(Provider):
         if error:
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
             out.append(
-                ProviderErrorEvent(
+                ProviderFailed(
                     provider=self.name,
                     model=request.model,
                     message=f"{self.name} ({request.model}): the server reported an error mid-stream: {message}",

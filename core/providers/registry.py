@@ -1,59 +1,30 @@
-"""Provider presets and ``provider:model`` resolution.
+"""Named providers: ``provider:model`` ids resolved into a ready :class:`Provider`.
 
-Built-in presets register through the same table a user's ``providers:`` settings
-extend, so a custom provider (a lab's vLLM box, a proxy) is a first-class citizen.
+A provider is a named endpoint: a preset (:mod:`.presets`) and/or the user's
+``providers:`` settings. Its *kind* (wire format) comes from :mod:`.kinds`, where
+plugins can add more.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.local.server import local_status
-from agentic_flow.core.providers.anthropic import AnthropicProvider
 from agentic_flow.core.providers.base import Provider, ProviderConfig, RetryPolicy
-from agentic_flow.core.providers.openai import OpenAIProvider
+from agentic_flow.core.providers.kinds import provider_class
+from agentic_flow.core.providers.presets import PRESETS, Preset
 
-__all__ = ["Preset", "PRESETS", "split_model_id", "resolve_provider_config", "create_provider", "key_status", "needs_key"]
-
-
-@dataclass(frozen=True)
-class Preset:
-    kind: str
-    base_url: str
-    key_env: str | None
-    description: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-PRESETS: dict[str, Preset] = {
-    "openrouter": Preset(
-        "openai",
-        "https://openrouter.ai/api/v1",
-        "OPENROUTER_API_KEY",
-        "OpenRouter: hundreds of models behind one key",
-        (("HTTP-Referer", "https://github.com/agentic-flow/workbench"), ("X-Title", "agentic-flow workbench")),
-    ),
-    "openai": Preset("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OpenAI API"),
-    "anthropic": Preset("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "Anthropic Messages API"),
-    "google": Preset(
-        "openai",
-        "https://generativelanguage.googleapis.com/v1beta/openai",
-        "GEMINI_API_KEY",
-        "Google Gemini (OpenAI-compatible endpoint)",
-    ),
-    "deepseek": Preset("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "DeepSeek API"),
-    "mistral": Preset("openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "Mistral API"),
-    "groq": Preset("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "Groq API"),
-    "together": Preset("openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "Together AI"),
-    "ollama": Preset("openai", "http://localhost:11434/v1", None, "Ollama on this machine"),
-    "llamacpp": Preset("openai", "http://127.0.0.1:8080/v1", None, "llama.cpp server on this machine"),
-    "vllm": Preset("openai", "http://localhost:8000/v1", None, "vLLM server on this machine"),
-    "lmstudio": Preset("openai", "http://localhost:1234/v1", None, "LM Studio on this machine"),
-}
+__all__ = [
+    "split_model_id",
+    "known_providers",
+    "resolve_provider_config",
+    "create_provider",
+    "key_status",
+    "needs_key",
+]
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:
@@ -120,8 +91,7 @@ def create_provider(
     timeouts: Timeouts = Timeouts(),
     retry: RetryPolicy = RetryPolicy(),
 ) -> Provider:
-    cls = AnthropicProvider if config.kind == "anthropic" else OpenAIProvider
-    return cls(config, http=http, timeouts=timeouts, retry=retry)
+    return provider_class(config.kind)(config, http=http, timeouts=timeouts, retry=retry)
 
 
 def needs_key(provider: str, settings: Settings | None = None) -> bool:
@@ -137,7 +107,6 @@ def needs_key(provider: str, settings: Settings | None = None) -> bool:
 def key_status(provider: str, settings: Settings | None = None) -> str | None:
     """None when the provider is usable, else what to set (``"set OPENROUTER_API_KEY"``)."""
     if provider == "local":
-
         return local_status()
     try:
         config = resolve_provider_config(provider, settings)

@@ -26,12 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from agentic_flow.core.errors import StoreError
 from agentic_flow.core.messages import Message, messages_from_json
 from agentic_flow.core.paths import data_dir
 from agentic_flow.core.store.migrations import migrate
 from agentic_flow.core.store.timestamps import now_iso, parse_ts, to_iso
-from pydantic import ValidationError
 
 __all__ = [
     "DB_FILENAME",

@@ -16,9 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
+from pydantic import BaseModel, ValidationError
+
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.messages import ToolSpec
-from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "ToolKind",

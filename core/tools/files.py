@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 from agentic_flow.core.tools.workspace import relative_display, resolve_in_workspace
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ReadTool",

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 from agentic_flow.core.tools.files import is_binary
@@ -22,7 +24,6 @@ from agentic_flow.core.tools.workspace import (
     relative_display,
     resolve_in_workspace,
 )
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "GlobTool",

@@ -15,8 +15,9 @@ import os
 import signal
 import time
 
-from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 from pydantic import BaseModel, ConfigDict, Field
+
+from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 
 __all__ = ["BashTool", "DEFAULT_TIMEOUT", "MAX_TIMEOUT", "MAX_OUTPUT_CHARS", "kill_process_group"]
 

@@ -16,8 +16,8 @@ from textual.widgets import DataTable, Input, Static
 
 from agentic_flow.core.permissions.audit import AuditEntry, AuditLog
 from agentic_flow.core.store.database import Store
-from tests.tui.session_fakes import wait_for
 from agentic_flow.tui.screens.audit import AuditEntryScreen, AuditScreen, parse_filter
+from tests.tui.session_fakes import wait_for
 
 SIZE = (100, 30)
 

@@ -18,7 +18,12 @@ from agentic_flow.core.config import load_settings
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost
 from agentic_flow.tui.app import WorkbenchApp
 from agentic_flow.tui.screens.agents import AgentsScreen
-from agentic_flow.tui.screens.models import TYPICAL_TASK_INPUT_TOKENS, TYPICAL_TASK_OUTPUT_TOKENS, ModelsScreen, prompt_tokens
+from agentic_flow.tui.screens.models import (
+    TYPICAL_TASK_INPUT_TOKENS,
+    TYPICAL_TASK_OUTPUT_TOKENS,
+    ModelsScreen,
+    prompt_tokens,
+)
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.widgets.model_table import ModelTable
 

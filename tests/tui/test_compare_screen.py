@@ -22,19 +22,19 @@ from textual.widgets import Input, Static
 
 from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
 from agentic_flow.core.compare.codecheck import CheckReport, check_blocks, extract_blocks
-from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
 from agentic_flow.core.compare.result import CompareResult, ModelRun, ModelSummary
+from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
 from agentic_flow.core.config import LoadedSettings, ProviderSettings, Settings
 from agentic_flow.core.events import TextDelta
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
 from agentic_flow.core.store.database import Store
-from tests.llm_server import Reply, llm_server_factory  # noqa: F401
 from agentic_flow.tui.app import WorkbenchApp
 from agentic_flow.tui.screens.compare import CompareScreen, column_layout
 from agentic_flow.tui.screens.models import ModelsScreen
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.widgets.answer_view import AnswerView
 from agentic_flow.tui.widgets.model_table import ModelTable
+from tests.llm_server import Reply, llm_server_factory  # noqa: F401
 
 SIZE = (80, 24)
 TASK = "write a python function that reverses a string"

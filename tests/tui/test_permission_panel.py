@@ -10,9 +10,9 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from agentic_flow.core.permissions import Answer, PermissionRequest, Verdict
-from tests.tui.session_fakes import EDIT_DIFF
 from agentic_flow.tui.approver import TuiApprover, to_answer
 from agentic_flow.tui.widgets.permission_panel import PanelAnswer, PendingApproval, PermissionPanel
+from tests.tui.session_fakes import EDIT_DIFF
 
 SIZE = (90, 30)
 

@@ -19,8 +19,6 @@ from agentic_flow.core.events import TextDelta, ThinkingDelta, ToolCallReady, To
 from agentic_flow.core.messages import AssistantMessage
 from agentic_flow.core.runtime import RunOptions
 from agentic_flow.core.session import TurnStats
-from tests.llm_server import Reply, ScriptedLLMServer, llm_server  # noqa: F401  (fixture)
-from tests.tui.session_fakes import EDIT_DIFF, Ask, Pause, fake_opener, wait_for
 from agentic_flow.tui.screens.audit import AuditScreen
 from agentic_flow.tui.screens.session import SessionScreen
 from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
@@ -28,6 +26,8 @@ from agentic_flow.tui.widgets.message import FrozenMarkdown, MessageView, Segmen
 from agentic_flow.tui.widgets.status_bar import StatusBar
 from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 from agentic_flow.tui.widgets.transcript import Transcript
+from tests.llm_server import Reply, ScriptedLLMServer, llm_server  # noqa: F401  (fixture)
+from tests.tui.session_fakes import EDIT_DIFF, Ask, Pause, fake_opener, wait_for
 
 SIZE = (100, 40)
 

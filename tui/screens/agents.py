@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from agentic_flow.core.agents.catalog import Agent, AgentCatalog, AgentProblem
-from agentic_flow.tui.commands import PaletteCommand
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from agentic_flow.core.agents.catalog import Agent, AgentCatalog, AgentProblem
+from agentic_flow.tui.commands import PaletteCommand
 
 __all__ = ["AgentsScreen", "short_path", "format_problem"]
 

@@ -34,15 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agentic_flow.core.compare.export import render
-from agentic_flow.core.compare.result import CompareResult
-from agentic_flow.core.compare.runner import Comparison, LiveMeter
-from agentic_flow.core.errors import AgenticFlowError, StoreError
-from agentic_flow.core.events import Event
-from agentic_flow.core.models.catalog import format_cost
-from agentic_flow.core.store.database import Store
-from agentic_flow.tui.commands import PaletteCommand
-from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -52,6 +43,16 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker
+
+from agentic_flow.core.compare.export import render
+from agentic_flow.core.compare.result import CompareResult
+from agentic_flow.core.compare.runner import Comparison, LiveMeter
+from agentic_flow.core.errors import AgenticFlowError, StoreError
+from agentic_flow.core.events import Event
+from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.core.store.database import Store
+from agentic_flow.tui.commands import PaletteCommand
+from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent

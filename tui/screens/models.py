@@ -24,6 +24,13 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
 from agentic_flow.core.agents.catalog import Agent
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import StoreError
@@ -40,12 +47,6 @@ from agentic_flow.tui.widgets.model_table import (
     format_tps,
     format_ttft,
 )
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
 
 __all__ = [
     "ModelsScreen",

@@ -18,12 +18,19 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker
+
 from agentic_flow.core.events import (
     Event,
     Notice,
     PermissionDecided,
     PermissionRequested,
-    ProviderError,
+    ProviderFailed,
     Retrying,
     TextDelta,
     ThinkingDelta,
@@ -43,12 +50,6 @@ from agentic_flow.tui.widgets.permission_panel import PendingApproval, Permissio
 from agentic_flow.tui.widgets.prompt_input import PromptInput
 from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
 from agentic_flow.tui.widgets.transcript import Transcript
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Footer
-from textual.worker import Worker
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.runtime import RunOptions, Runtime
@@ -336,7 +337,7 @@ class SessionScreen(Screen[None]):
                 self._set_status("streaming")
             case TurnEnded():
                 await self._turn_ended(event)
-            case ProviderError():
+            case ProviderFailed():
                 status = f" (HTTP {event.status})" if event.status else ""
                 await t.add_error(f"{event.provider} · {event.model}{status}: {event.message}")
             case Retrying():

@@ -21,16 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from agentic_flow.core.compare.result import ModelRun
-from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
-from agentic_flow.core.events import Event, Retrying, TextDelta, ThinkingDelta
-from agentic_flow.core.models.catalog import format_cost
-from agentic_flow.tui.widgets.answer_view import AnswerView
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from agentic_flow.core.compare.result import ModelRun
+from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
+from agentic_flow.core.events import Event, Retrying, TextDelta, ThinkingDelta
+from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.tui.widgets.answer_view import AnswerView
 
 __all__ = ["CompareColumn", "ColumnState", "format_seconds", "format_rate"]
 

@@ -18,6 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
 from agentic_flow.core.models.catalog import (
     TIERS,
     ModelInfo,
@@ -25,12 +32,6 @@ from agentic_flow.core.models.catalog import (
     format_cost,
     format_price,
 )
-from rich.text import Text
-from textual import on
-from textual.binding import Binding
-from textual.message import Message
-from textual.reactive import reactive
-from textual.widgets import DataTable
 
 __all__ = [
     "ModelTable",

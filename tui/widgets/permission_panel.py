@@ -25,11 +25,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agentic_flow.tui.widgets.tool_call import (
-    format_arguments,
-    looks_like_diff,
-    render_diff,
-)
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +34,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Static
+
+from agentic_flow.tui.widgets.tool_call import (
+    format_arguments,
+    looks_like_diff,
+    render_diff,
+)
 
 __all__ = ["PermissionPanel", "PendingApproval", "PanelAnswer", "AnswerKind"]
 

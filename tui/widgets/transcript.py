@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentic_flow.tui.widgets.message import MessageView, Role
-from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
+
+from agentic_flow.tui.widgets.message import MessageView, Role
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 
 __all__ = ["Transcript", "FRAME_SECONDS"]
 
