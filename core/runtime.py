@@ -27,6 +27,7 @@ from agentic_flow.core.permissions import (
     choose_approver,
     example_rule,
     mode_and_approver_for,
+    parse_mode,
 )
 from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.providers.base import Provider, RetryPolicy
@@ -228,6 +229,8 @@ class Runtime:
             decision = choose_auto(
                 opts.task or "", agent, settings, catalog, store, tools=False if opts.no_tools else None
             )
+            if decision.model_id is None:
+                raise UnknownModel(f"--model auto found no model to use: {decision.reason}")
             model_id, reason = decision.model_id, decision.reason
         else:
             model_id, reason = choose_model(opts.model, agent, settings)
@@ -323,7 +326,7 @@ class Runtime:
 
     @mode.setter
     def mode(self, mode: str) -> None:
-        self.session.engine.mode = mode  # type: ignore[assignment]
+        self.session.engine.mode = parse_mode(mode)
 
     def send(self, text: str) -> AsyncIterator[Event]:
         """Send a user message; the events of the whole exchange (see ``AgentSession.send``)."""

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.permissions import Approver, PermissionEngine
     from agentic_flow.core.permissions.audit import AuditLog
     from agentic_flow.core.providers.base import Provider
-    from agentic_flow.core.store.database import Store
+    from agentic_flow.core.store.database import LatencySource, Store
     from agentic_flow.core.tools.base import Tool
 
 __all__ = ["TurnStats", "SessionTotals", "AgentSession", "DEFAULT_MAX_TURNS"]
@@ -127,7 +127,7 @@ class AgentSession:
         session_id: str | None = None,
         messages: list[Message] | None = None,
         pricing: Callable[[str, int, int], float | None] | None = None,
-        latency_source: str = "session",
+        latency_source: "LatencySource" = "session",
     ) -> None:
         self.provider = provider
         self.model_id = model_id
@@ -433,7 +433,7 @@ class AgentSession:
                 decided_by=decision.decided_by,
                 reason=decision.reason,
                 result_summary=summary,
-                duration_ms=round(duration * 1000, 1),
+                duration_ms=round(duration * 1000),
             )
         )
 

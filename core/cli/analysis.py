@@ -197,8 +197,8 @@ def _compare(args: argparse.Namespace) -> int:
     task = read_task(args.task, sys.stdin)
     if problem is None and not task:
         problem = 'no task: pass --task "..." or pipe it on stdin'
-    if problem is not None:
-        err(problem)
+    if problem is not None or not task:
+        err(problem or "no task")
         return EXIT_USAGE
 
     try:

@@ -7,15 +7,19 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.errors import AgenticFlowError, StoreError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.store.database import LatencyStats
+
 __all__ = ["cmd_models", "cmd_agents", "measured_latency"]
 
 
-def measured_latency() -> dict[str, object]:
+def measured_latency() -> "dict[str, LatencyStats]":
     """Measured latency per model id from the user's stored runs ({} when none)."""
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.store.database import Store

@@ -245,7 +245,18 @@ def _doctest_source(code: str) -> tuple[str, list[int]] | None:
 
 def check_block(block: CodeBlock) -> BlockCheck:
     """Parse one block: Python with ``ast`` (never executed), JSON with ``json``."""
-    base = {"index": block.index, "lang": block.lang or "", "closed": block.closed}
+
+    def verdict(status: Literal["ok", "error", "skipped"], message: str = "", line: int | None = None) -> BlockCheck:
+        return BlockCheck(
+            index=block.index,
+            lang=block.lang or "",
+            closed=block.closed,
+            status=status,
+            message=message,
+            line=line,
+            answer_line=None if line is None else block.start_line + line - 1,
+        )
+
     if block.lang == "python":
         source, numbers = block.code, None
         doctest = _doctest_source(block.code)
@@ -257,30 +268,18 @@ def check_block(block: CodeBlock) -> BlockCheck:
             line = exc.lineno
             if line is not None and numbers is not None:
                 line = numbers[min(max(line, 1), len(numbers)) - 1] if numbers else None
-            return BlockCheck(
-                **base,
-                status="error",
-                message=f"SyntaxError: {exc.msg}",
-                line=line,
-                answer_line=None if line is None else block.start_line + line - 1,
-            )
+            return verdict("error", f"SyntaxError: {exc.msg}", line)
         except (ValueError, RecursionError, MemoryError) as exc:
-            return BlockCheck(**base, status="error", message=f"cannot parse: {exc}")
-        return BlockCheck(**base, status="ok")
+            return verdict("error", f"cannot parse: {exc}")
+        return verdict("ok")
     if block.lang in _JSON:
         try:
             json.loads(block.code)
         except json.JSONDecodeError as exc:
-            return BlockCheck(
-                **base,
-                status="error",
-                message=f"invalid JSON: {exc.msg} (column {exc.colno})",
-                line=exc.lineno,
-                answer_line=block.start_line + exc.lineno - 1,
-            )
-        return BlockCheck(**base, status="ok")
+            return verdict("error", f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
+        return verdict("ok")
     what = f"{block.lang} is not checked" if block.lang else "no language tag; not checked"
-    return BlockCheck(**base, status="skipped", message=what)
+    return verdict("skipped", what)
 
 
 def check_blocks(blocks: list[CodeBlock]) -> list[BlockCheck]:
@@ -412,6 +411,6 @@ def _audit(audit: object | None, request: object, decision: object, result: Comm
         model=request.model,  # type: ignore[attr-defined]
         reason=result.reason,
         result_summary=result.summary() if result.allowed else "not executed (denied)",
-        duration_ms=None if result.duration_s is None else result.duration_s * 1000,
+        duration_ms=None if result.duration_s is None else round(result.duration_s * 1000),
     )
     audit.append(entry)  # type: ignore[attr-defined]

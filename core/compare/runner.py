@@ -439,6 +439,7 @@ class Comparison:
         cost = None
         if usage is not None:
             cost = self.catalog.cost(model_id, usage.input_tokens, usage.output_tokens)
+        error: str | None
         if not ok and fatal is None:
             error = "the stream ended without finishing the turn"
         else:

@@ -471,8 +471,8 @@ class McpManager:
             )
         limit = self.call_timeout if timeout is None else timeout
 
-        async def progress(value: float, total: float | None, message: str | None) -> None:
-            amount = f"{value:g}/{total:g}" if total else f"{value:g}"
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            amount = f"{progress:g}/{total:g}" if total else f"{progress:g}"
             self._notice(server_name, f"{tool_name}: {amount}" + (f" {message}" if message else ""))
 
         call = asyncio.create_task(client.call_tool(tool_name, arguments, progress_callback=progress))

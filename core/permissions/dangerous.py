@@ -293,8 +293,8 @@ def command_dangers(command: str, workspace: Path, analysis: ShellAnalysis | Non
                 for reason, trigger in _simple_command_dangers(words, ctx):
                     dangers.append(Danger(reason, part.text, trigger))
         for redirect in part.redirects:
-            if redirect.writes and (reason := ctx.write_danger(redirect.target, "redirects output")) is not None:
-                dangers.append(Danger(reason, part.text, redirect.target))
+            if redirect.writes and (why := ctx.write_danger(redirect.target, "redirects output")) is not None:
+                dangers.append(Danger(why, part.text, redirect.target))
     for pipeline in analysis.pipelines:
         seen_download = False
         for stage in pipeline:

@@ -381,18 +381,17 @@ class PermissionEngine:
                 for redirect in part.redirects:
                     if ">" in (rule.pattern or "") and redirect.target in (rule.pattern or ""):
                         continue  # the rule itself names this redirection
+                    if not redirect.writes or redirect.target in _HARMLESS_SINKS:
+                        continue  # nothing is written
                     edit_rule = self._allowing_redirect(redirect)
                     if edit_rule is None:
                         return None
-                    if edit_rule is not True:
-                        used.append(edit_rule)
+                    used.append(edit_rule)
         return _dedupe(used)
 
-    def _allowing_redirect(self, redirect: Redirect) -> Rule | bool | None:
+    def _allowing_redirect(self, redirect: Redirect) -> Rule | None:
         """A command rule never covers writing a file: ``git status > src/main.py`` also
-        needs an edit rule for ``src/main.py`` (True when nothing is written)."""
-        if not redirect.writes or redirect.target in _HARMLESS_SINKS:
-            return True
+        needs an edit rule for ``src/main.py``; this is that rule, or None."""
         target = resolve_path(redirect.target, self.workspace)
         return next(
             (r for r in self._allow_rules() if r.covers_tool("edit") and r.matches_path(target)), None

@@ -12,7 +12,7 @@ asks unless a specific allow rule names them, so ``auto`` never means "anything"
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.permissions.targets import ToolKind
@@ -42,7 +42,7 @@ def parse_mode(value: str, *, where: str | None = None) -> Mode:
         raise ConfigError(
             f"unknown permission mode '{value}'; use one of: {', '.join(MODES)}", path=where
         )
-    return cast(Mode, name)
+    return name
 
 
 def mode_outcome(mode: Mode, kind: ToolKind, inside: bool) -> tuple[Literal["allow", "deny", "ask"], str]:

@@ -116,8 +116,8 @@ class SSEDecoder:
                 self._event = ""
                 continue
             if raw[:5] == b"data:":
-                value = raw[6:] if raw[5:6] == b" " else raw[5:]
-                data.append(value.decode("utf-8", "replace"))
+                payload = raw[6:] if raw[5:6] == b" " else raw[5:]
+                data.append(payload.decode("utf-8", "replace"))
                 self._has_data = True
                 continue
             if raw[:1] == b":":

@@ -13,6 +13,7 @@ cancellation) and the transcript marks it stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 from pathlib import Path
@@ -281,8 +282,9 @@ class SessionScreen(Screen[None]):
     async def send(self, text: str) -> Worker[None]:
         """Show the prompt and run one exchange with the agent."""
         await self.transcript.add_user(text)
-        self._turn = self.run_turn(text)
-        return self._turn
+        turn: Worker[None] = self.run_turn(text)
+        self._turn = turn
+        return turn
 
     @work(exclusive=True, group="turn", exit_on_error=False)
     async def run_turn(self, text: str) -> None:
@@ -417,7 +419,7 @@ class SessionScreen(Screen[None]):
                 PaletteCommand(
                     f"Session: permission mode {mode}",
                     f"Set the permission mode to {mode}" + (" (asks to confirm)" if mode == "auto" else ""),
-                    lambda m=mode: self.set_mode(m),
+                    functools.partial(self.set_mode, mode),
                 )
             )
         return commands

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -143,7 +143,7 @@ class ModelPicker(ModalScreen["str | None"]):
         options.add_options(self._options(event.value))
         self._highlight_first()
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_key(self, event: events.Key) -> None:
         if event.key in ("down", "up") and self.focused is self.query_one("#picker-filter", Input):
             options = self.query_one("#picker-list", OptionList)
             if event.key == "down":

@@ -245,13 +245,13 @@ class CompareColumn(Vertical):
         run = self.run
         if run is not None:
             tilde = "~" if run.estimated else ""
-            tokens_in = "–" if run.input_tokens is None else f"{tilde}{run.input_tokens:,}"
-            tokens_out = "–" if run.output_tokens is None else f"{tilde}{run.output_tokens:,}"
-            cost = "–" if run.input_tokens is None else format_cost(run.cost)
+            shown_in = "–" if run.input_tokens is None else f"{tilde}{run.input_tokens:,}"
+            shown_out = "–" if run.output_tokens is None else f"{tilde}{run.output_tokens:,}"
+            shown_cost = "–" if run.input_tokens is None else format_cost(run.cost)
             return (
                 f"TTFT {format_seconds(run.ttft_s)} · {format_rate(run.tokens_per_s)} tok/s"
                 f" · {format_seconds(run.total_s)}",
-                f"tokens {tokens_in} in / {tokens_out} out · {cost}",
+                f"tokens {shown_in} in / {shown_out} out · {shown_cost}",
             )
         if meter is None or meter.started is None:
             return ("TTFT – · – tok/s · –", "tokens – in / – out · –")

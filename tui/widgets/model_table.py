@@ -51,11 +51,16 @@ NAME_WIDTH = 26
 class LatencyLike(Protocol):
     """What the table reads from :class:`core.store.LatencyStats` (ms and tokens/s)."""
 
-    count: int
-    ttft_p50: float | None
-    ttft_p95: float | None
-    tps_p50: float | None
-    tps_p95: float | None
+    @property
+    def count(self) -> int: ...
+    @property
+    def ttft_p50(self) -> float | None: ...
+    @property
+    def ttft_p95(self) -> float | None: ...
+    @property
+    def tps_p50(self) -> float | None: ...
+    @property
+    def tps_p95(self) -> float | None: ...
 
 
 #: (column key, title) in display order.
@@ -392,18 +397,21 @@ class ModelTable(DataTable[Any]):
             estimate = format_cost(self._estimates.get(info.id))
         status = self.key_status_of(info)
         mark = MARK if info.id in self.marked else " "
-        right = {"justify": "right"}
+
+        def right(text: str, style: str = "") -> Text:
+            return Text(text, style=style, justify="right")
+
         return [
             Text(f"{mark} {_truncate(info.name, NAME_WIDTH)}"),
             Text(info.provider),
-            Text(format_price(info.price_in), **right),
-            Text(format_price(info.price_out), **right),
-            Text(estimate, **right),
-            Text(format_context(info.context), **right),
-            Text(format_ttft(getattr(stats, "ttft_p50", None)), **right),
-            Text(format_ttft(getattr(stats, "ttft_p95", None)), **right),
-            Text(format_tps(getattr(stats, "tps_p50", None)), **right),
-            Text(format_runs(stats), style="" if stats is not None and stats.count else "dim", **right),
+            right(format_price(info.price_in)),
+            right(format_price(info.price_out)),
+            right(estimate),
+            right(format_context(info.context)),
+            right(format_ttft(getattr(stats, "ttft_p50", None))),
+            right(format_ttft(getattr(stats, "ttft_p95", None))),
+            right(format_tps(getattr(stats, "tps_p50", None))),
+            right(format_runs(stats), style="" if stats is not None and stats.count else "dim"),
             Text("yes" if info.tools else "no"),
             Text(info.tier),
             Text("✓") if status is None else Text(status, style="bold"),

@@ -22,6 +22,7 @@ The panel does not know the core: it resolves each request's future with a
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -189,8 +190,11 @@ class PermissionPanel(Widget, can_focus=True):
     def add(self, pending: PendingApproval) -> None:
         """Queue a request; it is withdrawn by itself if its future is cancelled."""
         self.queue.append(pending)
-        pending.future.add_done_callback(lambda _f, p=pending: self._withdrawn(p))
+        pending.future.add_done_callback(functools.partial(self._withdrawn_when_done, pending))
         self._show()
+
+    def _withdrawn_when_done(self, pending: PendingApproval, _future: object) -> None:
+        self._withdrawn(pending)
 
     def _withdrawn(self, pending: PendingApproval) -> None:
         # Answered requests are popped before their future resolves; whatever is still
