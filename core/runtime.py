@@ -40,7 +40,7 @@ from agentic_flow.core.providers.registry import (
     split_model_id,
 )
 from agentic_flow.core.routing.router import choose_auto
-from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionTotals
+from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionOptions, SessionRecord, SessionTotals
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.tools.registry import tools_for_agent
 
@@ -271,16 +271,15 @@ class Runtime:
             engine=engine,
             approver=approver or default_approver,
             tools=tools,
-            system=opts.system if opts.system is not None else (agent.prompt if agent else None),
-            agent_name=agent.name if agent else agent_name,
-            max_tokens=opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id),
-            temperature=opts.temperature if opts.temperature is not None else settings.merged.temperature,
-            max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
-            store=store,
-            audit=AuditLog(store),
-            session_id=session_id,
+            options=SessionOptions(
+                system=opts.system if opts.system is not None else (agent.prompt if agent else None),
+                agent_name=agent.name if agent else agent_name,
+                max_tokens=opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id),
+                temperature=opts.temperature if opts.temperature is not None else settings.merged.temperature,
+                max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
+            ),
+            record=SessionRecord(store=store, audit=AuditLog(store), session_id=session_id, pricing=catalog.cost),
             messages=messages,
-            pricing=catalog.cost,
         )
         if opts.resume and session_id:
             store.update_session(session_id, model=model_id)

@@ -11,6 +11,7 @@ the history and in the store.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.store.database import LatencySource, Store
     from agentic_flow.core.tools.base import Tool
 
-__all__ = ["TurnStats", "SessionTotals", "AgentSession", "DEFAULT_MAX_TURNS"]
+__all__ = ["TurnStats", "SessionTotals", "SessionOptions", "SessionRecord", "Pricing", "AgentSession", "DEFAULT_MAX_TURNS"]
 
 DEFAULT_MAX_TURNS = 25
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,6 +99,33 @@ class SessionTotals:
             self.cost = None if turn.cost is None else self.cost + turn.cost
 
 
+Pricing = Callable[[str, int, int], "float | None"]
+"""``(model_id, input_tokens, output_tokens) -> cost in USD, or None when unknown``."""
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How the agent talks: its system prompt, sampling and the loop's turn limit."""
+
+    system: str | None = None
+    agent_name: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """Where a session is kept: the store (messages, turns, latency), the audit log,
+    the session id to continue (None: a new one), and the prices its cost is figured with."""
+
+    store: "Store | None" = None
+    audit: "AuditLog | None" = None
+    session_id: str | None = None
+    pricing: Pricing | None = None
+    latency_source: "LatencySource" = "session"
+
+
 class AgentSession:
     """A conversation with one agent, its tools and its permission engine.
 
@@ -105,7 +135,9 @@ class AgentSession:
             the first colon, exactly as chosen.
         tools: the tools offered (already limited by the agent's ``tools:``).
         engine / approver: decide every tool call; only "ask" reaches the approver.
-        pricing: ``(model_id, input_tokens, output_tokens) -> cost or None``.
+        options: the agent's prompt, sampling and loop limit.
+        record: where the session, its turns and its decisions are kept, and its prices.
+        messages: the history to continue (a resumed session).
     """
 
     def __init__(
@@ -117,17 +149,9 @@ class AgentSession:
         engine: "PermissionEngine",
         approver: "Approver",
         tools: dict[str, "Tool"] | None = None,
-        system: str | None = None,
-        agent_name: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        max_turns: int = DEFAULT_MAX_TURNS,
-        store: "Store | None" = None,
-        audit: "AuditLog | None" = None,
-        session_id: str | None = None,
+        options: SessionOptions = SessionOptions(),
+        record: SessionRecord = SessionRecord(),
         messages: list[Message] | None = None,
-        pricing: Callable[[str, int, int], float | None] | None = None,
-        latency_source: "LatencySource" = "session",
     ) -> None:
         self.provider = provider
         self.model_id = model_id
@@ -135,21 +159,23 @@ class AgentSession:
         self.engine = engine
         self.approver = approver
         self.tools: dict[str, Tool] = dict(tools or {})
-        self.system = system
-        self.agent_name = agent_name
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.max_turns = max_turns
-        self.store = store
-        self.audit = audit
+        self.system = options.system
+        self.agent_name = options.agent_name
+        self.max_tokens = options.max_tokens
+        self.temperature = options.temperature
+        self.max_turns = options.max_turns
+        self.store = record.store
+        self.audit = record.audit
+        self.pricing = record.pricing
+        self.latency_source = record.latency_source
         self.messages: list[Message] = list(messages or [])
-        self.pricing = pricing
-        self.latency_source = latency_source
         self.totals = SessionTotals()
         self.cancel_event = asyncio.Event()
-        self.session_id = session_id
-        if store is not None and session_id is None:
-            self.session_id = store.create_session(agent=agent_name or "", model=model_id, workspace=str(workspace))
+        self.session_id = record.session_id
+        if self.store is not None and self.session_id is None:
+            self.session_id = self.store.create_session(
+                agent=self.agent_name or "", model=model_id, workspace=str(workspace)
+            )
 
     # -- public API -----------------------------------------------------------------
     @property
@@ -300,10 +326,8 @@ class AgentSession:
                         output_tokens=stats.output_tokens,
                         source=self.latency_source,
                     )
-            except Exception as exc:  # the store must never lose the answer on screen
-
-                if not isinstance(exc, StoreError):
-                    raise
+            except StoreError as exc:  # the store must never lose the answer on screen
+                logger.warning("could not record the turn of session %s: %s", self.session_id, exc)
 
     # -- tools ------------------------------------------------------------------------
     async def _run_tools(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
@@ -337,10 +361,8 @@ class AgentSession:
             )
             try:
                 self._append(stopped)
-            except Exception as exc:  # never mask the cancellation with a store error
-
-                if not isinstance(exc, StoreError):
-                    raise
+            except StoreError as exc:  # never mask the cancellation with a store error
+                logger.warning("could not store the stopped call %s: %s", call.call_id, exc)
 
     async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
 

@@ -1090,6 +1090,14 @@ class ScriptedLLMServer:
         self._thread.start()
         return self
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server still holds open (a closed stream leaves this set)."""
+        if self._httpd is None:
+            return 0
+        with self._httpd._conn_lock:
+            return len(self._httpd.connections)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving, drop open connections (stalled streams included) and join threads."""
         httpd = self._httpd

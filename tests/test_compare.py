@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 import sys
 import time
 from datetime import date
@@ -11,7 +12,7 @@ from datetime import date
 import pytest
 
 from agentic_flow.core.compare.export import to_csv, to_json, to_markdown, to_text
-from agentic_flow.core.compare.result import CompareResult
+from agentic_flow.core.compare.result import CompareResult, Spread
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.compare.runner import Comparison, RunFinished, RunStarted, compare, parse_models
 from agentic_flow.core.config import ProviderSettings, Settings
@@ -124,8 +125,17 @@ async def test_live_stream_interleaves_models_as_events_arrive(llm_server_factor
     assert {r.model_id for r in finished} == {"fast:a", "slow:b"}
 
 
+def test_spread_is_median_and_range_not_mean():
+    spread = Spread.of([10.0, None, 1.0, 2.0])
+    assert spread is not None
+    assert (spread.median, spread.min, spread.max, spread.n) == (2.0, 1.0, 10.0, 3)
+    assert spread.q1 <= spread.median <= spread.q3
+    assert Spread.of([None]) is None and Spread.of([]) is None
+
+
 async def test_runs_report_median_and_spread(llm_server_factory):
-    delays = iter([0.05, 0.45, 0.25])
+    # Skewed on purpose: median (0.10) and mean (0.35) differ, whatever the overhead per run.
+    delays = iter([0.05, 0.90, 0.10])
     server = llm_server_factory()
     server.set_handler(lambda req: Reply.text("same answer", input_tokens=5, output_tokens=3, delay_first=next(delays)))
     result = await compare("x", ["s:m"], settings=settings_for(s=server), runs=3)
@@ -133,8 +143,9 @@ async def test_runs_report_median_and_spread(llm_server_factory):
     assert [r.run_index for r in summary.runs] == [0, 1, 2] and summary.ok_runs == 3
     ttft = summary.ttft_s
     assert ttft is not None and ttft.n == 3
-    assert ttft.min >= 0.05 and ttft.max >= 0.45 and ttft.min < ttft.median < ttft.max
-    assert ttft.median >= 0.25 and ttft.median < ttft.max
+    assert ttft.min >= 0.05 and ttft.max >= 0.90 and ttft.min < ttft.median < ttft.max
+    measured = sorted(r.ttft_s for r in summary.runs if r.ttft_s is not None)
+    assert ttft.median == measured[1] and ttft.median < statistics.mean(measured)
     assert ttft.q1 <= ttft.median <= ttft.q3
     assert summary.output_tokens is not None and summary.output_tokens.median == 3
     row = to_markdown(result).splitlines()

@@ -19,6 +19,7 @@ in ``test_agents.py``; here:
 from __future__ import annotations
 
 import json
+import os
 import string
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,62 @@ def test_anthropic_map_event_raises_only_provider_errors(events: list[SSEEvent])
     _check_mapping(_provider(AnthropicProvider), events)
 
 
+# Junk a server may send between good events: invalid JSON, wrong shapes, empty data.
+JUNK = st.one_of(
+    st.sampled_from(["{", "", "null", "[]", '"text"', "{}", '{"choices": 5}', '{"choices": [{"delta": 7}]}',
+                     '{"type": 1}', '{"type": "content_block_delta", "delta": []}', "\ufeff", '{"choices": [null]}']),
+    st.text(max_size=20).filter(lambda s: s.strip() != "[DONE]"),
+)
+
+
+def _texts_survive(provider: Any, sse_for: Any, items: list[Any]) -> None:
+    """Text already received is never lost or reordered by malformed events around it."""
+    state = TurnState()
+    produced: list[str] = []
+    for item in items:
+        sse = sse_for(item) if isinstance(item, tuple) else SSEEvent("message", item)
+        for event in provider.map_event(sse, state, REQUEST):
+            if isinstance(event, TextDelta):
+                produced.append(event.text)
+    for event in provider.finish(state, REQUEST):
+        if isinstance(event, TextDelta):
+            produced.append(event.text)
+    assert "".join(produced) == "".join(item[0] for item in items if isinstance(item, tuple))
+
+
+good_texts = st.text(min_size=1, max_size=12).map(lambda s: (s,))
+
+
+@FUZZ
+@given(items=st.lists(st.one_of(good_texts, JUNK), max_size=12))
+def test_openai_text_survives_malformed_events(items: list[Any]) -> None:
+    _texts_survive(
+        _provider(OpenAIProvider),
+        lambda item: SSEEvent("message", _dumps({"choices": [{"index": 0, "delta": {"content": item[0]}}]})),
+        items,
+    )
+
+
+@FUZZ
+@given(items=st.lists(st.one_of(good_texts, JUNK), max_size=12))
+def test_anthropic_text_survives_malformed_events(items: list[Any]) -> None:
+    start = (SSEEvent("content_block_start", _dumps(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})))
+    provider = _provider(AnthropicProvider)
+
+    def delta(item: tuple[str]) -> SSEEvent:
+        return SSEEvent("content_block_delta", _dumps(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": item[0]}}))
+
+    state_items: list[Any] = [start, *items]
+    state = TurnState()
+    produced: list[str] = []
+    for item in state_items:
+        sse = item if isinstance(item, SSEEvent) else delta(item) if isinstance(item, tuple) else SSEEvent("message", item)
+        produced += [e.text for e in provider.map_event(sse, state, REQUEST) if isinstance(e, TextDelta)]
+    assert "".join(produced) == "".join(item[0] for item in items if isinstance(item, tuple))
+
+
 # --------------------------------------------------------------------------- agents
 
 yaml_values = st.recursive(
@@ -347,19 +404,28 @@ def test_shell_analysis_never_raises(command: str) -> None:
 
 @FUZZ
 @given(command=commands)
-def test_dangers_and_verdicts_never_raise(command: str) -> None:
-    for danger in find_dangers("bash", {"command": command}, WS):
+def test_a_dangerous_command_is_never_allowed_by_auto_mode(command: str) -> None:
+    dangers = find_dangers("bash", {"command": command}, WS)
+    for danger in dangers:
         assert danger.reason
     verdict = ENGINE.evaluate(PermissionRequest(call_id="c", tool="bash", arguments={"command": command}, workspace=WS))
     assert verdict.outcome in ("allow", "ask", "deny") and verdict.reason
+    if dangers:  # auto mode allows everything else; no rule here names a dangerous operation
+        assert verdict.outcome != "allow", (command, [d.reason for d in dangers])
 
 
 @FUZZ
 @given(tool=st.sampled_from(["read", "write", "edit", "glob", "grep", "ls"]), path=commands)
-def test_path_verdicts_never_raise(tool: str, path: str) -> None:
+def test_auto_mode_never_allows_a_write_outside_the_workspace(tool: str, path: str) -> None:
     arguments = {"path": path, "pattern": path, "content": "x"}
     verdict = ENGINE.evaluate(PermissionRequest(call_id="c", tool=tool, arguments=arguments, workspace=WS))
     assert verdict.outcome in ("allow", "ask", "deny")
+    target = os.path.normpath(os.path.join(WS, os.path.expanduser(path))) if path else str(WS)
+    inside = target == str(WS) or target.startswith(str(WS) + os.sep)
+    if tool in ("write", "edit") and verdict.outcome == "allow":
+        assert inside, (tool, path, verdict.reason)
+    if tool == "read" and (target.endswith("/.env")):
+        assert verdict.outcome == "deny", (path, verdict.reason)  # read(**/.env) is denied
 
 
 # --------------------------------------------------------------------------- redaction

@@ -181,6 +181,41 @@ async def test_429_with_retry_after_then_success(llm_server, kind):
     assert len(llm_server.requests) == 2
 
 
+def test_retry_after_as_an_http_date():
+    import email.utils
+    import time
+
+    from agentic_flow.core.providers.base import parse_retry_after
+
+    in_30s = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert parse_retry_after(in_30s) == pytest.approx(30, abs=1.5)
+    assert parse_retry_after(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0
+    assert parse_retry_after("12") == 12.0 and parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_429_with_retry_after_as_a_date_is_honoured(llm_server, kind):
+    import email.utils
+    import time
+
+    # A date that has passed means "retry now"; our own backoff would wait 0.5-1 s.
+    passed = email.utils.formatdate(time.time() - 5, usegmt=True)
+    llm_server.enqueue(Reply.error(429, "slow down", retry_after=passed), Reply.text("ok now"))
+    events = await collect(provider(llm_server, kind), request())
+    (retry,) = of(events, ev.Retrying)
+    assert retry.delay == 0.0
+    assert text_of(events) == "ok now"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_401_and_403_are_auth_failures(llm_server, status):
+    llm_server.enqueue(Reply.error(status, "key not allowed"))
+    events = await collect(provider(llm_server, "openai"), request())
+    err = of(events, ev.ProviderFailed)[0]
+    assert err.kind == "auth_failed" and err.status == status and not err.retryable
+    assert not of(events, ev.Retrying) and len(llm_server.requests) == 1
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_500_then_success(llm_server, kind):
     llm_server.enqueue(Reply.error(500, "boom"), Reply.text("recovered"))
@@ -316,19 +351,31 @@ async def test_invalid_json_tool_arguments_are_reported(llm_server):
 async def test_cancellation_closes_the_stream(llm_server):
     import asyncio
 
-    llm_server.enqueue(Reply.text(["a"] * 50, split="events", delay_per_chunk=0.05))
+    # 200 chunks 50 ms apart: the server is still sending for ~10 s after we cancel.
+    llm_server.enqueue(Reply.text(["a"] * 200, split="events", delay_per_chunk=0.05))
     prov = provider(llm_server)
     seen: list[str] = []
+    three = asyncio.Event()
 
     async def consume():
         async for e in prov.stream(request()):
             if isinstance(e, ev.TextDelta):
                 seen.append(e.text)
+                if len(seen) == 3:
+                    three.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.4)
+    await asyncio.wait_for(three.wait(), 10)
+    assert llm_server.open_connections == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert 0 < len(seen) < 50
+    assert 3 <= len(seen) < 200
+    # The connection is closed, not parked in the pool with the response unread: the
+    # server notices at its next write, long before its 200 chunks would have ended.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3
+    while llm_server.open_connections and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert llm_server.open_connections == 0
 

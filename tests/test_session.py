@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -278,17 +280,25 @@ async def test_deny_rule_hides_files_from_searches(llm_server, tmp_path):
 
 
 async def test_failed_open_stops_mcp_servers_it_started(llm_server, tmp_path):
-    import subprocess
-
     from agentic_flow.core.errors import StoreError
 
+    server = Path(__file__).parent / "mcp_servers" / "crashy_server.py"
+    pid_file = tmp_path / "mcp.pid"
     (tmp_path / ".mcp.json").write_text(
-        json.dumps({"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}})
+        json.dumps({"mcpServers": {"crashy": {"command": sys.executable, "args": [str(server), "--pid-file", str(pid_file)]}}})
     )
-    marker = str(tmp_path)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError):  # the resume fails after the MCP server started
         await Runtime.open(opts(llm_server, tmp_path, resume="no-such-session"))
-    await asyncio.sleep(0.5)
-    running = subprocess.run(["pgrep", "-af", "mcp_server_time"], capture_output=True, text=True).stdout
-    assert all(marker not in line for line in running.splitlines())
-    assert "mcp_server_time" not in running
+    pid = int(pid_file.read_text())  # it did start: open got as far as the resume
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/status").exists() and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while alive() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not alive(), f"MCP server {pid} outlived the failed open"

@@ -46,7 +46,10 @@ def test_crlf_and_cr_line_endings():
 
 
 def test_crlf_split_between_chunks_is_one_line_ending():
-    # "data: a\r" | "\n\r\n": the CR and LF belong together; exactly one event.
+    # "data: a\r" | "\ndata: b\n\n": the CR and the LF that arrives in the next chunk are one
+    # line ending, so both data lines belong to one event; read as two endings, the blank
+    # line between them would dispatch "a" on its own.
+    assert decode([b"data: a\r", b"\ndata: b\n\n"]) == [SSEEvent("message", "a\nb")]
     assert decode([b"data: a\r", b"\n\r", b"\n"]) == [SSEEvent("message", "a")]
 
 

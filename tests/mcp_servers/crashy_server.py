@@ -2,7 +2,8 @@
 
 Tools: ``echo``, ``pid`` (its process id), ``crash`` (exits with ``os._exit`` while the
 call is in flight, after reporting progress), ``hang`` (never answers), ``freeze``
-(blocks its event loop, so nothing answers). ``--die-at-start`` exits before serving.
+(blocks its event loop, so nothing answers). ``--die-at-start`` exits before serving;
+``--pid-file PATH`` writes its process id there first.
 """
 
 from __future__ import annotations
@@ -52,4 +53,7 @@ if __name__ == "__main__":
     if "--die-at-start" in sys.argv:
         sys.stderr.write("crashy: refusing to start (missing CRASHY_CONFIG)\n")
         sys.exit(2)
+    if "--pid-file" in sys.argv:  # lets a test find this process without pgrep
+        with open(sys.argv[sys.argv.index("--pid-file") + 1], "w") as f:
+            f.write(str(os.getpid()))
     server.run()
