@@ -34,6 +34,7 @@ __all__ = [
     "ProviderSettings",
     "PermissionSettings",
     "RouterPolicy",
+    "SandboxSettings",
     "Settings",
     "LoadedSettings",
     "load_settings",
@@ -84,6 +85,21 @@ class RouterPolicy(_Strict):
     local_only: bool = False
 
 
+class SandboxSettings(_Strict):
+    """The command sandbox (read from the user config only: a repository cannot widen it)."""
+
+    enabled: bool = True
+    """False runs commands without Landlock; auto mode then asks for every command."""
+    network: bool = False
+    """Let every command use the network (otherwise only calls approved with ``network: true``)."""
+    writable: list[str] = Field(default_factory=list)
+    """Folders commands may write besides the workspace and their temp dir (``~`` allowed)."""
+    deny_read: list[str] = Field(default_factory=list)
+    """Paths commands may not read, besides ~/.ssh, ~/.aws, ... and agentic-flow's config."""
+    env_allow: list[str] = Field(default_factory=list)
+    """Key variables commands still get (``GITHUB_TOKEN``); all other keys are withheld."""
+
+
 class Settings(_Strict):
     default_model: str | None = None
     """Model used when ``--model`` is not given (``provider:model``)."""
@@ -102,6 +118,7 @@ class Settings(_Strict):
     mcpServers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     theme: str | None = None
     router: RouterPolicy = Field(default_factory=RouterPolicy)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class LoadedSettings(BaseModel):
@@ -114,6 +131,11 @@ class LoadedSettings(BaseModel):
     project: Settings
     user_file: Path
     project_file: Path
+
+    @property
+    def ignored_project_sandbox(self) -> bool:
+        """The project file has a ``sandbox:`` block, which is ignored (user config only)."""
+        return "sandbox" in self.project.model_fields_set
 
     def rules_with_sources(self) -> list[tuple[str, str, Path]]:
         """``(list_name, rule, file)`` for every permission rule, user file first."""
@@ -241,6 +263,8 @@ def _merge(user: Settings, project: Settings) -> Settings:
                 perms["mode"] = value["mode"]
         elif key == "router":
             merged.setdefault("router", {}).update(value)
+        elif key == "sandbox":
+            continue  # a repository cannot widen its own sandbox: user config only
         else:
             merged[key] = value
     # SecretStr values were dumped as SecretStr objects; re-validate keeps them.

@@ -8,7 +8,7 @@ engine: done once here, so ``agentic-flow run`` and the workbench behave the sam
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -19,7 +19,7 @@ from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.local.server import ensure_local_server, local_provider_config
 from agentic_flow.core.mcp.client import McpManager
-from agentic_flow.core.mcp.config import load_mcp_servers
+from agentic_flow.core.mcp.config import SETTINGS_SOURCE, McpServerConfig, load_mcp_servers
 from agentic_flow.core.models.catalog import ModelCatalog
 from agentic_flow.core.permissions import (
     PermissionEngine,
@@ -40,6 +40,7 @@ from agentic_flow.core.providers.registry import (
     split_model_id,
 )
 from agentic_flow.core.routing.router import choose_auto
+from agentic_flow.core.sandbox import Sandbox, SandboxStatus
 from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionOptions, SessionRecord, SessionTotals
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.tools.registry import tools_for_agent
@@ -154,6 +155,43 @@ def make_provider(
     return create_provider(config, http=http, timeouts=timeouts, retry=RetryPolicy(retries=retries))
 
 
+def open_sandbox(workspace: Path, settings: LoadedSettings, warnings: list[str], announce: bool = True) -> Sandbox:
+    """The session's command sandbox, from the user config's ``sandbox:`` block.
+
+    With ``announce``, a missing sandbox is said once in ``warnings`` (stderr for ``run``).
+    """
+    key_vars = [p.api_key_env for p in settings.merged.providers.values() if p.api_key_env]
+    sandbox = Sandbox(workspace, settings.merged.sandbox, key_vars=key_vars)
+    if settings.ignored_project_sandbox:
+        warnings.append(
+            f"'sandbox' in {settings.project_file} is ignored: a repository cannot change its own sandbox; "
+            f"put sandbox settings in {settings.user_file}"
+        )
+    if announce and not sandbox.status.available:
+        warnings.append(
+            f"no command sandbox: {sandbox.status.reason}. Commands run unconfined, so every command asks "
+            "for approval, also in auto mode (denied when nobody can answer)"
+        )
+    return sandbox
+
+
+def _sandbox_opt_outs(
+    servers: dict[str, McpServerConfig], settings: LoadedSettings, warnings: list[str]
+) -> dict[str, McpServerConfig]:
+    """``"sandbox": false`` counts only in the user's own config, never in the workspace's."""
+    kept: dict[str, McpServerConfig] = {}
+    for name, config in servers.items():
+        from_project = config.source != SETTINGS_SOURCE or name in settings.project.mcpServers
+        if not config.sandbox and from_project:
+            warnings.append(
+                f"MCP server '{name}': \"sandbox\": false in {config.source if config.source != SETTINGS_SOURCE else settings.project_file} "
+                "is ignored (only the user config can run a server outside the sandbox)"
+            )
+            config = replace(config, sandbox=True)
+        kept[name] = config
+    return kept
+
+
 async def _open_tools(
     opts: RunOptions,
     agent: "Agent | None",
@@ -161,6 +199,8 @@ async def _open_tools(
     settings: LoadedSettings,
     stack: AsyncExitStack,
     warnings: list[str],
+    sandbox: Sandbox | None = None,
+    mode: str = "ask",
 ) -> tuple[Any, dict[str, Any]]:
     """The agent's tools, with MCP servers started on ``stack`` when any are configured."""
     if opts.no_tools:
@@ -170,9 +210,10 @@ async def _open_tools(
     extra: dict[str, Any] = {}
     servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
     warnings.extend(mcp_warnings)
+    servers = _sandbox_opt_outs(servers, settings, warnings)
     if servers:
 
-        mcp = await stack.enter_async_context(McpManager(servers))
+        mcp = await stack.enter_async_context(McpManager(servers, sandbox=sandbox, sandbox_mode=mode))
         extra = mcp.tools()
     tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
     warnings.extend(tool_warnings)
@@ -206,6 +247,7 @@ class Runtime:
     _http: HttpClient = field(default_factory=HttpClient)
     mcp: Any = None
     max_tokens_choice: int | None = None
+    sandbox: Sandbox | None = None
 
     @classmethod
     async def open(
@@ -244,8 +286,9 @@ class Runtime:
         )
         stack = AsyncExitStack()
         stack.push_async_callback(http.aclose)
+        sandbox = open_sandbox(workspace, settings, warnings, announce=not opts.no_tools)
+        stack.callback(sandbox.close)
         try:
-            mcp, tools = await _open_tools(opts, agent, workspace, settings, stack, warnings)
             # --approve names a mode ("deny" = ask, answered no); without it the settings' mode applies.
             if opts.approve:
                 flag_mode, default_approver = mode_and_approver_for(opts.approve, interactive)
@@ -254,7 +297,10 @@ class Runtime:
             engine, rule_warnings = PermissionEngine.from_settings(
                 workspace, flag_mode, user_settings=settings.user_file, project_settings=settings.project_file
             )
+            engine.sandbox_unavailable = sandbox.status.reason if not sandbox.status.available else None
+            engine.network_default = sandbox.network_default
             warnings.extend(rule_warnings)
+            mcp, tools = await _open_tools(opts, agent, workspace, settings, stack, warnings, sandbox, engine.mode)
             messages = None
             session_id = None
             if opts.resume:
@@ -280,6 +326,7 @@ class Runtime:
             ),
             record=SessionRecord(store=store, audit=AuditLog(store), session_id=session_id, pricing=catalog.cost),
             messages=messages,
+            sandbox=sandbox,
         )
         if opts.resume and session_id:
             store.update_session(session_id, model=model_id)
@@ -295,6 +342,7 @@ class Runtime:
             _http=http,
             mcp=mcp,
             max_tokens_choice=opts.max_tokens or settings.merged.max_tokens,
+            sandbox=sandbox,
         )
 
     # -- the facade the workbench talks to (it never reaches into the session or engine) --
@@ -326,6 +374,11 @@ class Runtime:
     @mode.setter
     def mode(self, mode: str) -> None:
         self.session.engine.mode = parse_mode(mode)
+
+    @property
+    def sandbox_status(self) -> SandboxStatus | None:
+        """The command sandbox in force (``.summary()`` is a status-bar line; None with no tools)."""
+        return self.sandbox.status if self.sandbox is not None else None
 
     def send(self, text: str) -> AsyncIterator[Event]:
         """Send a user message; the events of the whole exchange (see ``AgentSession.send``)."""

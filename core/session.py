@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.permissions import Approver, PermissionEngine
     from agentic_flow.core.permissions.audit import AuditLog
     from agentic_flow.core.providers.base import Provider
+    from agentic_flow.core.sandbox import Sandbox
     from agentic_flow.core.store.database import LatencySource, Store
     from agentic_flow.core.tools.base import Tool
 
@@ -138,6 +139,7 @@ class AgentSession:
         options: the agent's prompt, sampling and loop limit.
         record: where the session, its turns and its decisions are kept, and its prices.
         messages: the history to continue (a resumed session).
+        sandbox: the command sandbox commands run in (None: each gets a default one).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class AgentSession:
         options: SessionOptions = SessionOptions(),
         record: SessionRecord = SessionRecord(),
         messages: list[Message] | None = None,
+        sandbox: "Sandbox | None" = None,
     ) -> None:
         self.provider = provider
         self.model_id = model_id
@@ -169,6 +172,7 @@ class AgentSession:
         self.pricing = record.pricing
         self.latency_source = record.latency_source
         self.messages: list[Message] = list(messages or [])
+        self.sandbox = sandbox
         self.totals = SessionTotals()
         self.cancel_event = asyncio.Event()
         self.session_id = record.session_id
@@ -371,6 +375,8 @@ class AgentSession:
             workspace=self.workspace,
             cancel_event=self.cancel_event,
             hidden=lambda rel: self.engine.path_denied("read", rel) is not None,
+            sandbox=self.sandbox,
+            mode=self.engine.mode,
         )
         for call in ready:
             tool = by_wire.get(call.name)

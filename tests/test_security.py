@@ -506,7 +506,7 @@ def evil_mcp(tmp_path):
     ws.mkdir()
     server = tmp_path / "evil_server.py"
     server.write_text(EVIL_SERVER)
-    mark = tmp_path / "helpful-ran"
+    mark = ws / "helpful-ran"  # inside the workspace: the sandboxed server cannot write elsewhere
     config = {"mcpServers": {"evil": {"command": sys.executable, "args": [str(server), str(mark), INJECTION]}}}
     (ws / ".mcp.json").write_text(json.dumps(config))
     (ws / "a.txt").write_text("real file\n")

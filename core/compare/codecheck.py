@@ -11,7 +11,10 @@
 * :func:`run_check_command` (``--check CMD``) writes the blocks to a temporary folder and
   runs CMD there with a timeout, *through the permission engine*: the command is a
   ``bash`` tool call that rules, the mode and the approver decide, like any other. In a
-  headless run nothing is executed unless a rule or ``--approve auto`` allows it.
+  headless run nothing is executed unless a rule or ``--approve auto`` allows it. An
+  allowed command runs in the command sandbox (``core/sandbox``) with the temporary
+  folder as its workspace: it cannot write anywhere else, has no network, and every
+  process it starts is killed when it ends.
 
 ``CMD`` may name the files: ``{file}`` is the first code block's file (a Python one when
 there is one), ``{files}`` all of them, ``{dir}`` the folder; each is shell-quoted. Files
@@ -35,9 +38,11 @@ from pydantic import BaseModel
 
 from agentic_flow.core.permissions import PermissionRequest
 from agentic_flow.core.permissions.audit import AuditEntry
+from agentic_flow.core.sandbox import Sandbox
 from agentic_flow.core.tools.shell import kill_process_group
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.config import SandboxSettings
     from agentic_flow.core.permissions import Approver, PermissionEngine
 
 __all__ = [
@@ -315,30 +320,30 @@ def expand_command(command: str, folder: Path, files: list[Path], blocks: list[C
     return out.replace("{dir}", shlex.quote(str(folder)))
 
 
-async def _execute(command: str, cwd: Path, timeout: float) -> tuple[int | None, bool, str, float]:
-    """Run ``bash -c command`` in its own process group; kill the group on timeout."""
+async def _execute(command: str, cwd: Path, timeout: float, sandbox: Sandbox, mode: str) -> tuple[int | None, bool, str, float]:
+    """Run ``bash -c command`` in the sandbox, in its own process group; kill it all on timeout."""
 
     started = time.perf_counter()
+    prepared = sandbox.prepare(["bash", "-c", command], mode=mode, workspace=cwd)
     proc = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        command,
+        *prepared.argv,
         cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
+        env=prepared.env,
     )
     timed_out = False
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout)
     except asyncio.TimeoutError:
         timed_out = True
-        await kill_process_group(proc, grace=0.5)
+        await kill_process_group(proc, grace=prepared.stop_grace)
         out = b""
     finally:
         if proc.returncode is None:
-            await asyncio.shield(kill_process_group(proc, grace=0.2))
+            await asyncio.shield(kill_process_group(proc, grace=prepared.stop_grace))
     text = out.decode("utf-8", "replace")
     if len(text) > OUTPUT_LIMIT:
         text = "…" + text[-OUTPUT_LIMIT:]
@@ -355,17 +360,22 @@ async def run_check_command(
     blocks: list[CodeBlock] | None = None,
     model: str | None = None,
     audit: object | None = None,
+    sandbox_settings: "SandboxSettings | None" = None,
 ) -> CommandCheck:
     """Write the answer's blocks to a temp folder and run ``command`` there, if permitted.
 
     The call is presented to ``engine`` as a ``bash`` tool call whose workspace is the
-    temp folder; only an allowed call runs. ``audit`` (a :class:`core.audit.AuditLog`)
-    records the decision and the outcome like any tool call.
+    temp folder; only an allowed call runs, inside the command sandbox (the user's
+    ``sandbox_settings``). ``audit`` (a :class:`core.audit.AuditLog`) records the decision
+    and the outcome like any tool call.
     """
 
     blocks = extract_blocks(text) if blocks is None else blocks
     with tempfile.TemporaryDirectory(prefix="af-check-") as tmp:
         folder = Path(tmp)
+        sandbox = Sandbox(folder, sandbox_settings)
+        if not sandbox.status.available and engine.sandbox_unavailable is None:
+            engine.sandbox_unavailable = sandbox.status.reason  # then auto mode asks for it
         files = write_blocks(folder, text, blocks)
         expanded = expand_command(command, folder, files, blocks)
         request = PermissionRequest(
@@ -382,7 +392,10 @@ async def run_check_command(
                 command=expanded, allowed=False, decided_by=decision.decided_by, reason=decision.reason
             )
         else:
-            code, timed_out, output, took = await _execute(expanded, folder, timeout)
+            try:
+                code, timed_out, output, took = await _execute(expanded, folder, timeout, sandbox, engine.mode)
+            finally:
+                sandbox.close()
             result = CommandCheck(
                 command=expanded,
                 allowed=True,

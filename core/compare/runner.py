@@ -475,6 +475,7 @@ class Comparison:
             report.command = await run_check_command(
                 self.check_cmd, run.answer, engine=self.engine, approver=_Serialised(self.approver, self._decide_lock),
                 timeout=self.check_timeout, blocks=blocks, model=run.model_id, audit=audit,
+                sandbox_settings=self.settings.merged.sandbox,
             )
         return report
 

@@ -39,6 +39,8 @@ from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_sc
 if TYPE_CHECKING:
     from mcp import Client
 
+    from agentic_flow.core.sandbox import Sandbox
+
 __all__ = [
     "McpManager",
     "McpTool",
@@ -247,6 +249,8 @@ class McpManager:
         log_level: the lowest server log level to ask for.
         probe_timeout: after a call times out, how long the server gets to answer a
             ``tools/list`` before it is declared stopped.
+        sandbox: stdio servers start inside this command sandbox (unless their config
+            says ``"sandbox": false``), in ``sandbox_mode`` (``read-only`` or a writable mode).
     """
 
     def __init__(
@@ -259,6 +263,8 @@ class McpManager:
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         log_level: str = "info",
         probe_timeout: float = PROBE_TIMEOUT,
+        sandbox: "Sandbox | None" = None,
+        sandbox_mode: str = "ask",
     ) -> None:
         self._servers: dict[str, _Server] = {name: _Server(config) for name, config in servers.items()}
         self._on_notice = on_notice
@@ -267,6 +273,8 @@ class McpManager:
         self.call_timeout = call_timeout
         self.log_level = log_level
         self.probe_timeout = probe_timeout
+        self.sandbox = sandbox
+        self.sandbox_mode = sandbox_mode
         self.wire_names = WireNames()
         #: The most recent ``(server, message)`` notices, oldest first.
         self.notices: deque[tuple[str, str]] = deque(maxlen=500)
@@ -376,9 +384,8 @@ class McpManager:
         transport: Any
         if config.transport == "stdio":
             server.stderr = tempfile.TemporaryFile(prefix=f"mcp-{config.name}-", suffix=".stderr")
-            params = StdioServerParameters(
-                command=config.command, args=list(config.args), env=dict(config.env) or None, cwd=config.cwd
-            )
+            command, args, env = self._stdio_command(config)
+            params = StdioServerParameters(command=command, args=args, env=env, cwd=config.cwd)
             transport = stdio_client(params, errlog=server.stderr)  # type: ignore[arg-type]
         else:
             http = await stack.enter_async_context(create_mcp_http_client(headers=dict(config.headers) or None))
@@ -393,6 +400,24 @@ class McpManager:
             cache=None,
         )
         return await stack.enter_async_context(client)
+
+    def _stdio_command(self, config: McpServerConfig) -> tuple[str, list[str], dict[str, str] | None]:
+        """How to start a stdio server: through the sandbox launcher unless it opted out.
+
+        The SDK gives a server only a few safe variables (HOME, PATH, ...) plus the
+        config's ``env``; sandboxed servers also get their private ``TMPDIR``.
+        """
+        env = dict(config.env) or None
+        if self.sandbox is None or not config.sandbox:
+            return config.command, list(config.args), env
+        prepared = self.sandbox.prepare(
+            [config.command, *config.args],
+            mode=self.sandbox_mode,
+            network=config.sandbox_network,
+            env={},
+            extra_env=dict(config.env),
+        )
+        return prepared.argv[0], prepared.argv[1:], prepared.env
 
     # ----------------------------------------------------------------- tools
 

@@ -7,7 +7,10 @@ The format is the one other tools use::
         "remote": {"type": "http", "url": "https://example.com/mcp",
                    "headers": {"Authorization": "Bearer ${API_TOKEN}"}}}}
 
-``type`` is optional (``command`` means stdio, ``url`` means streamable HTTP). Strings in
+``type`` is optional (``command`` means stdio, ``url`` means streamable HTTP). A stdio
+server runs inside the command sandbox; ``"sandbox": {"network": true}`` gives it the
+network, ``"sandbox": false`` runs it outside (honoured for servers in the user config
+only). Strings in
 ``command``, ``args``, ``env``, ``cwd``, ``url`` and ``headers`` expand ``${VAR}`` and
 ``${VAR:-default}`` from the environment. ``"disabled": true`` skips an entry. Unknown
 keys are ignored (other tools add their own). Every problem becomes a warning naming the
@@ -55,6 +58,8 @@ class McpServerConfig:
         command, args, env, cwd: how to start a stdio server (``cwd`` is absolute).
         url, headers: where a streamable HTTP server listens and what to send it.
         source: the file the entry came from, or ``"settings"``.
+        sandbox: run a stdio server inside the command sandbox (``"sandbox": false`` opts out).
+        sandbox_network: ``"sandbox": {"network": true}`` lets the server use the network.
     """
 
     name: str
@@ -66,6 +71,8 @@ class McpServerConfig:
     url: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     source: str = SETTINGS_SOURCE
+    sandbox: bool = True
+    sandbox_network: bool = False
 
     def describe(self) -> str:
         """Short human form: the command line or the URL."""
@@ -227,8 +234,10 @@ def _build(name: str, entry: Any, source: str, workspace: Path, prefix: str) -> 
         if cwd_raw:
             cwd_path = Path(_expanded(cwd_raw, prefix + ".cwd")).expanduser()
             cwd = str(cwd_path if cwd_path.is_absolute() else (workspace / cwd_path))
+        sandbox, network = _sandbox(entry, prefix)
         return McpServerConfig(
-            name=name, transport="stdio", command=command, args=args, env=env, cwd=cwd, source=source
+            name=name, transport="stdio", command=command, args=args, env=env, cwd=cwd, source=source,
+            sandbox=sandbox, sandbox_network=network,
         )
     url = _expanded(_string(entry, "url", prefix, required=True), prefix + ".url")
     if not re.match(r"^https?://[^/\s]+", url):
@@ -238,6 +247,22 @@ def _build(name: str, entry: Any, source: str, workspace: Path, prefix: str) -> 
         for key, value in _string_map(entry, "headers", prefix).items()
     }
     return McpServerConfig(name=name, transport="http", url=url, headers=headers, source=source)
+
+
+def _sandbox(entry: dict[str, Any], prefix: str) -> tuple[bool, bool]:
+    """``"sandbox"``: absent/true (sandboxed), false (not), or ``{"network": bool}``."""
+    value = entry.get("sandbox", True)
+    if isinstance(value, bool):
+        return value, False
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"network"})
+        if unknown:
+            raise _Invalid(f"unknown key {unknown[0]!r} in 'sandbox' (known: network)", prefix + ".sandbox")
+        network = value.get("network", False)
+        if not isinstance(network, bool):
+            raise _Invalid(f"'sandbox.network' must be true or false, not {_json_type(network)}", prefix + ".sandbox")
+        return True, network
+    raise _Invalid(f"'sandbox' must be true, false or {{\"network\": true}}, not {_json_type(value)}", prefix + ".sandbox")
 
 
 def _transport(entry: dict[str, Any], prefix: str) -> Transport:

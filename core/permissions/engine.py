@@ -259,6 +259,12 @@ class PermissionEngine:
         self.project_settings_path = Path(project_settings_path or paths.project_settings_file(self.workspace))
         self._session: list[Rule] = []
         self._write_lock: asyncio.Lock | None = None
+        #: Why commands run without the OS sandbox here (None: they run inside it). Then
+        #: no mode allows a command by itself: auto mode asks (denied headless).
+        self.sandbox_unavailable: str | None = None
+        #: Commands get the network by default (``sandbox: {network: true}``); otherwise a
+        #: ``bash`` call with ``network: true`` needs a person or an allow rule.
+        self.network_default = False
 
     @classmethod
     def from_settings(
@@ -423,6 +429,26 @@ class PermissionEngine:
 
     def evaluate(self, request: PermissionRequest) -> Verdict:
         """The verdict of rules, dangerous checks and mode. Pure: no I/O, no waiting."""
+        return self._sandbox_verdict(request, self._evaluate(request))
+
+    def _sandbox_verdict(self, request: PermissionRequest, verdict: Verdict) -> Verdict:
+        """What the command sandbox changes: a mode never grants the network, nor a
+        command at all when there is no sandbox; rules (named by a person) still do."""
+        if canonical_tool(request.tool) != "bash" or verdict.outcome == "deny":
+            return verdict
+        by_mode = verdict.decided_by.startswith("mode:")
+        if bool((request.arguments or {}).get("network")) and not self.network_default:
+            if verdict.outcome == "ask":
+                return Verdict("ask", f"needs network; {verdict.reason}", verdict.decided_by, verdict.dangers)
+            if by_mode:
+                reason = "needs network: the command asks to run with network access, which is off by default"
+                return Verdict("ask", reason, verdict.decided_by, verdict.dangers)
+        if self.sandbox_unavailable and verdict.outcome == "allow" and by_mode:
+            reason = f"commands run without a sandbox here ({self.sandbox_unavailable}), so each one needs approval"
+            return Verdict("ask", reason, verdict.decided_by, verdict.dangers)
+        return verdict
+
+    def _evaluate(self, request: PermissionRequest) -> Verdict:
         call = self._prepare(request)
         kind = tool_kind(call.name)
 

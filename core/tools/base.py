@@ -14,12 +14,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.messages import ToolSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.sandbox import Sandbox
 
 __all__ = [
     "ToolKind",
@@ -63,6 +66,10 @@ class ToolContext:
     hidden: Callable[[str], bool] | None = None
     """``hidden(relative_path)`` is true when a deny rule hides that file (``read(**/.env)``):
     tree walks (glob, grep) skip it, so a search cannot leak what a read may not."""
+    sandbox: "Sandbox | None" = None
+    """The session's command sandbox; None: commands get a default one of their own."""
+    mode: str = "ask"
+    """The permission mode in force: ``read-only`` runs commands in a read-only sandbox."""
 
     @property
     def cancelled(self) -> bool:

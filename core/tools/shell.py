@@ -1,10 +1,14 @@
-"""The ``bash`` tool: run a shell command in the workspace.
+"""The ``bash`` tool: run a shell command in the workspace, inside the command sandbox.
 
-The command runs as ``bash -c`` in its own session (so its own process group) with no
-stdin. On timeout, cancel (``ctx.cancel_event``) or task cancellation the *whole group*
-is killed, so ``sleep 30 & sleep 30`` leaves nothing behind. stdout and stderr are
-merged in arrival order and only the tail is kept, so a chatty build cannot flood
-memory or the model's context.
+The command runs as ``bash -c`` under the sandbox launcher (``core/sandbox``): writes
+only in the workspace and a private ``TMPDIR``, no secret paths, no network unless the
+call asks for it (``network: true``, which the permission engine asks a person about)
+and no API keys in the environment. It has its own session (so its own process group)
+and no stdin. When bash exits, or on timeout, cancel (``ctx.cancel_event``) or task
+cancellation, every process it started is killed — also ones that left the group
+(``setsid``) — so nothing outlives the call. stdout and stderr are merged in arrival
+order and only the tail is kept, so a chatty build cannot flood memory or the model's
+context.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentic_flow.core.sandbox import Sandbox
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 
 __all__ = ["BashTool", "DEFAULT_TIMEOUT", "MAX_TIMEOUT", "MAX_OUTPUT_CHARS", "kill_process_group"]
@@ -41,6 +46,11 @@ class BashArgs(BaseModel):
         gt=0,
         le=MAX_TIMEOUT,
         description=f"Seconds before the command is killed (default {DEFAULT_TIMEOUT:g}, max {MAX_TIMEOUT:g}).",
+    )
+    network: bool = Field(
+        False,
+        description="Set true only if the command needs the network (downloads, git fetch/push); "
+        "such calls need approval. Without it the command has no network access.",
     )
 
 
@@ -140,7 +150,9 @@ class BashTool(Tool):
     description = (
         "Run a shell command with `bash -c` in the workspace root; stdout and stderr are merged. "
         f"No stdin. Killed after `timeout` seconds (default {DEFAULT_TIMEOUT:g}, max {MAX_TIMEOUT:g}). "
-        f"Only the last {MAX_OUTPUT_CHARS} characters of output are returned. The exit code is reported."
+        f"Only the last {MAX_OUTPUT_CHARS} characters of output are returned. The exit code is reported. "
+        "Runs in a sandbox: it can write only inside the workspace and $TMPDIR, has no network unless "
+        "`network` is true, and background processes are stopped when the command ends."
     )
     args_model = BashArgs
 
@@ -148,17 +160,27 @@ class BashTool(Tool):
         return args.command
 
     async def execute(self, args: BashArgs, ctx: ToolContext) -> ToolOutput:
-        env = {**os.environ, **_ENV_DEFAULTS}
+        own = ctx.sandbox is None
+        sandbox = ctx.sandbox if ctx.sandbox is not None else Sandbox(ctx.workspace)
+        try:
+            return await self._execute(args, ctx, sandbox)
+        finally:
+            if own:
+                sandbox.close()
+
+    async def _execute(self, args: BashArgs, ctx: ToolContext, sandbox: Sandbox) -> ToolOutput:
+        prepared = sandbox.prepare(
+            ["bash", "-c", args.command], mode=ctx.mode, network=args.network, extra_env=_ENV_DEFAULTS
+        )
+        grace = prepared.stop_grace
         proc = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            args.command,
+            *prepared.argv,
             cwd=ctx.workspace,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            env=env,
+            env=prepared.env,
         )
         assert proc.stdout is not None
         buffer = _TailBuffer(MAX_OUTPUT_CHARS)
@@ -172,18 +194,18 @@ class BashTool(Tool):
             done, _ = await asyncio.wait(pending, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
             if waiter not in done:
                 outcome = "cancelled" if cancel is not None and cancel in done else "timeout"
-                await kill_process_group(proc)
+                await kill_process_group(proc, grace=grace)
             # Background children may still hold the pipe open; do not wait for them.
             finished, _ = await asyncio.wait({pump}, timeout=_PIPE_GRACE)
             if pump not in finished:
                 background_killed = outcome == "done"
-                await kill_process_group(proc, grace=0.2)
+                await kill_process_group(proc, grace=min(grace, 0.2) if not prepared.launcher else grace)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(pump), timeout=_PIPE_GRACE)
         finally:
             # Reached with an exception too (task cancelled): never leave the group running.
             if proc.returncode is None or not pump.done():
-                await asyncio.shield(kill_process_group(proc, grace=0.2))
+                await asyncio.shield(kill_process_group(proc, grace=grace if prepared.launcher else 0.2))
             pipe_still_open = not pump.done()
             for task in (pump, waiter, cancel):
                 if task is not None and not task.done():
