@@ -52,6 +52,7 @@ examples:
   echo "explain this repo" | agentic-flow run --model anthropic:claude-sonnet-4-5
   agentic-flow models --sort price
   agentic-flow agents list
+  agentic-flow doctor                            what the command sandbox allows here
 """
 
 
@@ -121,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
 
+    doctor = sub.add_parser("doctor", help="report the command sandbox (Landlock, network, writable paths) and MCP servers")
+    doctor.add_argument("--workspace", metavar="DIR", help="the project folder (default: current dir)")
 
     add_extra_commands(sub)
     return parser
@@ -174,6 +177,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.command == "agents":
 
             return cmd_agents(args)
+        if args.command == "doctor":
+            # lazy: each command loads only what it runs (`--help` stays fast)
+            from agentic_flow.core.cli.doctor import cmd_doctor
+
+            return cmd_doctor(args)
 
         result = dispatch_extra(args)
         if result is None:

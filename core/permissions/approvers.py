@@ -106,6 +106,8 @@ class PolicyApprover:
             )
         elif verdict.from_ask_rule:
             reason = f"{lead}: {verdict.reason}. Run interactively, or remove that ask rule"
+        elif verdict.decided_by.startswith("sandbox:"):
+            reason = f"{lead}: {verdict.reason}. Run interactively, or allow it with a rule such as {_exact_or_example(request)}"
         else:
             reason = f"{lead}. Allow it with a rule such as {example_rule(request)} or run with --approve auto"
         return Answer("deny", reason=reason, by=by)

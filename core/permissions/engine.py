@@ -439,13 +439,14 @@ class PermissionEngine:
         by_mode = verdict.decided_by.startswith("mode:")
         if bool((request.arguments or {}).get("network")) and not self.network_default:
             if verdict.outcome == "ask":
-                return Verdict("ask", f"needs network; {verdict.reason}", verdict.decided_by, verdict.dangers)
+                by = "sandbox: needs network" if by_mode else verdict.decided_by
+                return Verdict("ask", f"needs network; {verdict.reason}", by, verdict.dangers)
             if by_mode:
                 reason = "needs network: the command asks to run with network access, which is off by default"
-                return Verdict("ask", reason, verdict.decided_by, verdict.dangers)
+                return Verdict("ask", reason, "sandbox: needs network", verdict.dangers)
         if self.sandbox_unavailable and verdict.outcome == "allow" and by_mode:
             reason = f"commands run without a sandbox here ({self.sandbox_unavailable}), so each one needs approval"
-            return Verdict("ask", reason, verdict.decided_by, verdict.dangers)
+            return Verdict("ask", reason, "sandbox: unavailable", verdict.dangers)
         return verdict
 
     def _evaluate(self, request: PermissionRequest) -> Verdict:

@@ -451,8 +451,8 @@ def run(policy: dict, argv: list[str]) -> None:
             if waiting[0]:
                 raise _Stop
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(handled, on_signal)
     child = os.fork()
     if child == 0:
         _child(policy, ruleset, argv)
@@ -474,13 +474,13 @@ def run(policy: dict, argv: list[str]) -> None:
         pass
     waiting[0] = False
     if stopping:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
+        for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(handled, signal.SIG_IGN)
         stop_descendants(grace)
-        sig = stopping[0]
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
+        received = stopping[0]
+        signal.signal(received, signal.SIG_DFL)
+        os.kill(os.getpid(), received)
+        os._exit(128 + received)
     left = stop_descendants(grace)
     if left:
         noun = "process" if left == 1 else "processes"
@@ -488,11 +488,11 @@ def run(policy: dict, argv: list[str]) -> None:
                     "ended]\n".encode())
     assert status is not None
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        died_of = os.WTERMSIG(status)
         lib.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # re-raising must not dump the launcher's core
         for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(handled, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), died_of)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
