@@ -49,7 +49,8 @@ def sandbox_lines(workspace: Path, settings: LoadedSettings) -> list[str]:
         kind = f"Landlock ABI {status.abi}" + (f" + {' and '.join(namespaces)} namespaces" if namespaces else "")
         lines.append(f"status: active — {kind}")
         policy = sandbox.policy(mode="ask")
-        writable = [str(workspace.resolve()), f"{sandbox.tmpdir} (private TMPDIR)", *sandbox.writable]
+        writable = [str(workspace.resolve()), f"a private TMPDIR per session (in {tempfile.gettempdir()})",
+                    *sandbox.writable]
         lines.append("writable (ask, accept-edits, auto): " + ", ".join(writable))
         lines.append("writable (read-only mode): the private TMPDIR only")
         lines.append("  always: /dev/null and other harmless devices, /dev/shm")

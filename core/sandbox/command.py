@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_flow.core.sandbox.env import scrubbed_env, withheld_variables
-from agentic_flow.core.sandbox.launcher import DEFAULT_GRACE
+from agentic_flow.core.sandbox.launcher import DEFAULT_GRACE, encode_policy
 from agentic_flow.core.sandbox.policy import SandboxPolicy, canonical, default_secret_paths, kind_for_mode
 from agentic_flow.core.sandbox.status import SandboxStatus, detect_status, launcher_prefix
 
@@ -131,5 +131,5 @@ class Sandbox:
         environment = self.env(env, extra_env)
         if not sys.platform.startswith("linux") or not self.status.cleanup:
             return Prepared(list(argv), environment, None, launcher=False)
-        payload = policy.to_json(os.getpid())
+        payload = encode_policy(policy.to_launcher(os.getpid()))
         return Prepared([*launcher_prefix(payload), *argv], environment, policy, launcher=True)

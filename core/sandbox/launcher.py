@@ -3,8 +3,12 @@
 Run by path with an isolated interpreter, never imported for running (it imports only
 the standard library, so it starts fast and cannot be influenced by the workspace)::
 
-    python -I -S launcher.py POLICY_JSON COMMAND [ARGS...]
+    python -I -S launcher.py POLICY COMMAND [ARGS...]
     python -I -S launcher.py --probe          # what this kernel supports, as JSON
+
+POLICY is a JSON object, or the same dict in ``marshal`` format, hex-encoded
+(:func:`encode_policy`): what callers pass, because importing ``json`` (and ``signal``,
+which pulls in ``enum``) would add a third to the launcher's start-up time.
 
 The launcher stays as the command's parent for the whole call:
 
@@ -29,12 +33,13 @@ imported in-process by ``agentic_flow.core.sandbox`` for probing and ``doctor``.
 from __future__ import annotations
 
 import ctypes
-import json
+import marshal
 import os
-import signal
 import stat
 import sys
 import time
+
+signal = __import__("_signal")  # the C module: same names as `signal`, without enum (nor typing)
 
 # --------------------------------------------------------------------------- Landlock ABI
 
@@ -360,6 +365,13 @@ def _reap() -> None:
 def stop_descendants(grace: float) -> int:
     """SIGTERM every descendant, SIGKILL what is left after ``grace``; returns how many there were."""
     me = os.getpid()
+    try:
+        if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            pass  # children exist (still running)
+        else:
+            _reap()
+    except ChildProcessError:
+        return 0  # no child at all: as a subreaper, that means no descendant either
     first = descendants(me)
     if not first:
         _reap()
@@ -509,7 +521,7 @@ def probe() -> dict:
             done = enter_namespaces(False, ["/"])
         except BaseException:  # noqa: BLE001
             done = []
-        os.write(write_fd, json.dumps(done).encode())
+        os.write(write_fd, ",".join(done).encode())
         os._exit(0)
     os.close(write_fd)
     chunks = []
@@ -517,25 +529,38 @@ def probe() -> dict:
         chunks.append(chunk)
     os.close(read_fd)
     os.waitpid(pid, 0)
-    try:
-        done = json.loads(b"".join(chunks) or b"[]")
-    except ValueError:
-        done = []
+    done = b"".join(chunks).decode().split(",")
     result["net_namespace"] = "net" in done
     result["mount_namespace"] = "mount" in done
     return result
 
 
+def encode_policy(policy: dict) -> str:
+    """The compact argv form of a policy (same interpreter on both sides: marshal is stable)."""
+    return marshal.dumps(policy).hex()
+
+
+def decode_policy(text: str) -> dict:
+    """A policy from its argv form: a JSON object, or :func:`encode_policy`'s hex."""
+    if text.startswith("{"):
+        import json  # lazy: only for hand-written policies
+
+        return json.loads(text)
+    return marshal.loads(bytes.fromhex(text))
+
+
 def main(args: list[str]) -> None:
     if args == ["--probe"]:
+        import json  # lazy: doctor's probe only
+
         sys.stdout.write(json.dumps(probe()) + "\n")
         return
     if len(args) < 2:
-        _fail("usage: launcher.py POLICY_JSON COMMAND [ARGS...] | --probe", 2)
+        _fail("usage: launcher.py POLICY COMMAND [ARGS...] | --probe", 2)
     try:
-        policy = json.loads(args[0])
-    except ValueError as exc:
-        _fail(f"the policy is not JSON: {exc}", 2)
+        policy = decode_policy(args[0])
+    except (ValueError, EOFError, TypeError) as exc:
+        _fail(f"the policy cannot be read: {exc}", 2)
     if not isinstance(policy, dict) or policy.get("v") != 1:
         _fail("unknown policy version; the command was not run", 2)
     run(policy, args[1:])

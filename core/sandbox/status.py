@@ -82,9 +82,9 @@ def detect_status(enabled: bool = True) -> SandboxStatus:
     return SandboxStatus(True, "landlock", abi)
 
 
-def launcher_prefix(policy_json: str) -> list[str]:
-    """The argv that runs a command under ``policy_json`` (append the command's argv)."""
-    return [sys.executable, "-I", "-S", str(LAUNCHER), policy_json]
+def launcher_prefix(policy: str) -> list[str]:
+    """The argv that runs a command under ``policy`` (JSON or encoded; append the command's argv)."""
+    return [sys.executable, "-I", "-S", str(LAUNCHER), policy]
 
 
 def probe_kernel() -> dict[str, object]:
