@@ -35,6 +35,7 @@ __all__ = [
     "PermissionSettings",
     "RouterPolicy",
     "SandboxSettings",
+    "TrustSettings",
     "Settings",
     "LoadedSettings",
     "load_settings",
@@ -74,6 +75,16 @@ class PermissionSettings(_Strict):
     allow: list[str] = Field(default_factory=list)
     ask: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+
+
+class TrustSettings(_Strict):
+    """What the user trusts beyond one workspace. Read from the user's file only: a
+    project's ``trust:`` block is ignored (a repository cannot trust itself)."""
+
+    mcp_servers: list[str] = Field(default_factory=list)
+    """Project MCP servers (``.mcp.json``) of these names start in every workspace."""
+    mcp_key_variables: list[str] = Field(default_factory=list)
+    """Provider key variables (``OPENAI_API_KEY``...) approved project servers may expand."""
 
 
 class RouterPolicy(_Strict):
@@ -119,6 +130,7 @@ class Settings(_Strict):
     theme: str | None = None
     router: RouterPolicy = Field(default_factory=RouterPolicy)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
 
 
 class LoadedSettings(BaseModel):
@@ -265,6 +277,8 @@ def _merge(user: Settings, project: Settings) -> Settings:
             merged.setdefault("router", {}).update(value)
         elif key == "sandbox":
             continue  # a repository cannot widen its own sandbox: user config only
+        elif key == "trust":
+            continue  # only the user's own file says what is trusted
         else:
             merged[key] = value
     # SecretStr values were dumped as SecretStr objects; re-validate keeps them.

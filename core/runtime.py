@@ -3,6 +3,13 @@
 Choosing the model, building the provider with its timeouts and retries, limiting the
 tools to the agent's list, starting MCP servers, opening the store and the permission
 engine: done once here, so ``agentic-flow run`` and the workbench behave the same.
+
+Trust is settled here too, before anything from the workspace runs: project MCP
+servers start only when trusted (``core.mcp.trust``), and a mode the workspace's own
+settings ask for applies only once the user confirmed the workspace
+(``core.permissions.workspace_trust``). A front end that can ask a person passes a
+:class:`TrustPrompt` (the workbench does); without one, what is not trusted is skipped
+or withheld with a warning that says how to trust it.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from agentic_flow.core.agents.catalog import load_catalog
 from agentic_flow.core.config import LoadedSettings, Settings, load_settings
@@ -19,7 +26,8 @@ from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.local.server import ensure_local_server, local_provider_config
 from agentic_flow.core.mcp.client import McpManager
-from agentic_flow.core.mcp.config import SETTINGS_SOURCE, McpServerConfig, load_mcp_servers
+from agentic_flow.core.mcp.config import McpServerConfig, McpServerEntry, load_mcp_entries
+from agentic_flow.core.mcp.trust import McpTrustRequest, assess, forbidden_variables, startable
 from agentic_flow.core.models.catalog import ModelCatalog
 from agentic_flow.core.permissions import (
     PermissionEngine,
@@ -30,6 +38,7 @@ from agentic_flow.core.permissions import (
     parse_mode,
 )
 from agentic_flow.core.permissions.audit import AuditLog
+from agentic_flow.core.permissions.workspace_trust import WorkspaceModeRequest
 from agentic_flow.core.providers.base import Provider, RetryPolicy
 from agentic_flow.core.providers.presets import PRESETS
 from agentic_flow.core.providers.registry import (
@@ -44,6 +53,7 @@ from agentic_flow.core.sandbox import Sandbox, SandboxStatus
 from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionOptions, SessionRecord, SessionTotals
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.tools.registry import tools_for_agent
+from agentic_flow.core.trust import TrustStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent, AgentCatalog
@@ -51,8 +61,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ApprovalHints",
+    "McpTrustRequest",
     "RunOptions",
     "Runtime",
+    "TrustPrompt",
+    "WorkspaceModeRequest",
     "CLAUDE_MODEL_ALIASES",
     "LOCAL_DEFAULT_MODEL",
     "choose_model",
@@ -104,6 +117,21 @@ class RunOptions:
     resume: str | None = None
     task: str | None = None
     """The first task, when known up front: ``--model auto`` routes on it."""
+    trust_mcp: tuple[str, ...] = ()
+    """Project MCP servers to start this run without a remembered approval (``--trust-mcp``)."""
+
+
+class TrustPrompt(Protocol):
+    """A person who can say what to trust in a workspace (the workbench implements it)."""
+
+    async def approve_mcp_servers(self, requests: list[McpTrustRequest]) -> dict[str, bool]:
+        """Project servers waiting for approval -> ``{name: approved}``, remembered for the
+        workspace; a name left out is neither started nor remembered (asked again next time)."""
+        ...
+
+    async def confirm_workspace_mode(self, request: WorkspaceModeRequest) -> bool:
+        """The workspace's settings ask for a more permissive mode: trust the workspace?"""
+        ...
 
 
 def _agent_model(agent: "Agent | None") -> str | None:
@@ -181,10 +209,9 @@ def _sandbox_opt_outs(
     """``"sandbox": false`` counts only in the user's own config, never in the workspace's."""
     kept: dict[str, McpServerConfig] = {}
     for name, config in servers.items():
-        from_project = config.source != SETTINGS_SOURCE or name in settings.project.mcpServers
-        if not config.sandbox and from_project:
+        if not config.sandbox and config.origin == "project":
             warnings.append(
-                f"MCP server '{name}': \"sandbox\": false in {config.source if config.source != SETTINGS_SOURCE else settings.project_file} "
+                f"MCP server '{name}': \"sandbox\": false in {config.source} "
                 "is ignored (only the user config can run a server outside the sandbox)"
             )
             config = replace(config, sandbox=True)
@@ -201,15 +228,15 @@ async def _open_tools(
     warnings: list[str],
     sandbox: Sandbox | None = None,
     mode: str = "ask",
+    trust_prompt: TrustPrompt | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The agent's tools, with MCP servers started on ``stack`` when any are configured."""
+    """The agent's tools, with trusted MCP servers started on ``stack`` when any are configured."""
     if opts.no_tools:
         return None, {}
 
     mcp = None
     extra: dict[str, Any] = {}
-    servers, mcp_warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
-    warnings.extend(mcp_warnings)
+    servers = await trusted_mcp_servers(workspace, settings, warnings, flag_names=opts.trust_mcp, prompt=trust_prompt)
     servers = _sandbox_opt_outs(servers, settings, warnings)
     if servers:
 
@@ -218,6 +245,68 @@ async def _open_tools(
     tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
     warnings.extend(tool_warnings)
     return mcp, tools
+
+
+async def trusted_mcp_servers(
+    workspace: Path,
+    settings: LoadedSettings,
+    warnings: list[str],
+    *,
+    flag_names: tuple[str, ...] = (),
+    prompt: TrustPrompt | None = None,
+    store: TrustStore | None = None,
+) -> dict[str, McpServerConfig]:
+    """The configured MCP servers that may start, expanded (see ``core.mcp.trust``).
+
+    Undecided project servers are put to ``prompt`` when there is one (its answers are
+    remembered); every server left out adds a warning saying what it would run and how
+    to trust it.
+    """
+    entries, problems = mcp_entries(workspace, settings)
+    warnings.extend(problems)
+    if "trust" in settings.project.model_fields_set:
+        warnings.append(f"{settings.project_file}: 'trust' is ignored there: only your user settings say what is trusted")
+    project_names = sorted(name for name, entry in entries.items() if entry.origin == "project")
+    for name in flag_names:
+        if name not in project_names:
+            known = ", ".join(project_names) or "none"
+            warnings.append(f"--trust-mcp {name}: no project MCP server of that name (project servers: {known})")
+    if not entries:
+        return {}
+    store = store or TrustStore()
+    trust = settings.user.trust
+    trusts = assess(entries, workspace, store=store, flag_names=flag_names, trusted_names=trust.mcp_servers)
+    undecided = [t for t in trusts if t.undecided]
+    if undecided and prompt is not None:
+        answers = await prompt.approve_mcp_servers([t.request() for t in undecided])
+        for item in undecided:
+            if item.name in answers:
+                store.set_mcp(
+                    workspace,
+                    item.name,
+                    approved=bool(answers[item.name]),
+                    fingerprint=item.entry.fingerprint,
+                    shown=item.entry.describe(),
+                )
+        trusts = assess(entries, workspace, store=store, flag_names=flag_names, trusted_names=trust.mcp_servers)
+    return startable(trusts, mcp_forbidden_variables(settings), warnings)
+
+
+def mcp_entries(workspace: Path, settings: LoadedSettings) -> tuple[dict[str, McpServerEntry], list[str]]:
+    """Every configured MCP server as written (``.mcp.json``, user and project settings)."""
+    return load_mcp_entries(
+        workspace,
+        settings.user.mcpServers or None,
+        settings.project.mcpServers or None,
+        user_source=str(settings.user_file),
+        project_source=str(settings.project_file),
+    )
+
+
+def mcp_forbidden_variables(settings: LoadedSettings) -> frozenset[str]:
+    """Provider key variables project MCP servers may not expand (see ``core.mcp.trust``)."""
+    key_envs = [p.api_key_env for p in (*settings.user.providers.values(), *settings.project.providers.values())]
+    return forbidden_variables(key_envs, allowed=settings.user.trust.mcp_key_variables)
 
 
 @dataclass(frozen=True)
@@ -257,6 +346,7 @@ class Runtime:
         approver: "Approver | None" = None,
         interactive: bool = False,
         on_notice: Callable[[str], None] | None = None,
+        trust_prompt: TrustPrompt | None = None,
     ) -> "Runtime":
 
         workspace = Path(opts.workspace or ".").resolve()
@@ -299,8 +389,15 @@ class Runtime:
             )
             engine.sandbox_unavailable = sandbox.status.reason if not sandbox.status.available else None
             engine.network_default = sandbox.network_default
+            withheld = engine.withheld_mode
+            if withheld is not None and trust_prompt is not None and await trust_prompt.confirm_workspace_mode(withheld):
+                TrustStore().trust_workspace(workspace, withheld.mode)
+                engine.trust_workspace(withheld.mode)
+                rule_warnings = [w for w in rule_warnings if w != withheld.notice]
             warnings.extend(rule_warnings)
-            mcp, tools = await _open_tools(opts, agent, workspace, settings, stack, warnings, sandbox, engine.mode)
+            mcp, tools = await _open_tools(
+                opts, agent, workspace, settings, stack, warnings, sandbox, engine.mode, trust_prompt
+            )
             messages = None
             session_id = None
             if opts.resume:

@@ -67,6 +67,8 @@ def test_same_with_an_mcp_tool(llm_server, tmp_path, monkeypatch, capsys):
         {"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}}
     ))
     llm_server.set_handler(scripted_fixer([("c1", "mcp__time__get_current_time", {"timezone": "UTC"})]))
+    assert main(["mcp", "trust", "time"]) == 0  # a project server starts once approved
+    assert "Approved project MCP server 'time'" in capsys.readouterr().out
     code = main(["run", "--task", "what time is it in UTC?", "--model", "llamacpp:test-model",
                  "--base-url", llm_server.openai_url, "--approve", "accept-edits"])
     out, err = capsys.readouterr()

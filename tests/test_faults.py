@@ -230,7 +230,7 @@ async def test_mcp_server_killed_mid_call_through_the_session(llm_server, tmp_pa
         ]
     )
     llm_server.set_handler(lambda req: next(script))
-    runtime = await Runtime.open(opts(llm_server, tmp_path, approve="auto"))
+    runtime = await Runtime.open(opts(llm_server, tmp_path, approve="auto", trust_mcp=("crashy",)))
     loop = asyncio.get_running_loop()
     pid = None
     events = []

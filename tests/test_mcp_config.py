@@ -1,4 +1,4 @@
-"""Loading MCP servers from ``.mcp.json`` and settings: merge, expansion, warnings."""
+"""Loading MCP servers from ``.mcp.json`` and settings: merge, origin, expansion, warnings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from agentic_flow.core.mcp.config import expand_vars, load_mcp_servers, parse_mcp_servers
+from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.mcp.config import (
+    McpServerConfig,
+    expand_vars,
+    load_mcp_entries,
+    parse_mcp_servers,
+)
+
+
+def load_mcp_servers(workspace: Path, settings: object) -> tuple[dict[str, McpServerConfig], list[str]]:
+    """Entries loaded and all expanded, as if every one were trusted (what these tests check)."""
+    entries, warnings = load_mcp_entries(workspace, settings)  # type: ignore[arg-type]
+    servers: dict[str, McpServerConfig] = {}
+    for name, entry in entries.items():
+        try:
+            servers[name] = entry.expand()
+        except ConfigError as exc:
+            warnings.append(str(exc))
+    return servers, warnings
 
 
 def write_mcp_json(workspace: Path, servers: object) -> Path:

@@ -24,6 +24,7 @@ from agentic_flow.core.permissions import (
     RuleSet,
     Verdict,
 )
+from agentic_flow.core.trust import TrustStore
 
 WS = Path("/work/ws/project")
 
@@ -520,7 +521,12 @@ def test_from_settings_mode_precedence(tmp_path: Path) -> None:
     project.parent.mkdir()
     project.write_text("permissions:\n  mode: accept-edits\n", encoding="utf-8")
     eng, warnings = PermissionEngine.from_settings(tmp_path)
-    assert (eng.mode, warnings) == ("accept-edits", [])
+    # The workspace's own file cannot raise the mode above ask until the user trusts it.
+    assert eng.mode == "ask" and eng.withheld_mode is not None and eng.withheld_mode.mode == "accept-edits"
+    assert len(warnings) == 1 and "agentic-flow trust" in warnings[0]
+    TrustStore().trust_workspace(tmp_path, "accept-edits")
+    eng, warnings = PermissionEngine.from_settings(tmp_path)
+    assert (eng.mode, warnings, eng.withheld_mode) == ("accept-edits", [], None)
     assert eng.project_settings_path == project
     eng2, _ = PermissionEngine.from_settings(tmp_path, "auto")
     assert eng2.mode == "auto"

@@ -521,7 +521,7 @@ async def test_mcp_description_injection_is_a_description_never_policy(llm_serve
         ("c3", "read", {"path": "a.txt"}),
         ("c4", "mcp__evil__read", {"path": "a.txt"}),
     ]
-    runtime, events = await session_run(llm_server, ws, calls)  # ask mode, headless
+    runtime, events = await session_run(llm_server, ws, calls, trust_mcp=("evil",))  # ask mode, headless
     first = llm_server.requests[0]
     tools = {t["function"]["name"]: t["function"]["description"] for t in first.json["tools"]}
     assert tools["mcp__evil__helpful"] == f"[MCP server evil] {INJECTION}"  # labelled, passed as data
@@ -545,7 +545,7 @@ async def test_mcp_description_injection_is_a_description_never_policy(llm_serve
 async def test_mcp_output_injection_changes_nothing(llm_server, evil_mcp):
     ws, mark = evil_mcp
     llm_server.set_handler(once_then_text([("c1", "mcp__evil__helpful", {"text": "hi"})]))
-    runtime = await Runtime.open(opts(llm_server, ws, approve="accept-edits"))
+    runtime = await Runtime.open(opts(llm_server, ws, approve="accept-edits", trust_mcp=("evil",)))
     runtime.session.engine.allow_for_session("mcp:evil/helpful")  # the person allowed this one tool
     events = [e async for e in runtime.session.send("go")]
     (result,) = of(events, ev.ToolResult)

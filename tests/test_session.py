@@ -239,7 +239,8 @@ async def test_mcp_tool_through_the_loop(llm_server, tmp_path):
         json.dumps({"mcpServers": {"time": {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}}})
     )
     llm_server.set_handler(tool_then_text([("c1", "mcp__time__get_current_time", {"timezone": "UTC"})]))
-    runtime = await Runtime.open(opts(llm_server, tmp_path, approve="auto"))
+    # A project server (.mcp.json) starts only when trusted: here for this run, as --trust-mcp does.
+    runtime = await Runtime.open(opts(llm_server, tmp_path, approve="auto", trust_mcp=("time",)))
     assert "mcp__time__get_current_time" in [t.name for t in runtime.session.request().tools]
     events = await run(runtime, "what time is it")
     result = of(events, ev.ToolResult)[0]
@@ -288,7 +289,7 @@ async def test_failed_open_stops_mcp_servers_it_started(llm_server, tmp_path):
         json.dumps({"mcpServers": {"crashy": {"command": sys.executable, "args": [str(server), "--pid-file", str(pid_file)]}}})
     )
     with pytest.raises(StoreError):  # the resume fails after the MCP server started
-        await Runtime.open(opts(llm_server, tmp_path, resume="no-such-session"))
+        await Runtime.open(opts(llm_server, tmp_path, resume="no-such-session", trust_mcp=("crashy",)))
     pid = int(pid_file.read_text())  # it did start: open got as far as the resume
 
     def alive() -> bool:

@@ -6,6 +6,10 @@ on the :class:`~tui.widgets.permission_panel.PermissionPanel`; the panel resolve
 future with a :class:`~tui.widgets.permission_panel.PanelAnswer`, which becomes the
 engine's ``Answer`` here. If the answer is stopped (Esc) the future is cancelled and
 the cancellation propagates into the session loop like any other cancellation.
+
+It is also the session's ``core.runtime.TrustPrompt``: while the runtime opens, it puts
+the workspace's MCP servers and a mode its settings ask for to the person in modal
+dialogs (:mod:`tui.screens.trust_dialogs`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from agentic_flow.core.permissions import Answer
+from agentic_flow.tui.screens.trust_dialogs import McpTrustDialog, WorkspaceModeDialog
 from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from textual.screen import Screen
+
     from agentic_flow.core.permissions import Answer, PermissionRequest, Verdict
+    from agentic_flow.core.runtime import McpTrustRequest, WorkspaceModeRequest
 
 __all__ = ["TuiApprover"]
 
@@ -60,6 +68,30 @@ class TuiApprover:
         target.post_message(self.ApprovalRequested(request, verdict, future))
         answer = await future
         return to_answer(answer)
+
+    # -- core.runtime.TrustPrompt --------------------------------------------------------
+    async def approve_mcp_servers(self, requests: "list[McpTrustRequest]") -> dict[str, bool]:
+        """The dialog's answer; nothing (none started, none remembered) when closed with Esc."""
+        answer = await self._dialog(McpTrustDialog(requests))
+        return dict(answer) if isinstance(answer, dict) else {}
+
+    async def confirm_workspace_mode(self, request: "WorkspaceModeRequest") -> bool:
+        return bool(await self._dialog(WorkspaceModeDialog(request)))
+
+    async def _dialog(self, screen: "Screen[Any]") -> Any:
+        """Push a modal dialog on the app and wait for its result (None if no app)."""
+        target = self.target
+        if target is None or not target.is_running:
+            return None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def done(result: Any) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        target.app.push_screen(screen, done)
+        return await future
 
 
 def to_answer(answer: PanelAnswer) -> Any:

@@ -82,6 +82,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="also write the final answer (Markdown) to FILE")
     p.add_argument("--resume", metavar="SESSION", help="continue a stored session (id or unique prefix)")
     p.add_argument("--no-tools", action="store_true", help="offer the model no tools")
+    p.add_argument(
+        "--trust-mcp",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the workspace's MCP server NAME (.mcp.json) this run without a remembered approval; repeatable",
+    )
     p.add_argument("--workspace", metavar="DIR", help="workspace root for file tools and commands (default: current dir)")
 
 

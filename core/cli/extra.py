@@ -1,4 +1,4 @@
-"""Commands beyond run/models/agents: sessions, audit, mcp, and (from analysis.py) compare, route, cost.
+"""Commands beyond run/models/agents: sessions, audit, mcp, trust, and (from analysis.py) compare, route, cost.
 
 Registered in one place so ``--help`` lists them; each command's work is imported only
 when it runs.
@@ -7,18 +7,15 @@ when it runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from agentic_flow.core.cli.output import err, fmt_cost, table
+from agentic_flow.core.cli.output import fmt_cost, table
 from agentic_flow.core.errors import ConfigError
-from agentic_flow.core.mcp.config import load_mcp_servers
 
 __all__ = ["add_extra_commands", "dispatch_extra"]
 
@@ -47,12 +44,28 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--output", "-o", metavar="FILE", help="write the export to FILE instead of stdout")
     audit_sub.add_parser("verify", help="check the hash chain: detects edited or deleted rows")
 
-    mcp = sub.add_parser("mcp", help="MCP servers from .mcp.json and settings")
+    mcp = sub.add_parser("mcp", help="MCP servers from .mcp.json and settings: list, approve, decline")
     mcp_sub = mcp.add_subparsers(dest="mcp_command", metavar="ACTION")
-    mcp_list = mcp_sub.add_parser("list", help="start each server, show status and tools (default)")
+    mcp_list = mcp_sub.add_parser("list", help="start each trusted server, show trust, status and tools (default)")
     for p in (mcp, mcp_list):
         p.add_argument("--workspace", metavar="DIR", help="project folder holding .mcp.json (default: current dir)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each server (default 30)")
+    for action, text in (
+        ("trust", "approve a project MCP server (.mcp.json) for this workspace, as its entry reads now"),
+        ("untrust", "decline a project MCP server for this workspace: it will not start"),
+    ):
+        p = mcp_sub.add_parser(action, help=text)
+        p.add_argument("name", help="the server's name under mcpServers")
+        p.add_argument("--workspace", metavar="DIR", help="project folder (default: current dir)")
+
+    trust = sub.add_parser(
+        "trust",
+        help="trust this workspace's own settings: their mode, and their allow rules for dangerous operations",
+    )
+    trust.add_argument("--workspace", metavar="DIR", help="the workspace (default: current dir)")
+    what = trust.add_mutually_exclusive_group()
+    what.add_argument("--show", action="store_true", help="show what the workspace asks for and what is trusted")
+    what.add_argument("--revoke", action="store_true", help="stop trusting the workspace's settings")
 
 
     add_analysis_commands(sub)
@@ -67,8 +80,11 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
         return _sessions(args)
     if args.command == "audit":
         return _audit(args)
-    if args.command == "mcp":
-        return _mcp(args)
+    if args.command in ("mcp", "trust"):
+        # lazy: each command loads only what it runs (`--help` stays fast)
+        from agentic_flow.core.cli.trust import cmd_mcp, cmd_trust
+
+        return cmd_mcp(args) if args.command == "mcp" else cmd_trust(args)
     return None
 
 
@@ -154,30 +170,3 @@ def _audit(args: argparse.Namespace) -> int:
     print(table(["ID", "TIME (UTC)", "SESSION", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out, right=(0,)))
     return EXIT_OK
 
-
-def _mcp(args: argparse.Namespace) -> int:
-
-    # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.config import load_settings
-
-    workspace = Path(args.workspace or ".").resolve()
-    settings = load_settings(workspace)
-    servers, warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
-    for w in warnings:
-        err(w)
-    if not servers:
-        print(f"no MCP servers configured (looked in {workspace / '.mcp.json'} and mcpServers in settings)")
-        return EXIT_OK
-
-    async def probe() -> list[object]:
-        # lazy: each command loads only what it runs (`--help` stays fast)
-        from agentic_flow.core.mcp.client import McpManager
-
-        print(f"starting {len(servers)} MCP server(s)…", file=sys.stderr)
-        async with McpManager(servers, start_timeout=args.timeout) as manager:
-            return list(manager.servers)
-
-    statuses = asyncio.run(probe())
-    rows = [[s.name, s.transport, s.status, ", ".join(s.tools) or "-"] for s in statuses]  # type: ignore[attr-defined]
-    print(table(["SERVER", "TRANSPORT", "STATUS", "TOOLS"], rows))
-    return EXIT_OK if all(s.status == "ready" for s in statuses) else EXIT_ERROR  # type: ignore[attr-defined]

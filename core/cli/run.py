@@ -133,6 +133,7 @@ async def _run(args: argparse.Namespace, task: str) -> int:
         no_tools=args.no_tools,
         resume=args.resume,
         task=task,
+        trust_mcp=tuple(args.trust_mcp or ()),
     )
     terminated = _Terminated()
     terminated.install()

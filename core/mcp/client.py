@@ -32,7 +32,7 @@ from pydantic import RootModel, ValidationError
 
 from agentic_flow import __version__
 from agentic_flow.core.errors import McpError
-from agentic_flow.core.mcp.config import McpServerConfig, load_mcp_servers
+from agentic_flow.core.mcp.config import McpServerConfig
 from agentic_flow.core.mcp.names import WireNames, parse_user_name, user_name
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
 
@@ -46,7 +46,6 @@ __all__ = [
     "McpTool",
     "ServerStatus",
     "McpServerConfig",
-    "load_mcp_servers",
     "default_elicitation_policy",
     "schema_defaults",
     "render_tool_result",
@@ -240,7 +239,8 @@ class McpManager:
     :meth:`aclose`. Every method is safe to call with servers that failed.
 
     Args:
-        servers: validated configs (from :func:`load_mcp_servers`).
+        servers: validated, expanded configs of trusted servers (see ``core.mcp.trust``
+            and ``core.runtime.trusted_mcp_servers``).
         on_notice: ``(server, message)`` for progress, log messages and problems.
         elicitation_handler: answers servers' questions; defaults to declining them.
         start_timeout: seconds a server gets to start and list its tools.

@@ -69,6 +69,11 @@ from agentic_flow.core.permissions.targets import (
     target_for,
     tool_kind,
 )
+from agentic_flow.core.permissions.workspace_trust import (
+    WorkspaceModeRequest,
+    gate_workspace,
+    is_user_rule_source,
+)
 
 # Redirect targets that write no file a person would care about.
 _HARMLESS_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
@@ -265,6 +270,10 @@ class PermissionEngine:
         #: Commands get the network by default (``sandbox: {network: true}``); otherwise a
         #: ``bash`` call with ``network: true`` needs a person or an allow rule.
         self.network_default = False
+        # Workspace trust (see permissions.workspace_trust); from_settings fills these in.
+        self.user_settings_path: Path | None = None
+        self.repo_rules_trusted = True
+        self.withheld_mode: WorkspaceModeRequest | None = None
 
     @classmethod
     def from_settings(
@@ -279,13 +288,31 @@ class PermissionEngine:
         """An engine with rules from every settings file; returns it with load warnings.
 
         ``mode`` (from ``--approve``) beats the settings' default mode, which beats ``ask``.
+        A mode the workspace's own files set applies only as far as the user trusts the
+        workspace, and so do their allow rules for dangerous operations (see
+        ``permissions.workspace_trust``); a withheld mode adds a warning saying how to
+        confirm it.
         """
         project = project_settings or paths.project_settings_file(Path(workspace))
+        user_file = Path(user_settings or paths.user_config_file())
         rules, warnings = load_rule_sets(
-            Path(workspace), user_settings=user_settings, project_settings=project, include_claude=include_claude
+            Path(workspace), user_settings=user_file, project_settings=project, include_claude=include_claude
         )
-        chosen = mode or rules.default_mode or "ask"
-        return cls(chosen, rules, workspace, project), warnings
+        gate = gate_workspace(Path(workspace), rules, user_file)
+        engine = cls(mode or gate.mode or "ask", rules, workspace, project)
+        engine.user_settings_path = user_file
+        engine.repo_rules_trusted = gate.trusted
+        if mode is None and gate.withheld is not None:
+            engine.withheld_mode = gate.withheld
+            warnings.append(gate.withheld.notice)
+        return engine, warnings
+
+    def trust_workspace(self, mode: Mode | str | None = None) -> None:
+        """The user confirmed the workspace: apply ``mode`` and trust its allow rules."""
+        if mode is not None:
+            self.mode = mode
+        self.repo_rules_trusted = True
+        self.withheld_mode = None
 
     # ------------------------------------------------------------ mode and session
 
@@ -403,15 +430,22 @@ class PermissionEngine:
             (r for r in self._allow_rules() if r.covers_tool("edit") and r.matches_path(target)), None
         )
 
-    def _explicitly_allowing(self, call: _Call, dangers: list[Danger]) -> list[Rule] | None:
+    def _may_approve_danger(self, rule: Rule) -> bool:
+        """A workspace's own rules approve dangerous calls only once the user trusts it."""
+        return self.repo_rules_trusted or is_user_rule_source(rule.source, self.user_settings_path)
+
+    def _explicitly_allowing(
+        self, call: _Call, dangers: list[Danger], *, untrusted_too: bool = False
+    ) -> list[Rule] | None:
         """Rules that allow a dangerous call by naming it; catch-alls never do."""
-        rules = [r for r in self._allow_rules() if r.covers_tool(call.name)]
+        trusted = (lambda r: True) if untrusted_too else self._may_approve_danger
+        rules = [r for r in self._allow_rules() if r.covers_tool(call.name) and trusted(r)]
         if call.name != "bash":
             return [r for r in rules if not r.is_catch_all and r.matches_path(call.target)][:1] or None
         allowing = self._allowing(call)
         if allowing is None:
             return None
-        exact = [r for r in allowing if r.names_command_line(call.target.raw)]
+        exact = [r for r in allowing if r.names_command_line(call.target.raw) and trusted(r)]
         if exact:
             return exact
         used: list[Rule] = []
@@ -470,7 +504,13 @@ class PermissionEngine:
             explicit = self._explicitly_allowing(call, dangers)
             summary = "; ".join(reasons)
             if explicit is None:
-                return Verdict("ask", f"dangerous: {summary}", f"dangerous: {summary}", reasons)
+                reason = f"dangerous: {summary}"
+                if not self.repo_rules_trusted and self._explicitly_allowing(call, dangers, untrusted_too=True):
+                    reason += (
+                        " (an allow rule in this workspace's own settings names it; such rules approve "
+                        "dangerous operations only once you trust the workspace: agentic-flow trust)"
+                    )
+                return Verdict("ask", reason, f"dangerous: {summary}", reasons)
             names = ", ".join(r.display for r in explicit)
             return Verdict("allow", f"dangerous ({summary}) but allowed by {names}", self._by(explicit), reasons)
 

@@ -68,7 +68,7 @@ async def default_open_runtime(opts: "RunOptions", approver: TuiApprover, on_not
     # lazy: the core's heavy imports load after the first frame
     from agentic_flow.core.runtime import Runtime
 
-    return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice)
+    return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice, trust_prompt=approver)
 
 
 class GcPolicy:
