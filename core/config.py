@@ -28,7 +28,7 @@ from pydantic import (
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.paths import project_settings_file, user_config_file
 from agentic_flow.core.providers.kinds import is_known_kind, unknown_kind_message
-from agentic_flow.core.redact import register_secret
+from agentic_flow.core.redact import register_key_variable, register_secret
 
 __all__ = [
     "ProviderSettings",
@@ -226,16 +226,19 @@ _SECRET_HEADER_WORDS = ("key", "token", "auth", "secret")
 
 
 def _register_secrets(settings: Settings) -> None:
-    """Keys written in a settings file are masked everywhere from now on.
+    """Keys named in a settings file are masked everywhere from now on.
 
-    :mod:`core.redact` finds keys in the environment by itself; a key that only lives in
-    ``providers.NAME.api_key`` (or an auth header) would otherwise reach error messages,
-    logs and the audit log verbatim whenever a server echoes it back.
+    :mod:`core.redact` finds the presets' keys in the environment by itself; a key read
+    through a custom ``api_key_env`` (``LAB_KEY``), one that only lives in
+    ``providers.NAME.api_key``, or an auth header would otherwise reach error messages,
+    logs and the audit log verbatim whenever a server or a command echoes it back.
     """
 
     for provider in settings.providers.values():
         if provider.api_key is not None:
             register_secret(provider.api_key.get_secret_value())
+        if provider.api_key_env:
+            register_key_variable(provider.api_key_env)
         for name, value in provider.headers.items():
             if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
                 register_secret(value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value)

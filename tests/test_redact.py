@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import agentic_flow.core.redact as redact_module
-from agentic_flow.core.redact import REDACTED, redact, redact_obj, register_secret
+from agentic_flow.core.redact import REDACTED, redact, redact_obj, register_key_variable, register_secret
 
 OPENAI = "sk-proj-" + "Ab3dE6gH9jK2mN5pQ8sT1vW4" * 2
 ANTHROPIC = "sk-ant-api03-" + "xY7_zW3-qR9tU2vB5nM8kL1j" * 3
@@ -198,3 +199,65 @@ def test_token_shapes_never_survive_between_spaces(left: str, right: str, secret
 def test_redact_is_idempotent(text: str):
     once = redact(text)
     assert redact(once) == once
+
+
+# --------------------------------------------------------------------------- pieces and encodings
+
+PLAIN_KEY = "Zr81Mq0PaX5c7Wt3Kv9Bn2HdQ4sLe"  # no known shape; 29 long, so its last 12 hold no 8-aligned block
+
+
+def _b64(data: bytes, *, urlsafe: bool = False, pad: bool = True) -> str:
+    text = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data).decode()
+    return text if pad else text.rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("the first 14 characters", PLAIN_KEY[:14]),
+        ("the first 12 characters", PLAIN_KEY[:12]),
+        ("the last 12 characters", PLAIN_KEY[-12:]),
+        ("a 15-character middle chunk", PLAIN_KEY[4:19]),
+        ("reversed", PLAIN_KEY[::-1]),
+        ("a reversed prefix", PLAIN_KEY[:14][::-1]),
+        ("base64", _b64(PLAIN_KEY.encode())),
+        ("base64 after 1 byte", _b64(b"#" + PLAIN_KEY.encode())[4:]),
+        ("base64 after 2 bytes", _b64(b"#!" + PLAIN_KEY.encode())[4:]),
+        ("url-safe base64, no padding", _b64(b"#!" + PLAIN_KEY.encode(), urlsafe=True, pad=False)[4:]),
+        ("base64 of a prefix", _b64(PLAIN_KEY[:15].encode())),
+        ("base64 with a newline", _b64((PLAIN_KEY + "\n").encode())),
+    ],
+)
+def test_pieces_and_encodings_of_a_known_key_are_masked(monkeypatch, label: str, shown: str):
+    monkeypatch.setenv("OPENAI_API_KEY", PLAIN_KEY)
+    out = redact(f"output: {shown} (end)")
+    assert REDACTED in out, label
+    left = out.replace("output: ", "").replace(" (end)", "")
+    assert all(len(part) < 5 for part in left.split(REDACTED)), (label, out)  # at most a group's edge is left
+    assert out.startswith("output: ") and out.endswith(" (end)")
+
+
+def test_short_pieces_and_look_alike_text_are_not_masked(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + PLAIN_KEY)
+    for text in (PLAIN_KEY[:11], PLAIN_KEY[5:15], "keys start with sk-proj-", "sk-proj-Zr8 and more", "plain words"):
+        assert redact(text) == text
+
+
+def test_url_safe_base64_of_a_symbol_rich_key_is_masked():
+    secret = "a?b>c?d>e?f>g?h>i?j>k?l>m?n>"  # its base64 has "/" or "+" in every group
+    register_secret(secret)
+    for prefix in (b"", b"#", b"#!"):
+        shown = _b64(prefix + secret.encode(), urlsafe=True, pad=False)
+        assert "-" in shown or "_" in shown
+        out = redact(shown)
+        assert all(len(part) < 5 for part in out.split(REDACTED)), out
+
+
+def test_a_custom_key_variable_is_masked_once_registered(monkeypatch):
+    monkeypatch.setattr(redact_module, "_key_variables", set())
+    monkeypatch.setenv("LAB", "lab-7Rq2Wx")  # a name no rule would call secret
+    assert redact("used lab-7Rq2Wx") == "used lab-7Rq2Wx"
+    register_key_variable("LAB")
+    assert redact("used lab-7Rq2Wx") == f"used {REDACTED}"
+    monkeypatch.setenv("LAB", "lab-changed-99")  # read at each call
+    assert redact("used lab-changed-99") == f"used {REDACTED}"
