@@ -48,6 +48,7 @@ from agentic_flow.core.permissions.rules import (
     RuleAction,
     RuleSet,
     load_rule_sets,
+    mcp_rule_text,
     parse_rule,
 )
 from agentic_flow.core.permissions.settings_file import append_allow_rule
@@ -206,7 +207,7 @@ def exact_rule(request: PermissionRequest) -> str | None:
         path = target.rel if target.inside else target.abs
         return f"{'edit' if kind == 'edit' else name}({escape_path(path)})"
     if kind == "mcp":
-        return name
+        return mcp_rule_text(name)
     return None
 
 

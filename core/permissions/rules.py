@@ -7,12 +7,18 @@ Rule syntax (what users write under ``permissions: {allow, ask, deny}``)::
     read / write / edit    every file of that kind  edit(src/**)        a path glob
     glob / grep / ls       one read tool            read(**/.env)
     mcp:github/*           every tool of a server   mcp:github/create_issue
+    mcp:github             the same as mcp:github/* mcp:evil/delete[ ]all   a tool named "delete all"
 
 ``read(...)`` covers every read tool (read, glob, grep, ls) and ``edit(...)`` /
 ``write(...)`` cover both writing tools, so a deny on ``read(**/.env)`` cannot be
 side-stepped by grepping the file. Path globs are anchored at the workspace root
 (``**/`` matches at any depth); absolute globs (``/etc/**``, ``~/.ssh/**``) match paths
 outside it. Command patterns are matched per simple command, see ``core.permissions.shell``.
+
+MCP rules match ``mcp:server/tool`` for any tool name a server sends (``delete/all``,
+``a*b``, look-alike letters): everything after the first ``/`` is the tool, and deny and
+ask rules also match the folded name (case, look-alikes, separators; see
+``core.mcp.names``), so ``mcp:evil/*`` or ``mcp:evil`` covers every tool of ``evil``.
 
 Claude Code rules (``.claude/settings.json``, ``.claude/settings.local.json``) are mapped
 onto these by ``load_claude_rules``; each rule remembers the file it came from so a
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +39,7 @@ import yaml
 
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.mcp.names import escape_pattern, fold_name, fold_pattern, parse_user_name
 from agentic_flow.core.permissions.globs import (
     command_match,
     command_pattern_literal,
@@ -43,7 +51,6 @@ from agentic_flow.core.permissions.globs import (
 from agentic_flow.core.permissions.modes import Mode, parse_mode
 from agentic_flow.core.permissions.targets import (
     BUILTIN_TOOLS,
-    MCP_NAME,
     Target,
     canonical_tool,
     expand_home,
@@ -58,6 +65,7 @@ __all__ = [
     "load_settings_rules",
     "load_claude_rules",
     "load_rule_sets",
+    "mcp_rule_text",
 ]
 
 RuleAction = Literal["allow", "ask", "deny"]
@@ -125,21 +133,31 @@ class Rule:
 
     def covers_tool(self, tool: str) -> bool:
         """Whether this rule is about ``tool`` at all (argument aside)."""
+        if self.tool == "mcp":
+            return self._covers_mcp(tool)
         tool = canonical_tool(tool)
         if self.tool == "*":
             return True
-        if self.tool == "mcp":
-            m = MCP_NAME.match(tool)
-            return bool(
-                m
-                and fnmatch.fnmatchcase(m["server"], self.mcp_server or "*")
-                and fnmatch.fnmatchcase(m["tool"], self.mcp_tool or "*")
-            )
         if self.tool == "read":
             return tool in _READ_TOOLS
         if self.tool in _EDIT_TOOLS:
             return tool in _EDIT_TOOLS
         return tool == self.tool
+
+    def _covers_mcp(self, name: str) -> bool:
+        """``mcp:server/tool`` with any tool name; deny and ask rules also match folded."""
+        pair = parse_user_name(name)
+        if pair is None:
+            return False
+        server, tool = pair
+        server_pattern, tool_pattern = self.mcp_server or "*", self.mcp_tool or "*"
+        if fnmatch.fnmatchcase(server, server_pattern) and fnmatch.fnmatchcase(tool, tool_pattern):
+            return True
+        if self.action == "allow":
+            return False  # an allow rule covers only names it spells exactly
+        return fnmatch.fnmatchcase(fold_name(server), fold_pattern(server_pattern)) and fnmatch.fnmatchcase(
+            fold_name(tool), fold_pattern(tool_pattern)
+        )
 
     def matches_path(self, target: Target, *, for_deny: bool = False) -> bool:
         """Path rules: relative globs match inside the workspace, absolute ones anywhere."""
@@ -246,6 +264,9 @@ def _fail(text: str, why: str, source: Path | None, line: int | None = None) -> 
     return ConfigError(f"invalid permission rule '{text}': {why}", path=str(source) if source else None, line=line)
 
 
+_BRACKETED = re.compile(r"\[!?\]?[^\]]*\]")
+
+
 def _parse_mcp(name: str, text: str, source: Path | None, line: int | None) -> tuple[str, str]:
     if name.startswith("mcp__"):
         rest = name[len("mcp__") :]
@@ -254,10 +275,29 @@ def _parse_mcp(name: str, text: str, source: Path | None, line: int | None) -> t
         rest = name[len("mcp:") :]
         server, _, tool = rest.partition("/")
     tool = tool or "*"
+    shape = "MCP rules look like mcp:server/tool, mcp:server/* or mcp:server"
     for part in (server, tool):
-        if not part or any(c.isspace() or c in "/()" for c in part):
-            raise _fail(text, "MCP rules look like mcp:server/tool, mcp:server/* or mcp:server", source, line)
+        if not part or part != part.strip():
+            raise _fail(text, shape, source, line)
+        if any(c in "()" for c in _BRACKETED.sub("", part)):
+            raise _fail(
+                text,
+                "MCP rules match the tool name only (no argument pattern); write ( and ) in a name as [(] and [)]",
+                source,
+                line,
+            )
+    if "/" in server:
+        raise _fail(text, shape, source, line)
     return server, tool
+
+
+def mcp_rule_text(name: str) -> str:
+    """The rule naming exactly the MCP tool ``mcp:server/tool`` (wildcards escaped)."""
+    pair = parse_user_name(name)
+    if pair is None:
+        return name
+    server, tool = pair
+    return f"mcp:{escape_pattern(server)}/{escape_pattern(tool)}"
 
 
 def _parse_path_pattern(arg: str, text: str, source: Path | None, line: int | None) -> str:
@@ -287,6 +327,9 @@ def parse_rule(
     s = text.strip()
     if not s:
         raise _fail(text, "empty rule", source, line)
+    if s.lower().startswith("mcp:") or s.startswith("mcp__"):
+        server, tool = _parse_mcp("mcp:" + s[4:] if s.lower().startswith("mcp:") else s, text, source, line)
+        return Rule(action, "mcp", mcp_server=server, mcp_tool=tool, source=source, original=original)
     arg: str | None = None
     name = s
     if "(" in s:
@@ -299,11 +342,6 @@ def parse_rule(
         if arg is not None:
             raise _fail(text, "'*' takes no argument pattern", source, line)
         return Rule(action, "*", source=source, original=original)
-    if name.lower().startswith("mcp:") or name.startswith("mcp__"):
-        if arg is not None:
-            raise _fail(text, "MCP rules match the tool name only (no argument pattern)", source, line)
-        server, tool = _parse_mcp(name, text, source, line)
-        return Rule(action, "mcp", mcp_server=server, mcp_tool=tool, source=source, original=original)
     tool = name.lower()
     if tool not in BUILTIN_TOOLS:
         known = ", ".join(sorted(BUILTIN_TOOLS)) + ", mcp:server/tool, *"

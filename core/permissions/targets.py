@@ -37,13 +37,15 @@ BUILTIN_TOOLS: dict[str, ToolKind] = {
 }
 
 #: ``mcp:server/tool`` as users see MCP tools.
-MCP_NAME = re.compile(r"^mcp:(?P<server>[^/\s()]+)/(?P<tool>[^/\s()]+)$")
+# Any tool name a server sends: everything after the first "/" (server names have none).
+MCP_NAME = re.compile(r"^mcp:(?P<server>[^/]+)/(?P<tool>.*)\Z", re.DOTALL)
 
 
 def canonical_tool(name: str) -> str:
-    """Built-in names are case-insensitive (``Bash`` is ``bash``); MCP names are kept."""
+    """Built-in names are case-insensitive (``Bash`` is ``bash``); MCP names are kept exactly
+    (a server's ``delete `` with a trailing space is not its ``delete``)."""
     low = name.strip().lower()
-    return low if low in BUILTIN_TOOLS else name.strip()
+    return low if low in BUILTIN_TOOLS else name
 
 
 def tool_kind(name: str) -> ToolKind:
