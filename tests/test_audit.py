@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agentic_flow.core.errors import StoreError
+from agentic_flow.core.errors import ConfigError, StoreError
 from agentic_flow.core.events import PermissionDecided
 from agentic_flow.core.permissions.audit import (
     GENESIS_HASH,
     SUMMARY_MAX,
     AuditEntry,
+    AuditHead,
     AuditLog,
     export_csv,
     export_json,
@@ -324,3 +325,131 @@ def test_export_json_and_csv(log: AuditLog):
          "decided_by", "reason", "result_summary", "duration_ms", "prev_hash", "hash"]
     )
 
+
+
+# --------------------------------------------------------------------------- anchoring
+
+
+def _restore_triggers(conn: sqlite3.Connection) -> None:
+    """A careful tamperer puts the triggers back, so only the chain and anchor can tell."""
+    conn.execute("""CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""")
+    conn.execute("""CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""")
+
+
+def _truncate(path: Path, keep: int) -> None:
+    raw = _raw(path)
+    raw.execute("DELETE FROM audit WHERE id > ?", (keep,))
+    if keep:
+        raw.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'", (keep,))
+    else:
+        raw.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
+    _restore_triggers(raw)
+    raw.close()
+
+
+def _rehash_last(path: Path, row_id: int) -> None:
+    raw = _raw(path)
+    cols = [d[1] for d in raw.execute("PRAGMA table_info(audit)")]
+    values = dict(zip(cols, raw.execute("SELECT * FROM audit WHERE id = ?", (row_id,)).fetchone()))
+    values["decision"], values["result_summary"] = "deny", "not executed (denied)"
+    raw.execute(
+        "UPDATE audit SET decision = ?, result_summary = ?, hash = ? WHERE id = ?",
+        (values["decision"], values["result_summary"], row_hash(values), row_id),
+    )
+    _restore_triggers(raw)
+    raw.close()
+
+
+def test_deleted_tail_rows_with_the_counter_reset_are_detected(store: Store, log: AuditLog):
+    _fill(log, 6)
+    _truncate(store.path, 4)
+    result = log.verify()
+    assert not result.ok and result.first_bad_id == 5
+    assert "5–6 were deleted from the end" in result.message and "anchor" in result.message
+
+
+def test_rewritten_and_rehashed_last_row_is_detected(store: Store, log: AuditLog):
+    _fill(log, 6)
+    _rehash_last(store.path, 6)
+    result = log.verify()
+    assert not result.ok and result.first_bad_id == 6
+    assert "row 6" in result.message and "rewritten" in result.message
+
+
+def test_emptied_log_is_detected(store: Store, log: AuditLog):
+    _fill(log, 3)
+    _truncate(store.path, 0)
+    result = log.verify()
+    assert not result.ok and result.checked == 0
+    assert "empty" in result.message and "3 rows" in result.message
+
+
+def test_a_break_found_at_append_stays_until_reset(store: Store, log: AuditLog):
+    _fill(log, 5)
+    _truncate(store.path, 3)
+    log.append(_entry(7))  # the log grows again from row 4: the chain alone looks whole
+    result = log.verify()
+    assert not result.ok and "4–5 were deleted" in result.message and "--reset" in result.message
+    log.append(_entry(8))
+    assert not log.verify().ok  # sticky
+    head = log.reset_anchor()
+    assert head.count == 5 and log.verify().ok
+    _rehash_last(store.path, 5)
+    assert not log.verify().ok
+
+
+def test_anchor_and_key_live_outside_the_database(store: Store, log: AuditLog, _isolated_home: Path):
+    _fill(log, 2)
+    anchor, key = log.anchor.path, log.anchor.key_path
+    assert anchor.parent.parent == key.parent == _isolated_home  # the user config dir
+    assert key.stat().st_mode & 0o777 == 0o600
+    data = json.loads(anchor.read_text())
+    assert data["count"] == 2 and data["hash"] == log.get(2).hash
+    data["count"] = 1  # someone edits the anchor to match a truncated log
+    data["hash"] = log.get(1).hash
+    anchor.write_text(json.dumps(data))
+    result = log.verify()
+    assert not result.ok and "does not match its MAC" in result.message
+
+
+def test_a_log_without_an_anchor_says_so_and_gets_one(store: Store, log: AuditLog):
+    _fill(log, 4)
+    log.anchor.path.unlink()  # as a database from before anchors, or an anchor removed
+    result = log.verify()
+    assert result.ok and "had no anchor" in result.message and "row 4" in result.message
+    assert log.anchor_head() is not None and log.anchor_head().count == 4
+    _truncate(store.path, 2)
+    assert not log.verify().ok
+
+
+def test_verify_against_a_head_kept_elsewhere(store: Store, log: AuditLog):
+    _fill(log, 3)
+    head = log.anchor_head()
+    assert head is not None and str(head) == f"3:{log.get(3).hash}"
+    _fill(log, 2)
+    assert log.verify(head).ok  # the log grew: the old head is still in it
+    _rehash_last(store.path, 3)  # row 3 rewritten; the chain from 4 on now breaks too...
+    assert not log.verify(head).ok
+    other = AuditLog(Store(store.path.with_name("other.db")))
+    _fill(other, 3)
+    result = other.verify(head)  # a different log does not hold this head
+    assert not result.ok and "not the row" in result.message
+    assert AuditHead.parse(f" {head} ") == head
+    with pytest.raises(ConfigError, match="not an audit head"):
+        AuditHead.parse("3:xyz")
+
+
+def test_two_processes_keep_the_anchor_in_step(store: Store, log: AuditLog):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_append_many, args=(str(store.path), name, 100, barrier)) for name in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    head = log.anchor_head()
+    assert head is not None and (head.count, head.hash) == (200, log.get(200).hash)
+    assert log.verify().ok

@@ -86,3 +86,41 @@ def test_same_with_an_mcp_tool(llm_server, tmp_path, monkeypatch, capsys):
     assert main(["audit", "--tool", "mcp:time/*", "--decision", "allow", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["decided_by"] == "mode:auto"
+
+
+def test_audit_anchor_catches_a_truncated_log_after_runs(llm_server, tmp_path, monkeypatch, capsys):
+    """Issue 11, class 12: delete the newest rows, reset the counter, put the triggers back."""
+    import sqlite3
+
+    from agentic_flow.core.paths import data_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    (tmp_path / "a.txt").write_text("a\n")
+    llm_server.set_handler(scripted_fixer([("c1", "read", {"path": "a.txt"}), ("c2", "bash", {"command": "rm a.txt"})]))
+    run = ["run", "--task", "tidy up", "--model", "llamacpp:test-model", "--base-url", llm_server.openai_url]
+    assert main(run) == 0
+    capsys.readouterr()
+    assert main(["audit", "anchor"]) == 0
+    head, note = capsys.readouterr()
+    head = head.strip()
+    assert head.startswith("2:") and "audit verify --anchor" in note
+    assert main(run) == 0  # two more rows; the printed head stays valid
+    capsys.readouterr()
+    assert main(["audit", "verify", "--anchor", head]) == 0
+
+    db = sqlite3.connect(data_dir() / "agentic-flow.db", isolation_level=None)
+    db.execute("DROP TRIGGER audit_no_delete")
+    db.execute("DELETE FROM audit WHERE id > 1")  # hide both denied rm calls
+    db.execute("UPDATE sqlite_sequence SET seq = 1 WHERE name = 'audit'")
+    db.execute("CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'x'); END")
+    db.close()
+    assert main(["audit", "verify"]) == 1
+    assert "were deleted from the end of the log" in capsys.readouterr().out
+    assert main(["audit", "verify", "--anchor", head]) == 1
+    capsys.readouterr()
+    assert main(["audit", "verify", "--anchor", "not-a-head"]) == 3
+    assert "not an audit head" in capsys.readouterr().err
+    assert main(["audit", "anchor"]) == 1  # no head is printed for a log that does not verify
+    assert main(["audit", "anchor", "--reset"]) == 0
+    assert capsys.readouterr().out.strip().startswith("1:")

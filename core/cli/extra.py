@@ -11,11 +11,15 @@ import json
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from agentic_flow.core.cli.output import fmt_cost, table
+from agentic_flow.core.cli.output import err, fmt_cost, table
 from agentic_flow.core.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.permissions.audit import AuditLog
 
 __all__ = ["add_extra_commands", "dispatch_extra"]
 
@@ -42,7 +46,16 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         fmt.add_argument("--json", action="store_true", help="export as JSON")
         fmt.add_argument("--csv", action="store_true", help="export as CSV")
         p.add_argument("--output", "-o", metavar="FILE", help="write the export to FILE instead of stdout")
-    audit_sub.add_parser("verify", help="check the hash chain: detects edited or deleted rows")
+    verify = audit_sub.add_parser(
+        "verify", help="check the hash chain and its anchor: detects edited, deleted and truncated rows"
+    )
+    verify.add_argument(
+        "--anchor", metavar="HEAD", help="check against a head printed earlier by `audit anchor` (COUNT:HASH)"
+    )
+    anchor = audit_sub.add_parser("anchor", help="print the chain's head (COUNT:HASH) to keep somewhere else")
+    anchor.add_argument(
+        "--reset", action="store_true", help="re-anchor the log as it is now (after you checked a reported break)"
+    )
 
     mcp = sub.add_parser("mcp", help="MCP servers from .mcp.json and settings: list, approve, decline")
     mcp_sub = mcp.add_subparsers(dest="mcp_command", metavar="ACTION")
@@ -132,15 +145,17 @@ def _parse_time(value: str | None, flag: str) -> datetime | None:
 
 def _audit(args: argparse.Namespace) -> int:
     # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.permissions.audit import AuditLog, export_csv, export_json
+    from agentic_flow.core.permissions.audit import AuditHead, AuditLog, export_csv, export_json
     from agentic_flow.core.store.database import Store
 
     store = Store()
     log = AuditLog(store)
     if args.audit_command == "verify":
-        result = log.verify()
+        result = log.verify(AuditHead.parse(args.anchor) if args.anchor else None)
         print(result.message)
         return EXIT_OK if result.ok else EXIT_ERROR
+    if args.audit_command == "anchor":
+        return _audit_anchor(log, reset=args.reset)
     session = store.resolve_session_id(args.session) if args.session else None
     rows = log.query(
         session=session,
@@ -170,3 +185,24 @@ def _audit(args: argparse.Namespace) -> int:
     print(table(["ID", "TIME (UTC)", "SESSION", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out, right=(0,)))
     return EXIT_OK
 
+
+def _audit_anchor(log: "AuditLog", *, reset: bool) -> int:
+    """Print the verified head; with ``reset``, re-anchor the log as it is first."""
+    if reset:
+        print(f"re-anchored the audit log at row {log.reset_anchor().count}", file=sys.stderr)
+    result = log.verify()
+    if not result.ok:
+        err(result.message)
+        return EXIT_ERROR
+    head = log.anchor_head()
+    if head is None:  # pragma: no cover - verify() just anchored it
+        err("the audit log has no anchor")
+        return EXIT_ERROR
+    print(head)
+    print(
+        f"The audit log's head: {head.count} rows, the last one hashing to {head.hash[:12]}…. Keep this line "
+        "somewhere else (a ticket, a commit); `agentic-flow audit verify --anchor HEAD` checks later that the "
+        "log still holds it.",
+        file=sys.stderr,
+    )
+    return EXIT_OK

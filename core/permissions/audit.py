@@ -11,9 +11,14 @@ Tamper evidence, in layers:
   by someone who dropped the triggers, a removed row (id gap, chain break) and rows put
   in another order (the id is hashed too);
 - ids come from an AUTOINCREMENT counter, so deleting the newest rows leaves the counter
-  ahead of the last id, which verify reports.
-Someone who can rewrite the whole file can rewrite the whole chain; this is evidence for
-a reviewer, not a defence against the machine's owner.
+  ahead of the last id, which verify reports;
+- the chain's head (row count and last hash) is also kept outside the database, in an
+  anchor file MAC'd with a per-install key and updated on every append
+  (:mod:`core.permissions.audit_anchor`), so deleted newest rows (even with the counter
+  reset), a rewritten-and-rehashed last row and an emptied log are found too; the head
+  can be printed and kept elsewhere, and checked later (``verify(head)``).
+Someone who can rewrite the whole file and the key can rewrite the whole chain; this is
+evidence for a reviewer, not a defence against the machine's owner.
 
 Arguments, reasons and result summaries pass through :mod:`core.redact` before they are
 stored, so an API key in a command line never reaches the database.
@@ -33,6 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentic_flow.core.events import PermissionDecided
+from agentic_flow.core.permissions.audit_anchor import AnchorState, AuditAnchor, AuditHead
 from agentic_flow.core.redact import redact, redact_obj
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.store.timestamps import now_iso, to_iso
@@ -46,6 +52,7 @@ __all__ = [
     "AuditRow",
     "VerifyResult",
     "AuditLog",
+    "AuditHead",
     "row_hash",
     "export_json",
     "export_csv",
@@ -188,16 +195,24 @@ def _to_row(values: Mapping[str, Any]) -> AuditRow:
 
 
 class AuditLog:
-    """The ``audit`` table of a :class:`~core.store.Store`."""
+    """The ``audit`` table of a :class:`~core.store.Store`, and its anchor.
 
-    def __init__(self, store: Store) -> None:
+    Args:
+        store: the database.
+        anchor: where the chain's head is kept (default: the user config dir).
+    """
+
+    def __init__(self, store: Store, anchor: AuditAnchor | None = None) -> None:
         self.store = store
+        self.anchor = anchor or AuditAnchor(store.path)
 
     def append(self, entry: AuditEntry) -> AuditRow:
         """Write one row, chained to the last one; safe with other processes appending.
 
         The last hash is read inside the ``BEGIN IMMEDIATE`` transaction, so two writers
-        can never chain to the same row.
+        can never chain to the same row; the anchor is locked first and rewritten after
+        the commit, so it always names the newest row. If the database's head is not
+        where the anchor says, the break is recorded in the anchor for verify to report.
         """
         values: dict[str, Any] = {
             "ts": to_iso(entry.ts) if entry.ts is not None else now_iso(),
@@ -213,19 +228,37 @@ class AuditLog:
             "result_summary": _clip(entry.result_summary),
             "duration_ms": entry.duration_ms,
         }
-        with self.store.transaction() as conn:
-            last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-            counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-            # Past the counter, not just the last row: a new row must not paper over
-            # deleted ones by reusing their ids.
-            values["id"] = max(last[0] if last else 0, counter[0] if counter else 0) + 1
-            values["prev_hash"] = last[1] if last else GENESIS_HASH
-            values["hash"] = row_hash(values)
-            conn.execute(
-                f"INSERT INTO audit ({_COLUMNS}) VALUES ({', '.join('?' * len(FIELDS))})",
-                tuple(values[name] for name in FIELDS),
-            )
+        with self.anchor.locked():
+            state = self.anchor.read()
+            with self.store.transaction() as conn:
+                last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+                counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+                head = AuditHead(last[0], last[1]) if last else AuditHead(0, GENESIS_HASH)
+                broken = _anchor_break(conn, state, head)
+                # Past the counter, not just the last row: a new row must not paper over
+                # deleted ones by reusing their ids.
+                values["id"] = max(head.count, counter[0] if counter else 0) + 1
+                values["prev_hash"] = head.hash
+                values["hash"] = row_hash(values)
+                conn.execute(
+                    f"INSERT INTO audit ({_COLUMNS}) VALUES ({', '.join('?' * len(FIELDS))})",
+                    tuple(values[name] for name in FIELDS),
+                )
+            since = state.since if state is not None else head.count
+            self.anchor.write(AuditHead(values["id"], values["hash"]), since=since, broken=broken)
         return _to_row(values)
+
+    def anchor_head(self) -> AuditHead | None:
+        """The head the anchor holds (what ``audit anchor`` prints), None if not anchored."""
+        state = self.anchor.read()
+        return state.head if state is not None and state.authentic else None
+
+    def reset_anchor(self) -> AuditHead:
+        """Anchor the log as it is now, clearing a recorded break (after a person looked)."""
+        with self.anchor.locked(), self.store.read() as conn:
+            head = _last_head(conn)
+            self.anchor.write(head, since=head.count, broken=None)
+        return head
 
     def get(self, row_id: int) -> AuditRow | None:
         with self.store.read() as conn:
@@ -273,11 +306,19 @@ class AuditLog:
             rows = conn.execute(sql, params).fetchall()
         return [_to_row(dict(zip(FIELDS, row))) for row in reversed(rows)]
 
-    def verify(self) -> VerifyResult:
-        """Re-walk the chain; stop at the first row that is not what was written."""
+    def verify(self, head: AuditHead | None = None) -> VerifyResult:
+        """Re-walk the chain; stop at the first row that is not what was written.
+
+        Then check the chain's end against the anchor file — or, when ``head`` is given
+        (a head printed earlier by ``audit anchor``), against that instead. A log with no
+        anchor yet (made before anchors existed) is anchored now, and the message says so.
+        """
         checked = 0
         prev_hash = GENESIS_HASH
         expected_id = 1
+        state = self.anchor.read() if head is None else None
+        wanted = head.count if head is not None else state.head.count if state is not None else -1
+        hash_at_wanted: str | None = GENESIS_HASH if wanted == 0 else None
         with self.store.read() as conn:
             for raw in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY id"):
                 values = dict(zip(FIELDS, raw))
@@ -300,6 +341,8 @@ class AuditLog:
                         f"Audit row {row_id} was changed after it was written (hash mismatch).",
                     )
                 prev_hash = values["hash"]
+                if row_id == wanted:
+                    hash_at_wanted = prev_hash
                 expected_id += 1
                 checked += 1
             counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
@@ -321,7 +364,85 @@ class AuditLog:
                 f"The {checked} audit rows chain correctly, but the append-only trigger(s) "
                 f"{', '.join(missing_triggers)} were removed: the table has been opened for edits.",
             )
-        return VerifyResult(True, checked, None, f"All {checked} audit rows verified.")
+        ending = AuditHead(last_id, prev_hash)
+        if head is not None:
+            return _against(head, ending, hash_at_wanted, checked, f"the head you gave ({head.count}:{head.hash[:12]}…)")
+        if state is None:
+            with self.anchor.locked():
+                if self.anchor.read() is None:
+                    self.anchor.write(ending, since=last_id, broken=None)
+            return VerifyResult(
+                True, checked, None,
+                f"All {checked} audit rows verified. This log had no anchor yet (it was written before "
+                f"anchors existed, or its anchor was removed): one now holds its head at row {last_id}, so "
+                "rows deleted or rewritten at the end from now on are detected too.",
+            )
+        if not state.authentic:
+            return VerifyResult(
+                False, checked, None,
+                f"The audit anchor {self.anchor.path} does not match its MAC: it was edited, or the key "
+                f"{self.anchor.key_path} changed. After checking the log, `agentic-flow audit anchor --reset` "
+                "re-anchors it.",
+            )
+        if state.broken:
+            return VerifyResult(
+                False, checked, None,
+                f"{state.broken} (recorded when a later row was appended). After checking the log, "
+                "`agentic-flow audit anchor --reset` re-anchors it.",
+            )
+        return _against(state.head, ending, hash_at_wanted, checked, "the anchor outside the database")
+
+
+def _last_head(conn: Any) -> AuditHead:
+    last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return AuditHead(last[0], last[1]) if last else AuditHead(0, GENESIS_HASH)
+
+
+def _anchor_break(conn: Any, state: AnchorState | None, head: AuditHead) -> str | None:
+    """Why the database's head (before an append) is not what the anchor holds, if it is not."""
+    if state is None:
+        return None
+    if state.broken:
+        return state.broken  # once broken, it stays broken until a reset
+    if not state.authentic:
+        return f"The audit anchor {state.head.count}:{state.head.hash[:12]}… did not match its MAC"
+    anchored = state.head
+    if head == anchored:
+        return None
+    if head.count > anchored.count:
+        # A process stopped between committing a row and writing the anchor: fine if the
+        # anchored row is still there, unchanged.
+        row = conn.execute("SELECT hash FROM audit WHERE id = ?", (anchored.count,)).fetchone()
+        if anchored.count == 0 or (row is not None and row[0] == anchored.hash):
+            return None
+    if head.count < anchored.count:
+        return (
+            f"Audit rows {head.count + 1}–{anchored.count} were deleted from the end of the log: the anchor "
+            f"held {anchored.count} rows when the log had {head.count}"
+        )
+    return f"Audit row {anchored.count} was rewritten: its hash is not the one the anchor held"
+
+
+def _against(head: AuditHead, ending: AuditHead, hash_at: str | None, checked: int, what: str) -> VerifyResult:
+    """Compare the verified chain's ending with an anchored head."""
+    if ending.count < head.count:
+        if ending.count == 0:
+            message = f"The audit log is empty, but {what} says {head.count} rows were written: it was emptied."
+        else:
+            message = (
+                f"Audit rows {ending.count + 1}–{head.count} were deleted from the end of the log "
+                f"({what} says {head.count} rows; the log ends at row {ending.count})."
+            )
+        return VerifyResult(False, checked, ending.count + 1, message)
+    if hash_at != head.hash:
+        return VerifyResult(
+            False, checked, head.count or None,
+            f"Audit row {head.count} is not the row {what} names: it was rewritten after it was written "
+            "(its hash was recomputed).",
+        )
+    newer = ending.count - head.count
+    note = f" {newer} row(s) came after the head {what} holds." if newer else ""
+    return VerifyResult(True, checked, None, f"All {checked} audit rows verified.{note}")
 
 
 def export_json(rows: Iterable[AuditRow]) -> str:
