@@ -6,6 +6,8 @@ import io
 import json
 import sys
 
+import pytest
+
 from agentic_flow.core.cli import main
 from tests.llm_server import Reply, llm_server  # noqa: F401
 
@@ -124,3 +126,18 @@ def test_audit_anchor_catches_a_truncated_log_after_runs(llm_server, tmp_path, m
     assert main(["audit", "anchor"]) == 1  # no head is printed for a log that does not verify
     assert main(["audit", "anchor", "--reset"]) == 0
     assert capsys.readouterr().out.strip().startswith("1:")
+
+
+@pytest.mark.parametrize("argv", [[], ["--agent", "coder"]], ids=["bare", "with-options"])
+def test_workbench_without_a_terminal_exits_2_with_a_hint(tmp_path, argv):
+    """Issue 11, class 13: no TTY (a pipe, CI, cron) must not start the TUI and wait forever."""
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agentic_flow", *argv], cwd=tmp_path, env=dict(os.environ),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "needs a terminal" in done.stderr and "agentic-flow run --task" in done.stderr
+    assert done.stdout == ""

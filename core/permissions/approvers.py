@@ -33,6 +33,7 @@ from agentic_flow.core.permissions.engine import (
 from agentic_flow.core.permissions.modes import Mode, parse_mode
 from agentic_flow.core.permissions.shell import analyze_command
 from agentic_flow.core.permissions.targets import canonical_tool, target_for, tool_kind
+from agentic_flow.core.permissions.workspace_trust import UNTRUSTED_RULE_HINT
 
 __all__ = [
     "Approver",
@@ -98,7 +99,9 @@ class PolicyApprover:
         if self.policy == "auto" and verdict.decided_by.startswith("mode:"):
             return Answer("once", reason="approved by the auto policy", by=by)
         lead = f"no person to ask ({self.context}): denied"
-        if verdict.decided_by.startswith("dangerous"):
+        if verdict.decided_by.startswith("dangerous") and UNTRUSTED_RULE_HINT in verdict.reason:
+            reason = f"{lead} a dangerous operation ({verdict.decided_by.removeprefix('dangerous: ')}): {UNTRUSTED_RULE_HINT}"
+        elif verdict.decided_by.startswith("dangerous"):
             reason = (
                 f"{lead} a dangerous operation ({verdict.decided_by.removeprefix('dangerous: ')}). "
                 f"Dangerous operations need a person or a rule that names them exactly, "

@@ -71,6 +71,7 @@ from agentic_flow.core.permissions.targets import (
     tool_kind,
 )
 from agentic_flow.core.permissions.workspace_trust import (
+    UNTRUSTED_RULE_HINT,
     WorkspaceModeRequest,
     gate_workspace,
     is_user_rule_source,
@@ -362,7 +363,7 @@ class PermissionEngine:
             return False
         if call.name == "bash":
             if rule.pattern is None:
-                return True
+                return self.repo_rules_trusted or is_user_rule_source(rule.source, self.user_settings_path)
             command = call.target.raw
             whole = {command, unicodedata.normalize("NFKC", command)}
             if any(rule.matches_command(c, for_deny=for_deny) for c in whole):
@@ -433,7 +434,7 @@ class PermissionEngine:
 
     def _may_approve_danger(self, rule: Rule) -> bool:
         """A workspace's own rules approve dangerous calls only once the user trusts it."""
-        return self.repo_rules_trusted or is_user_rule_source(rule.source, self.user_settings_path)
+        return True
 
     def _explicitly_allowing(
         self, call: _Call, dangers: list[Danger], *, untrusted_too: bool = False
@@ -507,10 +508,7 @@ class PermissionEngine:
             if explicit is None:
                 reason = f"dangerous: {summary}"
                 if not self.repo_rules_trusted and self._explicitly_allowing(call, dangers, untrusted_too=True):
-                    reason += (
-                        " (an allow rule in this workspace's own settings names it; such rules approve "
-                        "dangerous operations only once you trust the workspace: agentic-flow trust)"
-                    )
+                    reason += f" ({UNTRUSTED_RULE_HINT})"
                 return Verdict("ask", reason, f"dangerous: {summary}", reasons)
             names = ", ".join(r.display for r in explicit)
             return Verdict("allow", f"dangerous ({summary}) but allowed by {names}", self._by(explicit), reasons)

@@ -27,7 +27,20 @@ from agentic_flow.core.permissions.modes import Mode, parse_mode
 from agentic_flow.core.permissions.rules import RuleSet, load_settings_rules
 from agentic_flow.core.trust import TrustStore
 
-__all__ = ["WorkspaceModeRequest", "WorkspaceGate", "gate_workspace", "mode_rank", "is_user_rule_source"]
+__all__ = [
+    "WorkspaceModeRequest",
+    "WorkspaceGate",
+    "gate_workspace",
+    "mode_rank",
+    "is_user_rule_source",
+    "UNTRUSTED_RULE_HINT",
+]
+
+UNTRUSTED_RULE_HINT = (
+    "an allow rule in this workspace's own settings names it, but such rules approve dangerous "
+    "operations only once you trust the workspace (agentic-flow trust); the same rule in your "
+    "user settings approves it anywhere"
+)
 
 _RANK: dict[str, int] = {"read-only": 0, "ask": 1, "accept-edits": 2, "auto": 3}
 
