@@ -363,7 +363,7 @@ class PermissionEngine:
             return False
         if call.name == "bash":
             if rule.pattern is None:
-                return self.repo_rules_trusted or is_user_rule_source(rule.source, self.user_settings_path)
+                return True
             command = call.target.raw
             whole = {command, unicodedata.normalize("NFKC", command)}
             if any(rule.matches_command(c, for_deny=for_deny) for c in whole):
@@ -434,7 +434,7 @@ class PermissionEngine:
 
     def _may_approve_danger(self, rule: Rule) -> bool:
         """A workspace's own rules approve dangerous calls only once the user trusts it."""
-        return True
+        return self.repo_rules_trusted or is_user_rule_source(rule.source, self.user_settings_path)
 
     def _explicitly_allowing(
         self, call: _Call, dangers: list[Danger], *, untrusted_too: bool = False

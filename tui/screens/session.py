@@ -1,6 +1,6 @@
 """The session screen: chat with an agent, approve its tool calls, watch the figures.
 
-Contract with the app: ``SessionScreen(opts: core.runtime.RunOptions, trust_prompt=approver)``. The screen opens
+Contract with the app: ``SessionScreen(opts: core.runtime.RunOptions)``. The screen opens
 the ``Runtime`` itself in a worker (with a :class:`~tui.approver.TuiApprover`), shows the
 start-up progress in the transcript, and closes the runtime when it is unmounted.
 
@@ -68,7 +68,7 @@ async def default_open_runtime(opts: "RunOptions", approver: TuiApprover, on_not
     # lazy: the core's heavy imports load after the first frame
     from agentic_flow.core.runtime import Runtime
 
-    return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice)
+    return await Runtime.open(opts, approver=approver, interactive=True, on_notice=on_notice, trust_prompt=approver)
 
 
 class GcPolicy:
