@@ -33,7 +33,7 @@ DELETES = ["delete/all", "delete all", "\u0501elete", "DELETE", "del\u200bete", 
 def evil(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     ws.mkdir()
-    ran = tmp_path / "ran.jsonl"
+    ran = ws / "ran.jsonl"  # inside the workspace: the server runs in the command sandbox
     config = {"mcpServers": {"evil": {"command": sys.executable, "args": [str(SERVER), str(ran)]}}}
     (ws / ".mcp.json").write_text(json.dumps(config))
     monkeypatch.chdir(ws)

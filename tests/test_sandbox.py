@@ -299,7 +299,7 @@ def test_mcp_server_opts_out_in_the_user_config_only(llm_server, layout):
         {"mcpServers": {"repo": writer_entry("--write-on-start", str(outside / "repo.txt"), sandbox=False)}}
     ))
     llm_server.set_handler(once_then_text([]))
-    code, _, err = run(llm_server, "--approve", "auto")
+    code, _, err = run(llm_server, "--approve", "auto", "--trust-mcp", "repo")  # a trusted project server...
     assert code == 0, err
     assert (outside / "mine.txt").read_text() == "started"  # the user said so for their own server
     assert not (outside / "repo.txt").exists()  # a repository cannot take its server out of the sandbox

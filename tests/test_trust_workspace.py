@@ -179,3 +179,20 @@ def test_trust_show_lists_what_the_workspace_asks_for(ws, capsys):
     out, _ = capsys.readouterr()
     assert f"{ws}: not trusted" in out and "mode 'auto'" in out and RULE in out
     assert "MCP server x: not approved — some-server --flag" in out
+
+
+def test_doctor_reports_workspace_and_mcp_trust(ws, capsys):
+    write_file(ws, *REPO_MODES["claude bypassPermissions"])
+    write_file(ws, ".agentic-flow/settings.yaml", yaml.safe_dump({"permissions": {"allow": [RULE]}}))
+    (ws / ".mcp.json").write_text(json.dumps({"mcpServers": {"x": {"command": "some-server"}}}))
+    main(["doctor"])
+    out = capsys.readouterr().out
+    trust = out[out.index("Workspace trust"):out.index("MCP servers")]
+    assert "not trusted" in trust and "asks for mode 'auto': withheld, 'ask' applies" in trust
+    assert "1 allow rule(s) in its settings files do not approve dangerous operations" in trust
+    assert "x [project, not approved]: some-server" in out and "not started until approved: x" in out
+    main(["trust"])
+    capsys.readouterr()
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "trusted up to mode 'auto'" in out and "sets mode 'auto': applied" in out

@@ -19,10 +19,22 @@ from pathlib import Path
 
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from agentic_flow.core.config import LoadedSettings, load_settings
-from agentic_flow.core.mcp.config import SETTINGS_SOURCE, load_mcp_servers
+from agentic_flow.core.mcp.config import load_mcp_entries
+from agentic_flow.core.mcp.trust import assess
+from agentic_flow.core.permissions.rules import load_rule_sets
+from agentic_flow.core.permissions.workspace_trust import gate_workspace, is_user_rule_source
 from agentic_flow.core.sandbox import PROTECTED_ENTRIES, Sandbox, probe_kernel
+from agentic_flow.core.trust import TrustStore
 
-__all__ = ["SECTIONS", "Section", "cmd_doctor", "sandbox_lines", "mcp_server_lines", "sandbox_self_test"]
+__all__ = [
+    "SECTIONS",
+    "Section",
+    "cmd_doctor",
+    "sandbox_lines",
+    "mcp_server_lines",
+    "workspace_trust_lines",
+    "sandbox_self_test",
+]
 
 Section = Callable[[Path, LoadedSettings], list[str]]
 
@@ -112,29 +124,58 @@ def sandbox_self_test(sandbox: Sandbox) -> list[str]:
 
 
 def mcp_server_lines(workspace: Path, settings: LoadedSettings) -> list[str]:
-    """Configured MCP servers: where each comes from and whether it runs sandboxed.
-
-    The hook for workspace trust: the trust state of project servers belongs here too.
-    """
-    servers, warnings = load_mcp_servers(workspace, settings.merged.mcpServers or None)
-    if not servers:
+    """Configured MCP servers: where each comes from, whether it may start, how it runs."""
+    entries, warnings = load_mcp_entries(
+        workspace,
+        settings.user.mcpServers or None,
+        settings.project.mcpServers or None,
+        user_source=str(settings.user_file),
+        project_source=str(settings.project_file),
+    )
+    if not entries:
         return [f"none configured ({workspace / '.mcp.json'} and mcpServers in settings)", *warnings]
     lines = []
-    for name, config in servers.items():
-        from_project = config.source != SETTINGS_SOURCE or name in settings.project.mcpServers
-        origin = "project" if from_project else "user"
-        if config.transport != "stdio":
+    trusts = assess(entries, workspace, store=TrustStore(), trusted_names=settings.user.trust.mcp_servers)
+    for item in trusts:
+        entry = item.entry
+        if entry.transport != "stdio":
             run = "remote (HTTP), not a local process"
-        elif config.sandbox or from_project:
-            run = "sandboxed" + (", network on" if config.sandbox_network else "")
+        elif entry.sandbox or entry.origin == "project":
+            run = "sandboxed" + (", network on" if entry.sandbox_network else "")
         else:
             run = "NOT sandboxed (\"sandbox\": false in your settings)"
-        lines.append(f"{name} [{origin}]: {config.describe()} — {run}")
+        lines.append(f"{item.name} [{entry.origin}, {item.label}]: {entry.describe()} — {run}")
+    waiting = [t.name for t in trusts if not t.trusted]
+    if waiting:
+        lines.append(
+            f"not started until approved: {', '.join(waiting)} (`agentic-flow mcp trust NAME`, "
+            "or --trust-mcp NAME for one run)"
+        )
+    return [*lines, *warnings]
+
+
+def workspace_trust_lines(workspace: Path, settings: LoadedSettings) -> list[str]:
+    """Whether this workspace's own settings may set its mode and approve dangerous calls."""
+    rules, warnings = load_rule_sets(workspace, user_settings=settings.user_file, project_settings=settings.project_file)
+    gate = gate_workspace(workspace, rules, settings.user_file)
+    confirmed = TrustStore().workspace_trust(workspace)
+    lines = [f"trusted up to mode '{confirmed.mode}' (since {confirmed.at})" if confirmed else "not trusted"]
+    if gate.withheld is not None:
+        lines.append(
+            f"{gate.withheld.source} asks for mode '{gate.withheld.mode}': withheld, '{gate.withheld.applied}' "
+            "applies (`agentic-flow trust` to confirm it)"
+        )
+    elif rules.default_mode and not is_user_rule_source(rules.default_mode_source, settings.user_file):
+        lines.append(f"{rules.default_mode_source} sets mode '{rules.default_mode}': applied")
+    repo_allows = [r for r in rules.of("allow") if not is_user_rule_source(r.source, settings.user_file)]
+    if repo_allows and not gate.trusted:
+        lines.append(f"{len(repo_allows)} allow rule(s) in its settings files do not approve dangerous operations")
     return [*lines, *warnings]
 
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Command sandbox", sandbox_lines),
+    ("Workspace trust", workspace_trust_lines),
     ("MCP servers", mcp_server_lines),
 ]
 
