@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.config import LoadedSettings, load_settings
+from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.mcp.trust import assess
 from agentic_flow.core.trust import TrustStore
 
@@ -157,7 +158,7 @@ def _mcp_list(args: argparse.Namespace, workspace: Path, settings: LoadedSetting
             continue
         try:
             startable[item.name] = item.entry.expand(forbidden=() if item.entry.origin == "user" else forbidden)
-        except Exception as exc:  # ConfigError: shown in the table
+        except ConfigError as exc:  # an unset or forbidden variable: shown in the table
             problems[item.name] = str(exc)
 
     async def probe() -> dict[str, object]:

@@ -7,7 +7,7 @@ Rule syntax (what users write under ``permissions: {allow, ask, deny}``)::
     read / write / edit    every file of that kind  edit(src/**)        a path glob
     glob / grep / ls       one read tool            read(**/.env)
     mcp:github/*           every tool of a server   mcp:github/create_issue
-    mcp:github             the same as mcp:github/* mcp:evil/delete[ ]all   a tool named "delete all"
+    mcp:github             the same                 mcp:evil/delete[ ]all  (a tool named "delete all")
 
 ``read(...)`` covers every read tool (read, glob, grep, ls) and ``edit(...)`` /
 ``write(...)`` cover both writing tools, so a deny on ``read(**/.env)`` cannot be
