@@ -105,7 +105,7 @@ def main(argv: list[str]) -> None:
     if target == "llama_cpp.server":
         scrub_llama_env()
     if key:  # given by environment so it does not show in `ps` (unlike the argv we exec'd)
-        args += ["--api_key", key]
+        args += [f"--api_key={key}"]  # one word: a key starting with "-" is not an option
     sys.argv = [target, *args]
     if target.endswith(".py"):
         runpy.run_path(target, run_name="__main__")
