@@ -31,6 +31,7 @@ from agentic_flow.core.providers.kinds import is_known_kind, unknown_kind_messag
 from agentic_flow.core.redact import register_key_variable, register_secret
 
 __all__ = [
+    "ProviderModel",
     "ProviderSettings",
     "PermissionSettings",
     "RouterPolicy",
@@ -49,6 +50,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Tier = Literal["tiny", "small", "medium", "large", "frontier"]
+
+
+class ProviderModel(_Strict):
+    """A model of this provider, priced and sized by the user (``providers.lab.models``).
+
+    It joins the model table, ``cost``, the status bar and compare like a bundled one;
+    a field left out is unknown (a price shows as ``?``, never as free).
+    """
+
+    id: str = Field(min_length=1, pattern=r"^\S+$")
+    """The model's name on the server, as sent on the wire (``lab:<id>`` in the workbench)."""
+    name: str | None = None
+    """A display name (default: the id)."""
+    context: int | None = Field(default=None, gt=0)
+    """Context window in tokens."""
+    max_output: int | None = Field(default=None, gt=0)
+    """Most tokens one answer may have."""
+    price_in: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """USD per million input tokens (0 for a server of your own that costs nothing per token)."""
+    price_out: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """USD per million output tokens."""
+    tools: bool | None = None
+    """Whether it accepts tool definitions and returns tool calls (unknown when left out)."""
+    tier: Tier | None = None
+    """Capability class for ``--model auto`` (default: guessed from the output price)."""
+
+
 class ProviderSettings(_Strict):
     """Adds a provider or overrides a preset (``providers: {mylab: {...}}``)."""
 
@@ -61,6 +90,18 @@ class ProviderSettings(_Strict):
     """A key written in the file itself; never printed."""
     headers: dict[str, str] = Field(default_factory=dict)
     needs_key: bool | None = None
+    models: list[ProviderModel] = Field(default_factory=list)
+    """Models of this provider with their prices and context (see :class:`ProviderModel`)."""
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[ProviderModel]) -> list[ProviderModel]:
+        seen: set[str] = set()
+        for model in models:
+            if model.id in seen:
+                raise ValueError(f"model {model.id!r} is listed twice")
+            seen.add(model.id)
+        return models
 
     @field_validator("kind")
     @classmethod
@@ -258,6 +299,11 @@ def _known_keys(parent: tuple[Any, ...]) -> list[str]:
                 return []  # keys under providers are provider names
             parts.pop(0)
             model = ProviderSettings
+        elif part == "models" and model is ProviderSettings:
+            if not parts or not isinstance(parts[0], int):
+                return []
+            parts.pop(0)
+            model = ProviderModel
         elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
             model = field.annotation
         else:

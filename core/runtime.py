@@ -24,8 +24,9 @@ from agentic_flow.core.config import LoadedSettings, Settings, load_settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
-from agentic_flow.core.local.server import ensure_local_server, local_provider_config
-from agentic_flow.core.mcp.client import McpManager
+from agentic_flow.core.local.models import LOCAL_PROVIDER, fit_system_prompt, get_local_model
+from agentic_flow.core.local.server import LOCAL_MODEL_ID, ensure_local_server, local_provider_config
+from agentic_flow.core.mcp.client import ElicitationHandler, McpManager, default_elicitation_policy
 from agentic_flow.core.mcp.config import McpServerConfig, McpServerEntry, load_mcp_entries
 from agentic_flow.core.mcp.trust import McpTrustRequest, assess, forbidden_variables, startable
 from agentic_flow.core.models.catalog import ModelCatalog
@@ -72,6 +73,7 @@ __all__ = [
     "make_provider",
     "prepare_model",
     "default_max_tokens",
+    "default_temperature",
 ]
 
 CLAUDE_MODEL_ALIASES = {
@@ -79,22 +81,27 @@ CLAUDE_MODEL_ALIASES = {
     "opus": "anthropic:claude-opus-4-1",
     "haiku": "anthropic:claude-haiku-4-5",
 }
-LOCAL_DEFAULT_MODEL = "local:gemma-3-270m"
+LOCAL_DEFAULT_MODEL = LOCAL_MODEL_ID
 
 
 async def prepare_model(model_id: str, on_progress: Callable[[str], None] | None = None) -> None:
     """Start what a model needs before its first request (the embedded local server)."""
-    if split_model_id(model_id)[0] == "local":
-
-        await ensure_local_server(on_progress=on_progress)
+    provider, model = split_model_id(model_id)
+    if provider == LOCAL_PROVIDER:
+        await ensure_local_server(on_progress=on_progress, model=model)
 
 
 def default_max_tokens(model_id: str) -> int | None:
-    """The tiny local base model rarely stops on its own: cap its answers."""
-    return LOCAL_MAX_TOKENS if model_id.startswith("local:") else None
+    """Tiny local models rarely stop on their own: cap their answers."""
+    provider, model = split_model_id(model_id)
+    return get_local_model(model).max_output if provider == LOCAL_PROVIDER else None
 
 
-LOCAL_MAX_TOKENS = 512
+def default_temperature(model_id: str) -> float | None:
+    """The temperature used when none is set: greedy for the tiny local model (sampled,
+    it drifts off the question within a sentence); the server's own default otherwise."""
+    provider, model = split_model_id(model_id)
+    return get_local_model(model).temperature if provider == LOCAL_PROVIDER else None
 
 
 @dataclass
@@ -166,10 +173,9 @@ def make_provider(
     retry: int | None = None,
     http: HttpClient | None = None,
 ) -> Provider:
-    provider_name, _ = split_model_id(model_id)
-    if provider_name == "local":
-
-        config = local_provider_config()
+    provider_name, model = split_model_id(model_id)
+    if provider_name == LOCAL_PROVIDER:
+        config = local_provider_config(model=model)
     else:
         config = resolve_provider_config(provider_name, settings.merged, base_url=base_url)
     merged = settings.merged
@@ -226,11 +232,17 @@ async def _open_tools(
     settings: LoadedSettings,
     stack: AsyncExitStack,
     warnings: list[str],
+    elicit: ElicitationHandler,
+    on_notice: Callable[[str], None] | None,
     sandbox: Sandbox | None = None,
     mode: str = "ask",
     trust_prompt: TrustPrompt | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The agent's tools, with trusted MCP servers started on ``stack`` when any are configured."""
+    """The agent's tools, with trusted MCP servers started on ``stack`` when any are configured.
+
+    ``elicit`` answers the servers' questions (a form in the workbench; the mode's policy
+    headless); ``on_notice`` hears their progress, log lines and questions asked.
+    """
     if opts.no_tools:
         return None, {}
 
@@ -239,8 +251,12 @@ async def _open_tools(
     servers = await trusted_mcp_servers(workspace, settings, warnings, flag_names=opts.trust_mcp, prompt=trust_prompt)
     servers = _sandbox_opt_outs(servers, settings, warnings)
     if servers:
-
-        mcp = await stack.enter_async_context(McpManager(servers, sandbox=sandbox, sandbox_mode=mode))
+        notice = None
+        if on_notice is not None:
+            notice = lambda server, message: on_notice(f"mcp:{server}: {message}")  # noqa: E731
+        mcp = await stack.enter_async_context(
+            McpManager(servers, elicitation_handler=elicit, on_notice=notice, sandbox=sandbox, sandbox_mode=mode)
+        )
         extra = mcp.tools()
     tools, tool_warnings = tools_for_agent(agent.tools if agent else None, extra)
     warnings.extend(tool_warnings)
@@ -309,6 +325,48 @@ def mcp_forbidden_variables(settings: LoadedSettings) -> frozenset[str]:
     return forbidden_variables(key_envs, allowed=settings.user.trust.mcp_key_variables)
 
 
+def _elicitation_handler(approver: "Approver | None", engine: PermissionEngine) -> ElicitationHandler:
+    """Who answers an MCP server's question: an approver that can show a form (the
+    workbench's has ``elicit``), else the unattended policy of the mode in force at the
+    time of the question (``auto`` accepts a form whose required fields all have defaults)."""
+    form = getattr(approver, "elicit", None)
+    if callable(form):
+        return form
+    auto, manual = default_elicitation_policy(auto=True), default_elicitation_policy(auto=False)
+
+    async def by_mode(server: str, message: str, schema: dict[str, Any]) -> Any:
+        policy = auto if str(engine.mode) == "auto" else manual
+        return await policy(server, message, schema)
+
+    return by_mode
+
+
+def _temperature(flag: float | None, setting: float | None, model_id: str) -> float | None:
+    if flag is not None:
+        return flag
+    return setting if setting is not None else default_temperature(model_id)
+
+
+def _fit_local_model(
+    model_id: str, system: str | None, tools: dict[str, Any], max_tokens: int | None, warnings: list[str]
+) -> tuple[str | None, dict[str, Any]]:
+    """The embedded models cannot use tools and read a few thousand tokens: offer them no
+    tools and trim a long agent prompt, each with a warning that says so."""
+    provider, model = split_model_id(model_id)
+    if provider != LOCAL_PROVIDER:
+        return system, tools
+    spec = get_local_model(model)
+    if tools:
+        warnings.append(f"{model_id} cannot use tools; the agent's {len(tools)} tool(s) are not offered to it")
+        tools = {}
+    if system:
+        # The task and the answer need room too: the answer's cap plus a fair question.
+        system, notice = fit_system_prompt(system, spec, (max_tokens or spec.max_output) + 1024)
+        if notice:
+            warnings.append(notice)
+    return system, tools
+
+
 @dataclass(frozen=True)
 class ApprovalHints:
     """Hints for a person answering a permission request."""
@@ -337,6 +395,7 @@ class Runtime:
     mcp: Any = None
     max_tokens_choice: int | None = None
     sandbox: Sandbox | None = None
+    temperature_choice: float | None = None
 
     @classmethod
     async def open(
@@ -354,7 +413,7 @@ class Runtime:
         agents = load_catalog(Path(opts.agents_dir) if opts.agents_dir else None, cwd=workspace)
         agent_name = opts.agent or settings.merged.default_agent or "coder"
         agent = agents.get(agent_name)
-        catalog = ModelCatalog.load()
+        catalog = ModelCatalog.load(settings=settings.merged)
         store = Store()
         if opts.model == "auto":
 
@@ -368,8 +427,11 @@ class Runtime:
             model_id, reason = choose_model(opts.model, agent, settings)
         http = HttpClient()
         warnings: list[str] = []
-        if catalog.get(model_id) is None and not model_id.startswith("local:"):
-            warnings.append(f"{model_id} is not in the model catalog: its price is unknown (shown as ?)")
+        if catalog.get(model_id) is None and split_model_id(model_id)[0] != LOCAL_PROVIDER:
+            warnings.append(
+                f"{model_id} is not in the model catalog: its price is unknown (shown as ?); give it one under "
+                f"providers.{split_model_id(model_id)[0]}.models in your config file"
+            )
         await prepare_model(model_id, on_notice)
         provider = make_provider(
             model_id, settings, base_url=opts.base_url, timeout=opts.timeout, retry=opts.retry, http=http
@@ -395,9 +457,13 @@ class Runtime:
                 engine.trust_workspace(withheld.mode)
                 rule_warnings = [w for w in rule_warnings if w != withheld.notice]
             warnings.extend(rule_warnings)
+            elicit = _elicitation_handler(approver, engine)
             mcp, tools = await _open_tools(
-                opts, agent, workspace, settings, stack, warnings, sandbox, engine.mode, trust_prompt
+                opts, agent, workspace, settings, stack, warnings, elicit, on_notice, sandbox, engine.mode, trust_prompt
             )
+            system = opts.system if opts.system is not None else (agent.prompt if agent else None)
+            max_tokens = opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id)
+            system, tools = _fit_local_model(model_id, system, tools, max_tokens, warnings)
             messages = None
             session_id = None
             if opts.resume:
@@ -415,10 +481,10 @@ class Runtime:
             approver=approver or default_approver,
             tools=tools,
             options=SessionOptions(
-                system=opts.system if opts.system is not None else (agent.prompt if agent else None),
+                system=system,
                 agent_name=agent.name if agent else agent_name,
-                max_tokens=opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id),
-                temperature=opts.temperature if opts.temperature is not None else settings.merged.temperature,
+                max_tokens=max_tokens,
+                temperature=_temperature(opts.temperature, settings.merged.temperature, model_id),
                 max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
             ),
             record=SessionRecord(store=store, audit=AuditLog(store), session_id=session_id, pricing=catalog.cost),
@@ -440,6 +506,7 @@ class Runtime:
             mcp=mcp,
             max_tokens_choice=opts.max_tokens or settings.merged.max_tokens,
             sandbox=sandbox,
+            temperature_choice=opts.temperature if opts.temperature is not None else settings.merged.temperature,
         )
 
     # -- the facade the workbench talks to (it never reaches into the session or engine) --
@@ -509,6 +576,7 @@ class Runtime:
         provider = make_provider(model_id, self.settings, base_url=base_url, http=self._http)
         self.session.switch_model(provider, model_id)
         self.session.max_tokens = self.max_tokens_choice or default_max_tokens(model_id)
+        self.session.temperature = _temperature(self.temperature_choice, None, model_id)
 
     async def aclose(self) -> None:
         await self._stack.aclose()

@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.local import server as local
+from agentic_flow.core.local.models import GEMMA3
 from agentic_flow.core.local.server import LocalServer, LocalServerError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process checks read /proc (Linux)")
@@ -273,10 +275,10 @@ def test_command_line(tmp_path: Path) -> None:
     args = dict(zip(cmd[6::2], cmd[7::2]))
     assert args == {
         "--model": str(tmp_path / "m.gguf"),
-        "--model_alias": "gemma-3-270m",
+        "--model_alias": "smollm2-135m-instruct",
         "--host": "127.0.0.1",
         "--port": "4321",
-        "--chat_format": "gemma",
+        "--chat_format": "chatml",
         "--n_ctx": "8192",
     }
     assert server.api_key not in " ".join(cmd)
@@ -325,35 +327,73 @@ async def test_manager_starts_once_reuses_restarts_and_stops(
     def assemble(path: Path) -> None:
         path.write_bytes(b"GGUF" + b"\0" * 1000)
 
-    monkeypatch.setattr(local, "missing_modules", list)
-    monkeypatch.setattr(local, "package_source", lambda: local.ModelSource(assemble, 1004))
+    monkeypatch.setattr(local, "missing_modules", lambda model=None: [])
+    monkeypatch.setattr(local, "package_source", lambda model=None: local.ModelSource(assemble, 1004))
     monkeypatch.setattr(local, "LocalServer", fake_server)
     progress = _Recorder()
     try:
-        url = await local.ensure_local_server(progress, timeout=20)
+        url = await local.ensure_local_server(progress, model=GEMMA3.name, timeout=20)
         assert url == started[0].base_url
         assert progress.threads == {threading.get_ident()}  # delivered on the loop's thread
         assert any(m.startswith("assembling the local model once into") for m in progress.messages)
-        assert local.model_file().read_bytes().startswith(b"GGUF")
-        config = local.local_provider_config()
+        assert local.model_file(GEMMA3).read_bytes().startswith(b"GGUF")
+        assert (started[0].alias, started[0].chat_format) == ("gemma-3-270m", "gemma")
+        with pytest.raises(LocalServerError, match="not running"):
+            local.local_provider_config()  # the default model's server was never started
+        config = local.local_provider_config(model=GEMMA3.name)
         assert (config.name, config.kind, config.base_url, config.needs_key) == ("local", "openai", url, False)
         assert config.api_key == started[0].api_key
 
-        assert await asyncio.gather(local.ensure_local_server(), local.ensure_local_server()) == [url, url]
+        assert await asyncio.gather(
+            local.ensure_local_server(model=GEMMA3), local.ensure_local_server(model=GEMMA3)
+        ) == [url, url]
         assert len(started) == 1
 
         os.killpg(started[0].pid, signal.SIGKILL)
         assert wait_until(lambda: not started[0].alive(), 5)
-        again = await local.ensure_local_server(progress, timeout=20)
+        again = await local.ensure_local_server(progress, model=GEMMA3, timeout=20)
         assert len(started) == 2 and again == started[1].base_url
         assert "the local model server had stopped; starting it again" in progress.messages
     finally:
         await local.stop_local_server()
-    assert local.running_server() is None
+    assert local.running_server(GEMMA3) is None
     assert all(is_gone(s.pid) for s in started)
     with pytest.raises(LocalServerError, match="not running"):
-        local.local_provider_config()
+        local.local_provider_config(model=GEMMA3)
 
+
+async def test_each_local_model_gets_its_own_server(
+    fake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp answers with the model it loaded whatever a request names: two local
+    models (compare) run two servers, each started with its own file, alias and template."""
+    started: list[LocalServer] = []
+
+    def fake_server(model: Path, **kw: object) -> LocalServer:
+        server = LocalServer(model, target=str(fake), log_path=tmp_path / "server.log", **kw)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    files = {"smollm2-135m-instruct": tmp_path / "smol.gguf", "gemma-3-270m": tmp_path / "gemma.gguf"}
+    monkeypatch.setattr(local, "missing_modules", lambda model=None: [])
+    monkeypatch.setattr(local, "model_path", lambda progress=None, *, model: files[model.name])
+    monkeypatch.setattr(local, "LocalServer", fake_server)
+    try:
+        smol = await local.ensure_local_server(timeout=20)
+        gemma = await local.ensure_local_server(model="gemma-3-270m", timeout=20)
+        assert smol != gemma and len(started) == 2
+        assert [(s.model, s.alias, s.chat_format) for s in started] == [
+            (files["smollm2-135m-instruct"], "smollm2-135m-instruct", "chatml"),
+            (files["gemma-3-270m"], "gemma-3-270m", "gemma"),
+        ]
+        assert local.local_provider_config().base_url == smol
+        assert local.local_provider_config(model="gemma-3-270m").base_url == gemma
+        with pytest.raises(UnknownModel, match="no local model 'tinyllama'"):
+            await local.ensure_local_server(model="tinyllama")
+    finally:
+        await local.stop_local_server()
+    assert all(is_gone(s.pid) for s in started)
+    
 
 async def test_manager_retries_when_the_port_is_taken(
     fake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -366,8 +406,8 @@ async def test_manager_retries_when_the_port_is_taken(
         started.append(server)
         return server
 
-    monkeypatch.setattr(local, "missing_modules", list)
-    monkeypatch.setattr(local, "package_source", lambda: local.ModelSource(lambda p: p.write_bytes(b"GGUF")))
+    monkeypatch.setattr(local, "missing_modules", lambda model=None: [])
+    monkeypatch.setattr(local, "model_path", lambda progress=None, *, model: tmp_path / "model.gguf")
     monkeypatch.setattr(local, "LocalServer", fake_server)
     try:
         url = await local.ensure_local_server(timeout=20)

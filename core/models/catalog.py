@@ -1,11 +1,16 @@
 """The model catalog: price, context window and tool support for every ``provider:model``.
 
-Two sources, merged at load time:
+Sources, merged at load time (later ones win for the same id):
 
 * the bundled ``catalog.yaml`` (works with no network, prices carry their date and source);
 * the cache that :func:`core.models.refresh.refresh_from_openrouter` writes from
   OpenRouter's public models list. Cached entries add or update ``openrouter:*`` models
-  only; the bundled entries of every other provider stay as they are.
+  only; the bundled entries of every other provider stay as they are;
+* the embedded local models (:mod:`core.local.models`): the default always, others when
+  their packages are installed;
+* with settings: what OpenAI-compatible servers listed at ``GET /models`` the last time
+  they were asked (:mod:`core.models.discover`, cached, marked ``discovered``), and the
+  ``models:`` the user wrote under a provider, which override everything else.
 
 Unknown prices are ``None`` end to end and render as ``?`` — a model whose price we do not
 know must never look free. A broken cache file is reported (logged and kept in
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import yaml
@@ -31,16 +36,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.local.models import LocalModel, available_local_models
+from agentic_flow.core.providers.presets import PRESETS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.config import Settings
 
 __all__ = [
     "Tier",
     "TIERS",
+    "Origin",
     "SortKey",
     "ModelInfo",
     "ModelCatalog",
     "CachedModels",
     "CACHE_FILENAME",
     "CACHE_FORMAT",
+    "DISCOVERED_FILENAME",
+    "DISCOVERED_FORMAT",
+    "read_discovered",
+    "local_model_entries",
+    "settings_model_entries",
     "load_bundled",
     "read_cache",
     "merge_models",
@@ -51,6 +67,8 @@ __all__ = [
     "format_cost",
     "format_context",
     "format_latency",
+    "format_tools",
+    "guess_tier",
     "catalog_columns",
     "catalog_rows",
 ]
@@ -60,11 +78,17 @@ logger = logging.getLogger(__name__)
 Tier = Literal["tiny", "small", "medium", "large", "frontier"]
 TIERS: tuple[Tier, ...] = ("tiny", "small", "medium", "large", "frontier")
 SortKey = Literal["price", "context", "latency", "name"]
+Origin = Literal["bundled", "openrouter", "local", "settings", "discovered", "typed"]
+"""Where an entry comes from: the bundled file, OpenRouter's list, the embedded models,
+the user's ``models:`` settings, a server's ``GET /models``, or an id typed by the user."""
 
 CACHE_FILENAME = "openrouter-models.json"
 """File name of the refreshed OpenRouter list inside :func:`core.paths.cache_dir`."""
 CACHE_FORMAT = 1
 """Bumped when the cache layout changes; other formats are ignored with a warning."""
+DISCOVERED_FILENAME = "discovered-models.json"
+"""What OpenAI-compatible servers listed, per provider, inside :func:`core.paths.cache_dir`."""
+DISCOVERED_FORMAT = 1
 
 BUNDLED_RESOURCE = "catalog.yaml"
 
@@ -87,12 +111,13 @@ class ModelInfo(BaseModel):
     provider: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     price_in: _NonNegFloat | None = Field(description="USD per million input tokens")
     price_out: _NonNegFloat | None = Field(description="USD per million output tokens")
-    context: _PosInt = Field(description="context window in tokens")
+    context: _PosInt | None = Field(description="context window in tokens (None: unknown)")
     max_output: _PosInt | None = Field(description="most tokens one reply may have")
-    tools: bool = Field(description="accepts tool definitions and returns tool calls")
+    tools: bool | None = Field(description="accepts tool definitions and returns tool calls (None: unknown)")
     tier: Tier
     price_date: date
     price_source: str = Field(min_length=1, description="URL or description of the price's origin")
+    origin: Origin = "bundled"
 
     @model_validator(mode="after")
     def _id_names_provider(self) -> ModelInfo:
@@ -230,7 +255,7 @@ def read_cache(path: Path) -> CachedModels:
         if info.provider != "openrouter":
             bad.append(f"{info.id}: only openrouter models may come from this cache")
             continue
-        result.models.append(info)
+        result.models.append(info.model_copy(update={"origin": "openrouter"}))
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         result.warnings.append(f"model cache {path}: skipped {len(bad)} invalid entries ({shown})")
@@ -268,6 +293,102 @@ def merge_models(bundled: Iterable[ModelInfo], refreshed: Iterable[ModelInfo]) -
     return list(merged.values())
 
 
+def local_model_entries(models: Iterable[LocalModel] | None = None) -> list[ModelInfo]:
+    """Catalog entries of the embedded local models (free: they run on this machine)."""
+    return [
+        ModelInfo(
+            id=m.id,
+            name=m.label,
+            provider=m.id.partition(":")[0],
+            price_in=0,
+            price_out=0,
+            context=m.context,
+            max_output=m.max_output,
+            tools=False,
+            tier="tiny",
+            price_date=date.today(),
+            price_source="runs on your machine: no per-token charge",
+            origin="local",
+        )
+        for m in (available_local_models() if models is None else models)
+    ]
+
+
+def settings_model_entries(settings: Settings) -> list[ModelInfo]:
+    """The ``models:`` listed under providers in settings, as catalog entries.
+
+    A price left out is unknown (``?``), never free; the tier, when not given, is
+    guessed from the output price like OpenRouter-only models'.
+    """
+    entries = []
+    for provider, config in settings.providers.items():
+        for model in config.models:
+            price_out = model.price_out
+            entries.append(
+                ModelInfo(
+                    id=f"{provider.lower()}:{model.id}",
+                    name=model.name or model.id,
+                    provider=provider.lower(),
+                    price_in=model.price_in,
+                    price_out=price_out,
+                    context=model.context,
+                    max_output=model.max_output,
+                    tools=model.tools,
+                    tier=model.tier or guess_tier(price_out),
+                    price_date=date.today(),
+                    price_source=f"your settings (providers.{provider}.models)",
+                    origin="settings",
+                )
+            )
+    return entries
+
+
+def guess_tier(price_out: float | None) -> Tier:
+    """A coarse tier for a model only its price is known of (never ``tiny``).
+
+    Only a guess — a hand-picked tier (bundled, or ``tier:`` in settings) wins.
+    """
+    if price_out is None:
+        return "medium"
+    if price_out < 1.0:
+        return "small"
+    if price_out < 5.0:
+        return "medium"
+    if price_out < 30.0:
+        return "large"
+    return "frontier"
+
+
+def read_discovered(path: Path) -> tuple[dict[str, list[ModelInfo]], list[str]]:
+    """What servers listed the last time they were asked: models per provider, and problems.
+
+    Like :func:`read_cache`, never raises: a missing file is empty, a bad one is a warning.
+    """
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, orjson.JSONDecodeError) as exc:
+        return {}, [f"discovered-model cache {path} cannot be used ({exc}); it is rebuilt on the next look-up"]
+    providers = doc.get("providers") if isinstance(doc, dict) and doc.get("format") == DISCOVERED_FORMAT else None
+    if not isinstance(providers, dict):
+        return {}, [f"discovered-model cache {path} has an unknown layout; it is rebuilt on the next look-up"]
+    found: dict[str, list[ModelInfo]] = {}
+    skipped = 0
+    for provider, entry in providers.items():
+        models = entry.get("models") if isinstance(entry, dict) else None
+        for raw in models if isinstance(models, list) else []:
+            try:
+                info = ModelInfo.model_validate(raw)
+            except ValidationError:
+                skipped += 1
+                continue
+            if info.provider == provider:
+                found.setdefault(provider, []).append(info.model_copy(update={"origin": "discovered"}))
+    warnings = [f"discovered-model cache {path}: skipped {skipped} invalid entries"] if skipped else []
+    return found, warnings
+
+
 # ---------------------------------------------------------------------------- catalog
 
 
@@ -295,23 +416,47 @@ class ModelCatalog:
         """Problems met while loading (a malformed cache...), for the UI to show."""
 
     @classmethod
-    def load(cls, cache_dir: Path | str | None = None) -> ModelCatalog:
-        """Bundled catalog merged with the refreshed OpenRouter cache, if there is one.
+    def load(cls, cache_dir: Path | str | None = None, *, settings: Settings | None = None) -> ModelCatalog:
+        """Bundled catalog merged with the refreshed OpenRouter cache and the local models;
+        with ``settings``, also what servers listed (cached) and the user's own models.
 
         Args:
-            cache_dir: folder holding ``openrouter-models.json``; defaults to
-                :func:`core.paths.cache_dir`.
+            cache_dir: folder holding ``openrouter-models.json`` and
+                ``discovered-models.json``; defaults to :func:`core.paths.cache_dir`.
+            settings: the merged settings; their ``providers.*.models`` win over every
+                other source, and servers are only listed for providers still configured.
         """
         directory = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
         cached = read_cache(directory / CACHE_FILENAME)
-        for message in cached.warnings:
-            logger.warning("%s", message)
+        warnings = list(cached.warnings)
         usable = bool(cached.models)
+        models = merge_models(_bundled(), cached.models) + local_model_entries()
+        if settings is not None:
+            discovered, problems = read_discovered(directory / DISCOVERED_FILENAME)
+            warnings += problems
+            known = {m.id for m in models}
+            for provider, found in discovered.items():
+                if _still_discoverable(provider, settings):
+                    models += [m for m in found if m.id not in known]
+            models += settings_model_entries(settings)
+        for message in warnings:
+            logger.warning("%s", message)
         return cls(
-            merge_models(_bundled(), cached.models),
+            models,
             cache_fetched_at=cached.fetched_at if usable else None,
             cache_path=cached.path if usable else None,
-            warnings=cached.warnings,
+            warnings=warnings,
+        )
+
+    def with_models(self, models: Iterable[ModelInfo]) -> ModelCatalog:
+        """A copy with ``models`` added; an entry already here (bundled or from settings)
+        is kept, so a server's listing never hides a price the user wrote down."""
+        added = [m for m in models if m.id not in self._models]
+        return ModelCatalog(
+            [*self._models.values(), *added],
+            cache_fetched_at=self.cache_fetched_at,
+            cache_path=self.cache_path,
+            warnings=self.warnings,
         )
 
     def __len__(self) -> int:
@@ -369,6 +514,12 @@ class ModelCatalog:
         return cost(info, input_tokens, output_tokens)
 
 
+def _still_discoverable(provider: str, settings: Settings) -> bool:
+    """A provider's cached listing counts while it is configured or a keyless preset."""
+    preset = PRESETS.get(provider)
+    return provider in {p.lower() for p in settings.providers} or (preset is not None and preset.key_env is None)
+
+
 def sort_models(
     models: Iterable[ModelInfo],
     key: SortKey,
@@ -395,7 +546,7 @@ def sort_models(
     if key == "price":
         value = lambda m: m.blended_price  # noqa: E731
     elif key == "context":
-        value = lambda m: -m.context  # noqa: E731 - largest first
+        value = lambda m: -m.context if m.context is not None else None  # noqa: E731 - largest first
     elif key == "name":
         value = lambda m: m.name.casefold()  # noqa: E731
     elif key == "latency":
@@ -496,6 +647,11 @@ def format_context(tokens: int | None) -> str:
     return str(tokens)
 
 
+def format_tools(tools: bool | None) -> str:
+    """``yes``, ``no``, or ``?`` when a server did not say."""
+    return "?" if tools is None else ("yes" if tools else "no")
+
+
 def format_latency(seconds: float | None) -> str:
     """``0.42`` -> ``420 ms``, ``2.5`` -> ``2.50 s``; ``?`` when not measured."""
     if seconds is None:
@@ -543,7 +699,7 @@ def catalog_rows(
             "Out $/M": format_price(info.price_out),
             "Context": format_context(info.context),
             "Max out": format_context(info.max_output),
-            "Tools": "yes" if info.tools else "no",
+            "Tools": format_tools(info.tools),
             "Tier": info.tier,
         }
         if latency_of is not None:

@@ -56,7 +56,7 @@ from agentic_flow.core.models.catalog import (
     CACHE_FILENAME,
     CACHE_FORMAT,
     ModelInfo,
-    Tier,
+    guess_tier,
     load_bundled,
     read_cache,
 )
@@ -113,23 +113,6 @@ def per_million(per_token: Any) -> float | None:
     return float(value * 1_000_000)
 
 
-def guess_tier(price_out: float | None) -> Tier:
-    """A coarse tier for a model only OpenRouter knows, from its output price.
-
-    Only a guess (the bundled catalog's hand-picked tier wins when both exist): price is
-    the one signal the list gives for every model. ``tiny`` is never guessed.
-    """
-    if price_out is None:
-        return "medium"
-    if price_out < 1.0:
-        return "small"
-    if price_out < 5.0:
-        return "medium"
-    if price_out < 30.0:
-        return "large"
-    return "frontier"
-
-
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -173,6 +156,7 @@ def model_from_openrouter(entry: Mapping[str, Any], *, fetched_on: date, source:
         tier=guess_tier(price_out),
         price_date=fetched_on,
         price_source=source,
+        origin="openrouter",
     )
 
 

@@ -595,7 +595,7 @@ def route(
             reason, kind = f"tier {info.tier} is below router.min_tier {policy.min_tier}", "min_tier"
         elif features.tools and not info.tools:
             reason, kind = "no tool support; the agent needs tools", "tools"
-        elif features.context_needed > info.context:
+        elif info.context is not None and features.context_needed > info.context:
             reason = f"context {format_context(info.context)} < ~{format_context(features.context_needed)} needed"
             kind = "context"
         elif policy.budget_per_task is not None and est is None:

@@ -354,7 +354,7 @@ class ModelTable(DataTable[Any]):
         if key == "price_out":
             return lambda m: m.price_out
         if key == "context":
-            return lambda m: -m.context
+            return lambda m: -m.context if m.context is not None else None
         if key == "latency":
             return lambda m: getattr(latency.get(m.id), "ttft_p50", None)
         if key == "speed":
