@@ -12,6 +12,7 @@ import os
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.keys import session_key
 from agentic_flow.core.local.server import local_status
 from agentic_flow.core.providers.base import Provider, ProviderConfig, RetryPolicy
 from agentic_flow.core.providers.kinds import provider_class
@@ -67,10 +68,10 @@ def resolve_provider_config(
     if not url:
         raise UnknownModel(f"provider {provider!r} has no base_url; set providers.{provider}.base_url")
     key_env = (custom.api_key_env if custom and custom.api_key_env else None) or (preset.key_env if preset else None)
-    key = None
-    if custom and custom.api_key is not None:
+    key = session_key(provider)  # entered in the workbench for this session
+    if key is None and custom and custom.api_key is not None:
         key = custom.api_key.get_secret_value()
-    elif key_env:
+    elif key is None and key_env:
         key = os.environ.get(key_env) or None
     if custom and custom.needs_key is not None:
         needs_key = custom.needs_key
