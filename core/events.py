@@ -149,7 +149,11 @@ class TurnEnded(Event):
 
 
 class ProviderFailed(Event):
-    """A provider failure shown to the user; never a traceback."""
+    """A provider failure shown to the user; never a traceback.
+
+    ``message`` says what happened and what to do, without the provider, model and HTTP
+    status, which are fields of their own: a front end names them once.
+    """
 
     type: Literal["provider_error"] = "provider_error"
     provider: str

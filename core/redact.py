@@ -132,9 +132,18 @@ def env_secrets() -> set[str]:
     return found
 
 
+def _is_placeholder(value: str) -> bool:
+    """``${VAR}``, ``<your key>``, ``****``, ``...`` — also with the closing bracket or full
+    stop of the sentence around it (``(export KEY=...)``), which a bare value runs into."""
+    if value.startswith(("$", "<", REDACTED)):
+        return True
+    core = value.rstrip(")]}>,;")
+    return bool(core) and set(core) <= {"*", "x", "X", "."}
+
+
 def _replace_assignment(match: re.Match[str]) -> str:
     value = match.group("eq") or match.group("dq") or match.group("sq") or match.group("bare") or ""
-    if value.startswith(("$", "<", REDACTED)) or set(value) <= {"*", "x", "X", "."}:
+    if _is_placeholder(value):
         return match.group(0)  # already masked, or a placeholder (${VAR}, <your key>, ****)
     if match.group("eq") is not None:
         masked = f'\\"{REDACTED}\\"'

@@ -229,7 +229,9 @@ async def test_retries_exhausted_reports_error(llm_server):
     events = await collect(prov, request())
     assert len(of(events, ev.Retrying)) == 2
     err = of(events, ev.ProviderFailed)[0]
-    assert err.status == 503 and "down" in err.message and "openai" in err.message
+    assert err.status == 503 and "down" in err.message and err.provider == "openai"
+    # Provider, model and status are fields; the message does not repeat them (one line, named once).
+    assert "openai" not in err.message and "503" not in err.message and "test-model" not in err.message
     assert events[-1].stop_reason == "error"
 
 

@@ -261,3 +261,31 @@ def test_a_custom_key_variable_is_masked_once_registered(monkeypatch):
     assert redact("used lab-7Rq2Wx") == f"used {REDACTED}"
     monkeypatch.setenv("LAB", "lab-changed-99")  # read at each call
     assert redact("used lab-changed-99") == f"used {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Export it (export OPENAI_API_KEY=...) or put api_key under providers.openai",
+        "set api_key=xxxx) first",
+        "(password=****), then",
+        "export LAB_TOKEN=...; run again",
+    ],
+)
+def test_placeholders_in_hints_survive_with_the_sentence_around_them(text: str):
+    """A hint's placeholder runs into the sentence's ")" or ";" — it is still a placeholder."""
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f"(export OPENAI_API_KEY={OPENAI}) or", OPENAI),
+        ("(export LAB_TOKEN=plainsecretvalue) or", "plainsecretvalue"),
+        ("api_key=abc123def456) done", "abc123def456"),
+        ("password=...real-password-here) x", "...real-password-here"),
+    ],
+)
+def test_real_values_next_to_a_closing_bracket_are_still_masked(text: str, secret: str):
+    out = redact(text)
+    assert secret not in out and REDACTED in out

@@ -7,7 +7,7 @@ only when the workbench opens.
 Exit codes (also in ``--help``):
   0 success · 1 error · 2 usage error · 3 configuration error · 4 provider error
   (missing/refused key, unknown model, server down) · 5 the answer was cut off ·
-  130 interrupted (Ctrl-C) · 143 terminated (SIGTERM)
+  130 interrupted (Ctrl-C) · 141 stdout closed by its reader · 143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from agentic_flow.core.cli.exit_codes import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PIPE,
     EXIT_PROVIDER,
     EXIT_USAGE,
 )
 from agentic_flow.core.cli.extra import add_extra_commands, dispatch_extra
-from agentic_flow.core.cli.output import err
+from agentic_flow.core.cli.output import err, silence_stdout
 from agentic_flow.core.errors import (
     AgenticFlowError,
     ConfigError,
@@ -44,7 +45,8 @@ EPILOG = """\
 exit codes:
   0 success, 1 error, 2 usage error, 3 configuration error,
   4 provider error (missing or refused key, unknown model, server down),
-  5 the answer was cut off, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
+  5 the answer was cut off, 130 interrupted (Ctrl-C), 141 stdout closed by its reader
+  (`| head`), 143 terminated (SIGTERM)
 
 examples:
   agentic-flow                                   open the workbench
@@ -168,6 +170,9 @@ def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | No
     except KeyboardInterrupt:
         print("\nagentic-flow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `agentic-flow models | head -1`: the reader has what it wanted
+        silence_stdout()
+        return EXIT_PIPE
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

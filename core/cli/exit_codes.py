@@ -8,6 +8,7 @@ __all__ = [
     "EXIT_PROVIDER",
     "EXIT_CUT_OFF",
     "EXIT_INTERRUPTED",
+    "EXIT_PIPE",
     "EXIT_TERMINATED",
 ]
 
@@ -18,4 +19,5 @@ EXIT_CONFIG = 3
 EXIT_PROVIDER = 4
 EXIT_CUT_OFF = 5
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away (`run ... | head -1`), as for `git log | head`
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what shells report for a process killed by it

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Sequence, TextIO
 
-__all__ = ["table", "fmt_cost", "fmt_tokens", "fmt_seconds", "err", "warn"]
+__all__ = ["table", "fmt_cost", "fmt_tokens", "fmt_seconds", "err", "warn", "silence_stdout"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, right: Sequence[int] = ()) -> str:
@@ -47,3 +48,18 @@ def err(message: str, stream: TextIO | None = None) -> None:
 
 def warn(message: str, stream: TextIO | None = None) -> None:
     print(f"agentic-flow: warning: {message}", file=stream or sys.stderr)
+
+
+def silence_stdout(stream: TextIO | None = None) -> None:
+    """Point stdout's file descriptor at /dev/null after its reader went away, so the
+    interpreter's final flush cannot fail again (Python's documented SIGPIPE recipe)."""
+    stream = stream or sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests' capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

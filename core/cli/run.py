@@ -1,8 +1,14 @@
 """``agentic-flow run``: one task, headless, streamed to stdout.
 
-Text goes to stdout as it arrives (or every event as JSON Lines with ``--json``);
-progress, tool calls and the final one-line summary go to stderr, so stdout can be
-piped or redirected cleanly. Ctrl-C stops the model and keeps what arrived; SIGTERM
+stdout carries the answer and nothing else: the text of each turn as it arrives (turns
+separated by a line break), or with ``--json`` every event as one JSON line carrying the
+session id. Progress, tool calls, errors (one line each) and the final summary go to
+stderr, so stdout can be piped or redirected cleanly; a line on stderr never puts a
+character into stdout (when both are one terminal, stderr gets the line break).
+
+When the reader of stdout goes away (``run … | head -1``) the run stops as after Ctrl-C
+— the answer so far is saved — without a traceback, and exits 141 like a program killed
+by SIGPIPE (``git log | head``). Ctrl-C stops the model and keeps what arrived; SIGTERM
 (``docker stop``, ``kill``, a CI timeout) does the same — the turn is cancelled, running
 commands' process groups are killed, the partial answer is printed and saved — and the
 exit code is 143 instead of 130.
@@ -18,15 +24,18 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import orjson
+
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CUT_OFF,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PIPE,
     EXIT_PROVIDER,
     EXIT_TERMINATED,
     EXIT_USAGE,
 )
-from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, warn
+from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, silence_stdout, warn
 from agentic_flow.core.cli.task_input import read_task
 from agentic_flow.core.events import (
     Event,
@@ -40,11 +49,55 @@ from agentic_flow.core.events import (
     ToolCallReady,
     ToolResult,
     TurnEnded,
-    event_to_json,
 )
 from agentic_flow.core.redact import redact, redact_obj
 
-__all__ = ["cmd_run"]
+__all__ = ["cmd_run", "failure_line"]
+
+
+def failure_line(event: ProviderFailed) -> str:
+    """A provider failure as one line: who failed (provider, model, HTTP status), once, then what."""
+    where = event.provider + (f" ({event.model})" if event.model else "")
+    if event.status:
+        where += f" HTTP {event.status}"
+    return f"{where}: {event.message}" if where else event.message
+
+
+class _Answer:
+    """stdout for the answer: notes where the text stands and when its reader left."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+        self.at_line_start = True
+        try:
+            self.terminal = stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            self.terminal = False
+
+    def write(self, text: str) -> None:
+        if self.closed or not text:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self.closed = True
+            silence_stdout(self.stream)
+            return
+        self.at_line_start = text.endswith("\n")
+
+    def end_line(self) -> None:
+        """End a line of answer text (between turns, and at the end)."""
+        if not self.at_line_start:
+            self.write("\n")
+
+    def before_stderr(self) -> None:
+        """About to print a line on stderr: on a shared terminal, start it on its own line
+        (the break goes to stderr, so stdout keeps exactly the answer)."""
+        if self.terminal and not self.at_line_start and not self.closed:
+            sys.stderr.write("\n")
+            self.at_line_start = True
 
 
 
@@ -150,9 +203,19 @@ async def _run(args: argparse.Namespace, task: str) -> int:
     return EXIT_TERMINATED if code == EXIT_INTERRUPTED and terminated.received else code
 
 
+def _json_line(event: Event, session_id: str | None) -> str:
+    """One ``--json`` line: the event with the session id (to ``--resume`` it)."""
+    data = event.model_dump(mode="json")
+    data["session_id"] = session_id
+    line = orjson.dumps(data).decode()
+    # Tool calls and permission events echo arguments (keys a model was given);
+    # the model's own text is printed as it is, as without --json.
+    return line if isinstance(event, TextDelta) else redact(line)
+
+
 async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa: ANN001
     session = runtime.session
-    out = sys.stdout
+    out = _Answer(sys.stdout)
     for message in runtime.warnings:
         warn(message)
     if args.model in (None, "auto"):
@@ -163,37 +226,39 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     answer: list[str] = []
     started = time.perf_counter()
     interrupted = False
+    events = session.send(task)
     try:
-        async for event in session.send(task):
+        async for event in events:
             if args.json:
-                line = event_to_json(event)
-                # Tool calls and permission events echo arguments (keys a model was given);
-                # the model's own text is printed as it is, as without --json.
-                out.write((line if isinstance(event, TextDelta) else redact(line)) + "\n")
-                out.flush()
+                out.write(_json_line(event, session.session_id) + "\n")
             if isinstance(event, TextDelta):
                 answer.append(event.text)
                 if not args.json:
                     out.write(event.text)
-                    out.flush()
             elif isinstance(event, MessageStarted):
                 reported = event.model
                 answer.clear()  # the final answer is the last turn's text
+                if not args.json:
+                    out.end_line()  # the previous turn's text ends its line
             elif isinstance(event, TurnEnded):
                 last_stop = event.stop_reason
             elif isinstance(event, ProviderFailed):
                 had_error = True
                 if not args.json:
-                    _newline_if_needed(answer, out)
-                    err(event.message)
+                    out.before_stderr()
+                    err(failure_line(event))
             elif not args.json:
-                _describe(event, answer, out)
+                _describe(event, out)
+            if out.closed:  # nobody reads the answer any more: stop as Ctrl-C would
+                last_stop = "cancelled"
+                break
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
         last_stop = "cancelled"
-    if not args.json and answer and not "".join(answer).endswith("\n"):
-        out.write("\n")
-        out.flush()
+    finally:
+        await events.aclose()  # the turn so far is kept, the connection closed
+    if not args.json:
+        out.end_line()
     text = "".join(answer)
     if args.output:
         try:
@@ -201,6 +266,8 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
         except OSError as exc:
             err(f"cannot write --output file {args.output}: {exc.strerror or exc}")
     _summary(session, reported, last_stop, time.perf_counter() - started)
+    if out.closed:
+        return EXIT_PIPE
     if interrupted:
         return 130
     if last_stop == "cut_off":
@@ -210,13 +277,7 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     return EXIT_OK
 
 
-def _newline_if_needed(answer: list[str], out: TextIO) -> None:
-    if answer and not answer[-1].endswith("\n"):
-        out.write("\n")
-        out.flush()
-
-
-def _describe(event: Event, answer: list[str], out: TextIO) -> None:
+def _describe(event: Event, out: _Answer) -> None:
     """Tool activity and retries, one line each on stderr."""
     line = None
     if isinstance(event, ToolCallReady):
@@ -236,7 +297,7 @@ def _describe(event: Event, answer: list[str], out: TextIO) -> None:
     elif isinstance(event, Notice):
         line = event.message
     if line:
-        _newline_if_needed(answer, out)
+        out.before_stderr()
         print(line, file=sys.stderr, flush=True)
 
 

@@ -265,8 +265,7 @@ class Comparison:
         self.runs = runs
         self.settings = _loaded(settings)
         if catalog is None:
-
-            catalog = ModelCatalog.load()
+            catalog = ModelCatalog.load(settings=self.settings.merged)
         self.catalog = catalog
         self.store = store
         self.check_cmd = check_cmd
@@ -382,8 +381,7 @@ class Comparison:
 
         try:
             if model_id.startswith("local:"):
-
-                await ensure_local_server()
+                await ensure_local_server(model=wire)
             provider = make_provider(
                 model_id, self.settings, base_url=self.base_url, timeout=self.timeout, retry=self.retries,
                 http=self._http,

@@ -368,11 +368,13 @@ class Provider(ABC):
         ]
 
     def _error_event(self, exc: errors.ProviderError) -> ProviderFailed:
+        """The event for a failure. Its ``message`` is what went wrong and what to do; the
+        provider, model and status are fields of their own, so a front end names them once."""
         extra = [self.config.api_key] if self.config.api_key else []
         return ProviderFailed(
             provider=exc.provider or self.name,
             model=exc.model,
-            message=redact(str(exc), extra),
+            message=redact(exc.detail, extra),
             kind=exc.kind,
             status=exc.status,
             retryable=exc.retryable,
@@ -384,7 +386,6 @@ class Provider(ABC):
         return ProviderFailed(
             provider=self.name,
             model=request.model,
-            message=f"{self.name} ({request.model}): could not parse a '{sse.event}' event ({exc}): {snippet!r}; "
-            "it was skipped",
+            message=f"could not parse a '{sse.event}' event ({exc}): {snippet!r}; it was skipped",
             kind="malformed_stream",
         )
