@@ -99,6 +99,8 @@ _LIFTABLE = ("name", "description", "tools", "model", "color")
 #: Not agents, even though they sit in an agents folder.
 _SKIP_FILES = frozenset({"readme.md", "changelog.md", "contributing.md", "license.md"})
 
+#: What a name may look like: it is typed after --agent and written in settings.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*)|[ \t]*)$")
 _DELIMITER = "---"
 
@@ -119,6 +121,8 @@ class Agent:
         path: the file it came from.
         source: which search folder it came from.
         line: 1-based file line where the prompt starts.
+        key_lines: 1-based file line of each frontmatter key (``tools``, ``name``, ...), so
+            a problem found later (an unknown tool) can point at it.
     """
 
     name: str
@@ -131,6 +135,7 @@ class Agent:
     color: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     line: int = 1
+    key_lines: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -435,6 +440,12 @@ def _parse_file(path: Path, source: str, sink: list[AgentProblem]) -> tuple[Agen
         name = path.stem
         if has_frontmatter:
             report.warn(key_lines.get("name", start + 1), f"no 'name' in frontmatter; using the file name {name!r}")
+    if not _NAME_RE.match(name):
+        report.warn(
+            name_line,
+            f"agent name {name!r} is not a valid name: use letters, digits, '-', '_' and '.', starting with a "
+            "letter or digit (it is typed after --agent)",
+        )
 
     description = _as_text(data.pop("description", None), "description", key_lines, report)
     if not description:
@@ -465,6 +476,7 @@ def _parse_file(path: Path, source: str, sink: list[AgentProblem]) -> tuple[Agen
         path=path,
         source=source,
         line=body_line,
+        key_lines=dict(key_lines),
     )
     return agent, name_line
 

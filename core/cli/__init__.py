@@ -117,8 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--sort", choices=["name", "price", "context", "latency"], default=None, help="sort the table")
         p.add_argument("--json", action="store_true", help="print JSON")
         p.add_argument("--search", metavar="TEXT", help="only models whose id or name contains TEXT")
+        p.add_argument(
+            "--offline", action="store_true",
+            help="do not ask your OpenAI-compatible servers (GET /models); use what they listed last time",
+        )
     refresh = models_sub.add_parser("refresh", help="update OpenRouter models and prices (cached for offline use)")
-    refresh.add_argument("--base-url", default=None, help="OpenRouter API base URL (default https://openrouter.ai/api/v1)")
+    refresh.add_argument(
+        "--base-url", default=None,
+        help="OpenRouter API base URL (default: providers.openrouter.base_url in settings, else https://openrouter.ai/api/v1)",
+    )
     refresh.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
 
     agents = sub.add_parser("agents", help="list or show agents from the catalog")

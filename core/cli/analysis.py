@@ -311,7 +311,7 @@ def _route(args: argparse.Namespace) -> int:
     agents = load_catalog(Path(args.agents_dir) if args.agents_dir else None, cwd=workspace)
     agent = agents.get(args.agent or settings.merged.default_agent or "coder")
     decision = route(
-        task, agent=agent, settings=settings, catalog=ModelCatalog.load(), store=Store(),
+        task, agent=agent, settings=settings, catalog=ModelCatalog.load(settings=settings.merged), store=Store(),
         tools=False if args.no_tools else None,
     )
     for message in decision.warnings:
@@ -344,6 +344,7 @@ def _cost(args: argparse.Namespace) -> int:
 def _cost_checked(args: argparse.Namespace) -> int:
 
     # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.config import load_settings
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.models.cost import (
         DEFAULT_INPUT_SHARE,
@@ -358,7 +359,7 @@ def _cost_checked(args: argparse.Namespace) -> int:
         raise ValueError("give a volume with --tokens (e.g. --tokens 10M) or use --from-history")
     if args.days <= 0:
         raise ValueError("--days must be more than 0")
-    catalog = ModelCatalog.load()
+    catalog = ModelCatalog.load(settings=load_settings().merged)  # with your own providers' models
     tokens = parse_tokens(args.tokens) if args.tokens else None
     share = parse_share(args.input_share) if args.input_share is not None else None
     mix = parse_mix(args.mix, catalog) if args.mix else None

@@ -9,14 +9,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_PROVIDER
 from agentic_flow.core.cli.output import err, table, warn
-from agentic_flow.core.errors import AgenticFlowError, StoreError
+from agentic_flow.core.errors import ProviderError, StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.agents.catalog import AgentCatalog, AgentProblem
+    from agentic_flow.core.config import Settings
+    from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.store.database import LatencyStats
 
-__all__ = ["cmd_models", "cmd_agents", "measured_latency"]
+__all__ = ["cmd_models", "cmd_agents", "measured_latency", "agent_tool_problems"]
 
 
 def measured_latency() -> "dict[str, LatencyStats]":
@@ -45,10 +48,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     from agentic_flow.core.models.catalog import ModelCatalog, catalog_rows
     from agentic_flow.core.providers.registry import key_status
 
-    catalog = ModelCatalog.load()
+    settings = load_settings().merged
+    catalog = ModelCatalog.load(settings=settings)
     for message in catalog.warnings:
         warn(message)
-    settings = load_settings().merged
+    if not getattr(args, "offline", False):
+        catalog = _with_discovered(catalog, settings)
     stats = measured_latency()
     models = catalog.search(args.search) if args.search else catalog.all()
 
@@ -67,6 +72,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             s = stats.get(info.id)
             item = info.model_dump(mode="json")
             item["key"] = keys.get(info.provider) or "ok"
+            item["discovered"] = info.origin == "discovered"
             item["measured"] = None if s is None else {
                 "count": s.count,
                 "ttft_ms_p50": s.ttft_p50,
@@ -92,11 +98,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         key = keys.get(info.provider)
         rows.append(
             [row["Model"], row["In $/M"], row["Out $/M"], row["Context"], row["Tools"], row["Tier"], *measured,
-             "ok" if key is None else key]
+             "ok" if key is None else key, info.origin]
         )
     print(
         table(
-            ["MODEL", "IN $/M", "OUT $/M", "CONTEXT", "TOOLS", "TIER", "TTFT p50/p95", "TOK/S", "RUNS", "KEY"],
+            ["MODEL", "IN $/M", "OUT $/M", "CONTEXT", "TOOLS", "TIER", "TTFT p50/p95", "TOK/S", "RUNS", "KEY", "FROM"],
             rows,
             right=(1, 2, 3, 7, 8),
         )
@@ -104,21 +110,42 @@ def cmd_models(args: argparse.Namespace) -> int:
     dates = sorted({m.price_date.isoformat() for m in models})
     if dates:
         print(f"\nPrices per million tokens, as of {dates[0]}..{dates[-1]}; ? = unknown. "
-              "Latency is measured from your own runs. Refresh OpenRouter prices: agentic-flow models refresh")
+              "Latency is measured from your own runs. Refresh OpenRouter prices: agentic-flow models refresh\n"
+              "FROM: bundled, openrouter (refreshed), local (embedded), settings (providers.NAME.models), "
+              "discovered (listed by your server's GET /models)")
     return EXIT_OK
 
 
-def _models_refresh(args: argparse.Namespace) -> int:
+def _with_discovered(catalog: "ModelCatalog", settings: "Settings") -> "ModelCatalog":
+    """The catalog plus what reachable OpenAI-compatible servers list now (short timeout);
+    a configured server that cannot be asked is a warning, its last listing stays."""
     # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.models.refresh import refresh_from_openrouter
+    from agentic_flow.core.models.discover import discover_models
 
-    kwargs = {"timeout": args.timeout}
-    if args.base_url:
-        kwargs["base_url"] = args.base_url
-    print("fetching the OpenRouter model list…", file=sys.stderr)
+    found = asyncio.run(discover_models(settings))
+    for item in found:
+        if item.error is not None and item.configured:
+            warn(f"{item.provider}: {item.error}; its models are those it listed last time, if any")
+    return catalog.with_models(m for item in found for m in item.models)
+
+
+def _models_refresh(args: argparse.Namespace) -> int:
+    """Exit 0 when refreshed, 4 when OpenRouter cannot be reached or refuses (as documented
+    for "server down"), 1 when the cache cannot be written."""
+    # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.models.refresh import refresh_from_openrouter
+    from agentic_flow.core.providers.registry import resolve_provider_config
+
+    # --base-url, else providers.openrouter.base_url in settings, else OpenRouter itself.
+    base_url = args.base_url or resolve_provider_config("openrouter", load_settings().merged).base_url
+    print(f"fetching the OpenRouter model list from {base_url}…", file=sys.stderr)
     try:
-        result = asyncio.run(refresh_from_openrouter(**kwargs))
-    except AgenticFlowError as exc:
+        result = asyncio.run(refresh_from_openrouter(base_url, timeout=args.timeout))
+    except ProviderError as exc:
+        err(str(exc))
+        return EXIT_PROVIDER
+    except StoreError as exc:
         err(str(exc))
         return EXIT_ERROR
     print(f"updated {len(result.models)} OpenRouter models; cached in {result.path}")
@@ -140,12 +167,13 @@ def cmd_agents(args: argparse.Namespace) -> int:
         print(f"tools:       {'all' if agent.tools is None else ', '.join(agent.tools) or 'none'}")
         print(f"model:       {agent.model or '(session model)'}")
         print(f"file:        {agent.path} ({agent.source})")
-        for problem in catalog.problems:
+        for problem in [*catalog.problems, *agent_tool_problems(catalog)]:
             if Path(problem.path) == agent.path:
                 print(f"problem:     {problem}")
         print()
         print(agent.prompt)
         return EXIT_OK
+    problems = [*catalog.problems, *agent_tool_problems(catalog)]
     if args.json:
         out = {
             "agents": [
@@ -163,7 +191,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
             ],
             "problems": [
                 {"path": str(p.path), "line": p.line, "severity": p.severity, "message": p.message}
-                for p in catalog.problems
+                for p in problems
             ],
         }
         json.dump(out, sys.stdout, indent=2, default=str)
@@ -175,8 +203,29 @@ def cmd_agents(args: argparse.Namespace) -> int:
         tools = "all" if agent.tools is None else (",".join(agent.tools) or "none")
         rows.append([agent.name, agent.source, tools, desc[:70] + ("…" if len(desc) > 70 else "")])
     print(table(["AGENT", "SOURCE", "TOOLS", "DESCRIPTION"], rows))
-    if catalog.problems:
-        print(f"\n{len(catalog.problems)} problem(s) while loading agents:")
-        for problem in catalog.problems:
+    if problems:
+        print(f"\n{len(problems)} problem(s) while loading agents:")
+        for problem in problems:
             print(f"  {problem}")
     return EXIT_OK
+
+
+def agent_tool_problems(catalog: "AgentCatalog") -> "list[AgentProblem]":
+    """A warning, at the ``tools:`` line, for every name in an agent's tool list that is no
+    tool at all (what ``run`` would ignore). MCP selectors are not checked: which servers
+    run is only known when a session starts them."""
+    # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.agents.catalog import AgentProblem
+    from agentic_flow.core.tools.registry import tools_for_agent
+
+    problems = []
+    for agent in catalog:
+        for entry in agent.tools or []:
+            if entry.startswith(("mcp:", "mcp__")) or entry.strip() == "*":
+                continue
+            selected, warnings = tools_for_agent([entry])
+            if not selected:
+                line = agent.key_lines.get("tools")
+                for message in warnings or [f"Unknown tool '{entry}' ignored."]:
+                    problems.append(AgentProblem(agent.path, line, message, "warning"))
+    return problems
