@@ -24,12 +24,14 @@ from agentic_flow.core.config import LoadedSettings, Settings, load_settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
+from agentic_flow.core.keys import save_api_key, set_session_key
 from agentic_flow.core.local.models import LOCAL_PROVIDER, fit_system_prompt, get_local_model
 from agentic_flow.core.local.server import LOCAL_MODEL_ID, ensure_local_server, local_provider_config
 from agentic_flow.core.mcp.client import ElicitationHandler, McpManager, default_elicitation_policy
 from agentic_flow.core.mcp.config import McpServerConfig, McpServerEntry, load_mcp_entries
 from agentic_flow.core.mcp.trust import McpTrustRequest, assess, forbidden_variables, startable
 from agentic_flow.core.models.catalog import ModelCatalog
+from agentic_flow.core.models.discover import Discovery, discover_models
 from agentic_flow.core.permissions import (
     PermissionEngine,
     PermissionRequest,
@@ -45,6 +47,7 @@ from agentic_flow.core.providers.presets import PRESETS
 from agentic_flow.core.providers.registry import (
     create_provider,
     key_status,
+    known_providers,
     needs_key,
     resolve_provider_config,
     split_model_id,
@@ -570,6 +573,24 @@ class Runtime:
     def needs_key(provider: str, settings: Settings | None) -> bool:
         """Whether ``provider`` is called with an API key (hosted) or without (local servers)."""
         return needs_key(provider, settings)
+
+    @staticmethod
+    def known_providers(settings: Settings | None) -> list[str]:
+        """Provider names a ``provider:model`` id may start with (presets and settings)."""
+        return known_providers(settings)
+
+    @staticmethod
+    async def discover_models(settings: Settings) -> list[Discovery]:
+        """Ask your OpenAI-compatible servers what they serve (``GET /models``; cached)."""
+        return await discover_models(settings)
+
+    @staticmethod
+    def enter_key(provider: str, key: str, *, save: bool) -> Path | None:
+        """Use ``key`` for ``provider``: saved in the user config file (mode 0600; the file
+        is returned), or held in memory for this session only (``save=False``)."""
+        path = save_api_key(provider, key) if save else None
+        set_session_key(provider, key)  # also now, whatever a project file says about the provider
+        return path
 
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
         """Use ``model_id`` from the next turn on (await :func:`prepare_model` first for local)."""

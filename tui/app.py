@@ -18,6 +18,8 @@ Hooks for other screens:
 * ``app.run_options(agent_name, model_id)`` builds the ``RunOptions`` the app would use.
 * ``app.open_compare(models, task=...)`` opens the compare screen (default: the models
   marked in the model table, for the current agent).
+* ``app.open_mcp()`` opens the MCP screen (the open session's servers, else the
+  configured ones).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from agentic_flow.core.runtime import RunOptions, Runtime, choose_model
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
 from agentic_flow.tui.screens.agents import AgentsScreen
 from agentic_flow.tui.screens.compare import CompareScreen
+from agentic_flow.tui.screens.mcp import McpScreen
 from agentic_flow.tui.screens.models import ModelsScreen
 from agentic_flow.tui.screens.session import SessionScreen
 from agentic_flow.tui.state import WorkbenchState
@@ -81,6 +84,7 @@ class WorkbenchApp(App[int]):
         state: WorkbenchState | None = None,
         themes: LoadedThemes | None = None,
         load_latency: bool = True,
+        discover_models: bool = True,
     ) -> None:
         """
         Args:
@@ -88,6 +92,8 @@ class WorkbenchApp(App[int]):
             agent_catalog / model_catalog / settings / state / themes: ready-made inputs
                 (tests); loaded from the usual places when ``None``.
             load_latency: read measured latency from the store in the model table.
+            discover_models: ask your OpenAI-compatible servers for their models when the
+                model table opens.
 
         Raises:
             ConfigError: a settings file is invalid (the CLI prints it and exits).
@@ -103,10 +109,13 @@ class WorkbenchApp(App[int]):
         self.agent_catalog = (
             agent_catalog if agent_catalog is not None else load_catalog(self.agents_dir, cwd=self.workspace)
         )
-        self.model_catalog = model_catalog if model_catalog is not None else ModelCatalog.load()
+        self.model_catalog = (
+            model_catalog if model_catalog is not None else ModelCatalog.load(settings=self.settings.merged)
+        )
         self.state = state if state is not None else WorkbenchState.load()
         self.themes = register_themes(self, themes if themes is not None else load_themes())
         self.load_latency = load_latency
+        self.discover_models = discover_models
         self.current_agent: Agent | None = None
         """The agent last picked (the model table and session are for it)."""
         self.marked_models: set[str] = set()
@@ -210,8 +219,28 @@ class WorkbenchApp(App[int]):
             selected=self.preselected_model(agent),
             marked=self.marked_models,
             load_latency=self.load_latency,
+            discover=self.discover_models,
+            ask_keys=self.base_url is None,
         )
         self.push_screen(screen, on_pick or functools.partial(self._model_picked, agent))
+
+    @on(ModelsScreen.ModelsDiscovered)
+    def _models_discovered(self, event: ModelsScreen.ModelsDiscovered) -> None:
+        self.model_catalog = event.catalog  # compare prices them too
+
+    @on(ModelsScreen.KeyEntered)
+    def _key_entered(self, event: ModelsScreen.KeyEntered) -> None:
+        if event.path is not None:
+            self.settings = load_settings(self.workspace)
+
+    def open_mcp(self) -> None:
+        """Push the MCP screen: the open session's servers, else the configured ones."""
+        for screen in reversed(self.screen_stack):
+            manager = getattr(getattr(screen, "runtime", None), "mcp", None)
+            if manager is not None:
+                self.push_screen(McpScreen(manager))
+                return
+        self.push_screen(McpScreen(workspace=self.workspace, settings=self.settings))
 
     def _model_picked(self, agent: Agent, model_id: str | None) -> None:
         if model_id is not None:
@@ -337,6 +366,7 @@ class WorkbenchApp(App[int]):
             PaletteCommand("Agents: open the agent catalog", "Back to the list of agents", self.action_open_agents),
             PaletteCommand("Models: open the model table", "Pick a model for the current agent", self.action_open_models),
             PaletteCommand("Theme: next", "Cycle the workbench themes (F2)", self.action_next_theme),
+            PaletteCommand("MCP: servers, status and tools", "Restart a server, see its last error", self.open_mcp),
         ]
         if self.marked_models:
             commands.append(

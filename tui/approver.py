@@ -10,6 +10,11 @@ the cancellation propagates into the session loop like any other cancellation.
 It is also the session's ``core.runtime.TrustPrompt``: while the runtime opens, it puts
 the workspace's MCP servers and a mode its settings ask for to the person in modal
 dialogs (:mod:`tui.screens.trust_dialogs`).
+
+And it answers MCP servers' questions (``elicit``, which the runtime looks for on an
+approver): the question becomes :class:`~tui.screens.elicitation.ElicitationScreen`, a
+form over whatever screen is showing, and the person's accept / decline / cancel goes
+back to the server.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from agentic_flow.core.permissions import Answer
+from agentic_flow.tui.screens.elicitation import ElicitationAnswer, ElicitationScreen
 from agentic_flow.tui.screens.trust_dialogs import McpTrustDialog, WorkspaceModeDialog
 from agentic_flow.tui.widgets.permission_panel import PanelAnswer
 
@@ -92,6 +98,14 @@ class TuiApprover:
 
         target.app.push_screen(screen, done)
         return await future
+
+    async def elicit(self, server: str, message: str, schema: dict[str, Any]) -> ElicitationAnswer:
+        """Ask the person with a form; with no screen to show it on, decline."""
+        target = self.target
+        if target is None or not target.is_running:
+            return ("decline", None)
+        answer = await self._dialog(ElicitationScreen(server, message, schema))
+        return answer if answer is not None else ("cancel", None)
 
 
 def to_answer(answer: PanelAnswer) -> Any:

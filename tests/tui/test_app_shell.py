@@ -116,7 +116,8 @@ def record_notifications(app: WorkbenchApp) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------- the flow
 
 
-async def test_pick_agent_then_model_records_the_choice_and_opens_the_session(tmp_path, session_module):
+async def test_pick_agent_then_model_records_the_choice_and_opens_the_session(tmp_path, session_module, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-123456")  # with no key, the table asks for one first
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -100,6 +100,7 @@ def make_app(workspace: Path, **kwargs) -> WorkbenchApp:
     kwargs.setdefault("model_catalog", model_catalog())
     kwargs.setdefault("state", WorkbenchState.load(workspace / "state" / "tui-state.json"))
     kwargs.setdefault("load_latency", False)
+    kwargs.setdefault("discover_models", False)
     return WorkbenchApp(workspace=workspace, settings=load_settings(workspace), **kwargs)
 
 
@@ -416,8 +417,9 @@ async def test_escape_goes_back_to_the_agent_catalog(tmp_path):
         assert app.last_run_options is None
 
 
-async def test_models_screen_answers_with_the_picked_id(tmp_path):
+async def test_models_screen_answers_with_the_picked_id(tmp_path, monkeypatch):
     """The screen is reusable (e.g. to switch models mid-session): it dismisses with the id."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-123456")
     app = make_app(tmp_path)
     answers = []
     async with app.run_test(size=SIZE) as pilot:

@@ -101,7 +101,7 @@ def make_app(workspace: Path, settings: LoadedSettings | None = None, **kwargs) 
         agent_catalog=agent_catalog(workspace),
         model_catalog=ModelCatalog(CATALOG),
         state=WorkbenchState.load(workspace / "state" / "tui-state.json"),
-        **{"load_latency": False, **kwargs},
+        **{"load_latency": False, "discover_models": False, **kwargs},
     )
 
 

@@ -13,33 +13,49 @@ added when fewer than two are marked.
 Measured latency is shown as TTFT p50 and p95, tokens/s p50 and the number of runs they
 come from ("not measured" for a model with none).
 
+Your own models are here too: those priced under ``providers.NAME.models`` in settings
+("yours"), and what your OpenAI-compatible servers list at ``GET /models``
+("discovered"; asked in a worker with a short timeout, remembered for next time). Any
+``provider:model`` typed into the filter for a known provider can be picked even when no
+catalog lists it: it appears as the last row ("typed").
+
+Picking a model whose provider has no key opens :class:`~tui.screens.key_dialog.KeyDialog`
+(also Ctrl+K on the highlighted model): the key is saved in the user config file or kept
+for this session, and the pick goes on.
+
 Slow inputs load in workers: the agent's prompt is counted with tiktoken, measured
-latency is read from the store. Until they arrive the table shows ``…`` and ``–``.
+latency is read from the store, servers are asked for their models. Until they arrive
+the table shows ``…`` and ``–``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from agentic_flow.core.agents.catalog import Agent
 from agentic_flow.core.config import Settings
-from agentic_flow.core.errors import StoreError
+from agentic_flow.core.errors import ConfigError, StoreError
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
 from agentic_flow.core.models.tokens import count_tokens
+from agentic_flow.core.paths import user_config_file
 from agentic_flow.core.runtime import Runtime
 from agentic_flow.core.store.database import Store
 from agentic_flow.tui.commands import PaletteCommand
 from agentic_flow.tui.screens.compare import CompareScreen
+from agentic_flow.tui.screens.key_dialog import KeyAnswer, KeyDialog
 from agentic_flow.tui.widgets.model_table import (
     SORT_KEYS,
     LatencyLike,
@@ -54,6 +70,7 @@ __all__ = [
     "TYPICAL_TASK_INPUT_TOKENS",
     "TYPICAL_TASK_OUTPUT_TOKENS",
     "prompt_tokens",
+    "typed_model",
 ]
 
 TYPICAL_TASK_INPUT_TOKENS = 1_500
@@ -82,6 +99,35 @@ class TaskEstimate:
         return cost(model, self.input_tokens, self.output_tokens)
 
 
+def typed_model(text: str, known_providers: Iterable[str]) -> ModelInfo | None:
+    """A ``provider:model`` typed into the filter, as a row to pick, or None when the text
+    is not one (several words, no model part, a provider nobody configured)."""
+    words = text.split()
+    if len(words) != 1:
+        return None
+    provider, sep, model = words[0].partition(":")
+    provider = provider.lower()
+    if not sep or not model or provider not in set(known_providers):
+        return None
+    try:
+        return ModelInfo(
+            id=f"{provider}:{model}",
+            name=f"{provider}:{model}",
+            provider=provider,
+            price_in=None,
+            price_out=None,
+            context=None,
+            max_output=None,
+            tools=None,
+            tier="medium",
+            price_date=date.today(),
+            price_source="typed in the model table; price it under providers.NAME.models in settings",
+            origin="typed",
+        )
+    except ValueError:  # a provider name the catalog cannot hold
+        return None
+
+
 @functools.lru_cache(maxsize=64)
 def prompt_tokens(text: str) -> int:
     """Tokens in a system prompt (tiktoken ``cl100k``; an estimate for non-OpenAI models)."""
@@ -102,11 +148,27 @@ class ModelsScreen(Screen[str | None]):
         Binding("ctrl+s", "cycle_sort", "Sort"),
         Binding("ctrl+r", "reverse_sort", "Reverse", show=False),
         Binding("ctrl+t", "compare", "Compare"),
+        Binding("ctrl+k", "enter_key", "Key"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
         Binding("pagedown", "move(10)", show=False),
         Binding("pageup", "move(-10)", show=False),
     ]
+
+    class ModelsDiscovered(Message):
+        """Servers listed models the catalog did not have; ``catalog`` now holds them."""
+
+        def __init__(self, catalog: ModelCatalog) -> None:
+            super().__init__()
+            self.catalog = catalog
+
+    class KeyEntered(Message):
+        """A key was entered for ``provider`` (saved in ``path``, or for the session: None)."""
+
+        def __init__(self, provider: str, path: Path | None) -> None:
+            super().__init__()
+            self.provider = provider
+            self.path = path
 
     def __init__(
         self,
@@ -120,6 +182,8 @@ class ModelsScreen(Screen[str | None]):
         task_tokens: int = TYPICAL_TASK_INPUT_TOKENS,
         output_tokens: int = TYPICAL_TASK_OUTPUT_TOKENS,
         load_latency: bool = True,
+        discover: bool = True,
+        ask_keys: bool = True,
         name: str | None = None,
         id: str | None = None,
     ) -> None:
@@ -133,6 +197,9 @@ class ModelsScreen(Screen[str | None]):
             sort_key: initial sort, one of ``SORT_KEYS``.
             task_tokens / output_tokens: the typical request added to the prompt.
             load_latency: read measured latency from the store (off in snapshot tests).
+            discover: ask your OpenAI-compatible servers for their models (needs ``settings``).
+            ask_keys: offer to enter a missing key when a model is picked (off when
+                ``--base-url`` sends requests elsewhere).
         """
         super().__init__(name=name, id=id)
         self.agent = agent
@@ -144,6 +211,8 @@ class ModelsScreen(Screen[str | None]):
         self._task_tokens = task_tokens
         self._output_tokens = output_tokens
         self._load_latency = load_latency
+        self._discover = discover and settings is not None
+        self._ask_keys = ask_keys
         self.estimate: TaskEstimate | None = None
         """The priced request, once the prompt has been counted."""
         self.latency_note = "p50/p95 of your runs"
@@ -156,7 +225,7 @@ class ModelsScreen(Screen[str | None]):
         yield Input(placeholder="Filter models (words: provider, name, tier)…", id="model-filter")
         yield ModelTable(
             self.catalog.all(),
-            key_status={p: Runtime.key_status(p, self.settings) for p in self.catalog.providers()},
+            key_status=self._key_statuses(),
             marked=self._marked,
             sort_key=self._sort_key,
             selected=self._selected,
@@ -174,10 +243,19 @@ class ModelsScreen(Screen[str | None]):
         self._count_prompt()
         if self._load_latency:
             self._read_latency()
+        if self._discover:
+            self._discover_models()
 
     @property
     def table(self) -> ModelTable:
         return self.query_one("#model-table", ModelTable)
+
+    def _key_statuses(self) -> dict[str, str | None]:
+        providers = set(self.catalog.providers())
+        typed = self.table.typed_model if self.is_mounted else None
+        if typed is not None:
+            providers.add(typed.provider)
+        return {p: Runtime.key_status(p, self.settings) for p in providers}
 
     # ------------------------------------------------------------------ workers
 
@@ -189,6 +267,25 @@ class ModelsScreen(Screen[str | None]):
         self.table.set_estimates({m.id: self.estimate.cost(m) for m in self.catalog})
         self._update_summary()
         self._update_detail()
+
+    @work(exclusive=True, group="model-discovery")
+    async def _discover_models(self) -> None:
+        assert self.settings is not None
+        found = await Runtime.discover_models(self.settings)
+        for item in found:
+            if item.error is not None and item.configured:
+                self.notify(f"{item.provider}: {item.error}", title="Model list", severity="warning", timeout=8)
+        new = [m for item in found for m in item.models if m.id not in self.catalog]
+        if not new:
+            return
+        self.catalog = self.catalog.with_models(new)
+        table = self.table
+        table.set_models(self.catalog.all())
+        table.set_key_status(self._key_statuses())
+        if self.estimate is not None:
+            table.set_estimates({m.id: self.estimate.cost(m) for m in self.catalog})
+        self._update_detail()
+        self.post_message(self.ModelsDiscovered(self.catalog))
 
     @work(exclusive=True, group="model-latency")
     async def _read_latency(self) -> None:
@@ -243,6 +340,11 @@ class ModelsScreen(Screen[str | None]):
             key_part = ("key set", "$text-success")
         else:
             key_part = ("no key needed", "$text-success")
+        origin = {
+            "discovered": ("  listed by your server", "italic $text-muted"),
+            "settings": ("  priced in your settings", "italic $text-muted"),
+            "typed": ("  typed: in no catalog, price unknown", "italic $text-warning"),
+        }.get(info.origin, ("", ""))
         stats = table.latency_of(info.id)
         if stats is None or not stats.count:
             measured = "not measured yet"
@@ -264,6 +366,7 @@ class ModelsScreen(Screen[str | None]):
                 (f"price as of {info.price_date.isoformat()}", "$text-muted"),
                 ("  latency: ", "$text-muted"),
                 measured,
+                origin,
             )
         )
 
@@ -271,8 +374,18 @@ class ModelsScreen(Screen[str | None]):
 
     @on(Input.Changed, "#model-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.filter_text = event.value
+        self._set_filter(event.value)
         self._update_detail()
+
+    def _set_filter(self, text: str) -> None:
+        table = self.table
+        typed = typed_model(text, Runtime.known_providers(self.settings))
+        if typed is not None and typed.id in self.catalog:
+            typed = None
+        if typed is not None and typed.provider not in table.key_statuses:
+            table.set_key_status({**table.key_statuses, typed.provider: Runtime.key_status(typed.provider, self.settings)})
+        table.set_typed(typed)
+        table.filter_text = text
 
     @on(Input.Submitted, "#model-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -291,7 +404,7 @@ class ModelsScreen(Screen[str | None]):
     @on(ModelTable.Picked)
     def _picked(self, event: ModelTable.Picked) -> None:
         event.stop()
-        self.dismiss(event.model.id)
+        self._pick(event.model)
 
     # ------------------------------------------------------------------ actions
 
@@ -302,12 +415,55 @@ class ModelsScreen(Screen[str | None]):
 
     def _pick_filtered(self, filter_input: Input) -> None:
         if self.table.filter_text != filter_input.value:
-            self.table.filter_text = filter_input.value
+            self._set_filter(filter_input.value)
         info = self.table.highlighted_model
         if info is None:
-            self.notify("No model is highlighted; change the filter.", severity="warning")
+            self.notify(
+                "No model matches; type PROVIDER:MODEL to pick one that is in no catalog.", severity="warning"
+            )
+            return
+        self._pick(info)
+
+    def _pick(self, info: ModelInfo) -> None:
+        """Dismiss with ``info``'s id — first offering to enter its provider's key if it has none."""
+        if self._ask_keys and self._key_missing(info.provider):
+            self._ask_key(info.provider, then=lambda: self.dismiss(info.id))
             return
         self.dismiss(info.id)
+
+    def _key_missing(self, provider: str) -> bool:
+        return Runtime.needs_key(provider, self.settings) and Runtime.key_status(provider, self.settings) is not None
+
+    def _ask_key(self, provider: str, then: Callable[[], object] | None = None) -> None:
+        status = Runtime.key_status(provider, self.settings) or f"set providers.{provider}.api_key"
+
+        def answered(answer: KeyAnswer | None) -> None:
+            if answer is None:
+                return
+            try:
+                path = Runtime.enter_key(answer.provider, answer.key, save=answer.save)
+            except ConfigError as exc:
+                self.notify(str(exc), title="Key not saved", severity="error", timeout=15)
+                return
+            where = f"saved in {path} (readable by you only)" if path else "kept for this session"
+            self.notify(f"{answer.provider} key {where}.", title="Key")
+            self.table.set_key_status(self._key_statuses())
+            self._update_detail()
+            self.post_message(self.KeyEntered(answer.provider, path))
+            if then is not None:
+                then()
+
+        self.app.push_screen(KeyDialog(provider, status, user_config_file()), answered)
+
+    def action_enter_key(self) -> None:
+        """Ctrl+K: enter the highlighted model's provider key."""
+        info = self.table.highlighted_model
+        if info is None:
+            return
+        if not Runtime.needs_key(info.provider, self.settings):
+            self.notify(f"{info.provider} needs no key.", severity="information")
+            return
+        self._ask_key(info.provider)
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -353,6 +509,11 @@ class ModelsScreen(Screen[str | None]):
         table = self.table
         yield PaletteCommand("Models: pick the highlighted model", "Start a session with it", self.action_pick)
         yield PaletteCommand("Models: back to the agents", "Close the model table", self.action_back)
+        yield PaletteCommand(
+            "Models: enter the API key of the highlighted model's provider",
+            "Saved in your config file (0600) or kept for this session (ctrl+k)",
+            self.action_enter_key,
+        )
         for key in SORT_CYCLE:
             yield PaletteCommand(
                 f"Models: sort by {SORT_KEYS[key]}", "Best first; again to reverse", functools.partial(table.sort_by, key)

@@ -11,6 +11,10 @@ number of runs behind them — ``not measured`` for a model with none.
 
 Unknown values (no price, never measured) always sort last, in either direction, so an
 unknown price never passes for the cheapest.
+
+Models a server listed (``discovered``) or the user priced in settings say so after their
+name; a ``provider:model`` typed into the filter that is in no catalog can be shown as one
+more row (:meth:`ModelTable.set_typed`), last, so it can be picked like any other.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from agentic_flow.core.models.catalog import (
     format_context,
     format_cost,
     format_price,
+    format_tools,
 )
 
 __all__ = [
@@ -46,6 +51,8 @@ __all__ = [
 
 MARK = "●"
 NAME_WIDTH = 26
+#: What follows the name of a model that is not from the bundled catalog or OpenRouter.
+ORIGIN_TAGS = {"discovered": "discovered", "settings": "yours", "typed": "typed"}
 
 
 class LatencyLike(Protocol):
@@ -243,6 +250,7 @@ class ModelTable(DataTable[Any]):
         self._latency: dict[str, LatencyLike] = {}
         self._estimates: dict[str, float | None] | None = None
         self._shown: list[ModelInfo] = []
+        self._typed: ModelInfo | None = None
         self._pending_select: str | None = selected
         self.set_reactive(ModelTable.sort_key, self.validate_sort_key(sort_key))
 
@@ -263,6 +271,17 @@ class ModelTable(DataTable[Any]):
         """Measured latency per model id (``LatencyStats``: TTFT ms, tokens/s)."""
         self._latency = dict(stats)
         self._rebuild()
+
+    def set_typed(self, model: ModelInfo | None) -> None:
+        """A model id typed by the user (in no catalog), shown as the last row; None removes it."""
+        if model == self._typed:
+            return
+        self._typed = model
+        self._rebuild()
+
+    @property
+    def typed_model(self) -> ModelInfo | None:
+        return self._typed
 
     def set_estimates(self, costs: Mapping[str, float | None] | None) -> None:
         """Estimated USD per model id (``None`` = price unknown); ``None`` = still counting."""
@@ -287,6 +306,11 @@ class ModelTable(DataTable[Any]):
 
     def estimate_of(self, model_id: str) -> float | None:
         return None if self._estimates is None else self._estimates.get(model_id)
+
+    @property
+    def key_statuses(self) -> dict[str, str | None]:
+        """Provider -> ``None`` when usable, else what to set."""
+        return dict(self._key_status)
 
     def key_status_of(self, model: ModelInfo) -> str | None:
         return self._key_status.get(model.provider)
@@ -379,7 +403,8 @@ class ModelTable(DataTable[Any]):
         known.sort(key=lambda pair: pair[1].id)
         known.sort(key=lambda pair: pair[0], reverse=self.sort_reverse)
         unknown.sort(key=lambda m: m.id)
-        return [info for _, info in known] + unknown
+        typed = [self._typed] if self._typed is not None and all(m.id != self._typed.id for m in models) else []
+        return [info for _, info in known] + unknown + typed
 
     # ------------------------------------------------------------------ rendering
 
@@ -401,8 +426,12 @@ class ModelTable(DataTable[Any]):
         def right(text: str, style: str = "") -> Text:
             return Text(text, style=style, justify="right")
 
+        tag = ORIGIN_TAGS.get(info.origin)
+        name = Text(f"{mark} {_truncate(info.name, NAME_WIDTH - (len(tag) + 1 if tag else 0))}")
+        if tag:
+            name.append(f" {tag}", style="italic dim")
         return [
-            Text(f"{mark} {_truncate(info.name, NAME_WIDTH)}"),
+            name,
             Text(info.provider),
             right(format_price(info.price_in)),
             right(format_price(info.price_out)),
@@ -412,7 +441,7 @@ class ModelTable(DataTable[Any]):
             right(format_ttft(getattr(stats, "ttft_p95", None))),
             right(format_tps(getattr(stats, "tps_p50", None))),
             right(format_runs(stats), style="" if stats is not None and stats.count else "dim"),
-            Text("yes" if info.tools else "no"),
+            Text(format_tools(info.tools)),
             Text(info.tier),
             Text("✓") if status is None else Text(status, style="bold"),
         ]
@@ -432,7 +461,7 @@ class ModelTable(DataTable[Any]):
         if keep is not None:
             self.select_model(keep)
         total = len(self._models)
-        shown = len(self._shown)
+        shown = len([m for m in self._shown if m is not self._typed])
         self.border_title = f"{total} models" if shown == total else f"{shown} of {total} models"
         if scroll_x:
             self.call_after_refresh(self.scroll_to, x=scroll_x, animate=False)
