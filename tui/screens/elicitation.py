@@ -16,7 +16,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, SelectionList, Static, Switch
@@ -42,7 +42,7 @@ class ElicitationScreen(ModalScreen[ElicitationAnswer]):
     ElicitationScreen {
         align: center middle;
     }
-    ElicitationScreen > VerticalScroll {
+    ElicitationScreen > Vertical {
         width: 80;
         max-width: 100%;
         height: auto;
@@ -50,6 +50,10 @@ class ElicitationScreen(ModalScreen[ElicitationAnswer]):
         padding: 1 2;
         border: round $accent;
         background: $surface;
+    }
+    ElicitationScreen #elicit-fields {
+        height: auto;
+        max-height: 24;
     }
     ElicitationScreen .elicit-title {
         text-style: bold;
@@ -93,15 +97,16 @@ class ElicitationScreen(ModalScreen[ElicitationAnswer]):
         self.form = parse_form(schema)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with Vertical():
             yield Static(f"MCP server {self.server} asks", classes="elicit-title")
             yield Static(self.message, classes="elicit-message", markup=False)
-            for item in self.form.fields:
-                label = item.label + (" *" if item.required else "")
-                yield Static(label, classes="elicit-label", markup=False)
-                if item.description and item.description != item.label:
-                    yield Static(item.description, classes="elicit-help", markup=False)
-                yield self._widget(item)
+            with VerticalScroll(id="elicit-fields"):
+                for item in self.form.fields:
+                    label = item.label + (" *" if item.required else "")
+                    yield Static(label, classes="elicit-label", markup=False)
+                    if item.description and item.description != item.label:
+                        yield Static(item.description, classes="elicit-help", markup=False)
+                    yield self._widget(item)
             yield Static("", id="elicit-error")
             with Horizontal():
                 yield Button("Accept", variant="primary", id="elicit-accept")

@@ -63,6 +63,7 @@ class McpScreen(Screen[None]):
     }
     """
 
+    AUTO_FOCUS = "#mcp-servers"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("r", "restart", "Restart"),

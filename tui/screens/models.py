@@ -148,7 +148,7 @@ class ModelsScreen(Screen[str | None]):
         Binding("ctrl+s", "cycle_sort", "Sort"),
         Binding("ctrl+r", "reverse_sort", "Reverse", show=False),
         Binding("ctrl+t", "compare", "Compare"),
-        Binding("ctrl+k", "enter_key", "Key"),
+        Binding("ctrl+k", "enter_key", "Key", priority=True),  # before the filter's kill-line
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
         Binding("pagedown", "move(10)", show=False),
