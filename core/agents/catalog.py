@@ -99,8 +99,9 @@ _LIFTABLE = ("name", "description", "tools", "model", "color")
 #: Not agents, even though they sit in an agents folder.
 _SKIP_FILES = frozenset({"readme.md", "changelog.md", "contributing.md", "license.md"})
 
-#: What a name may look like: it is typed after --agent and written in settings.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: What a name may look like: it is typed after --agent and written in settings, so no
+#: brackets, quotes or YAML indicators left over from a broken frontmatter line.
+_NAME_RE = re.compile(r"^[^\W_][\w .:@+-]*$")
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*)|[ \t]*)$")
 _DELIMITER = "---"
 
@@ -443,8 +444,8 @@ def _parse_file(path: Path, source: str, sink: list[AgentProblem]) -> tuple[Agen
     if not _NAME_RE.match(name):
         report.warn(
             name_line,
-            f"agent name {name!r} is not a valid name: use letters, digits, '-', '_' and '.', starting with a "
-            "letter or digit (it is typed after --agent)",
+            f"agent name {name!r} is not a valid name: use letters, digits, spaces and - _ . :, starting "
+            "with a letter or digit (it is typed after --agent); quote the value in the frontmatter",
         )
 
     description = _as_text(data.pop("description", None), "description", key_lines, report)
