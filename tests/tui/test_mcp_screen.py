@@ -123,7 +123,10 @@ async def test_a_real_server_question_is_answered_with_the_form(tmp_path):
         async with McpManager(servers, elicitation_handler=approver.elicit) as manager:
             tool = manager.tools()["mcp__el__profile"]
             call = asyncio.create_task(tool.run({}, ToolContext(workspace=tmp_path)))
-            await until(pilot, lambda: isinstance(app.screen, ElicitationScreen), "the form")
+            await until(
+                pilot, lambda: isinstance(app.screen, ElicitationScreen) and bool(app.screen.query("#field-name")),
+                "the form",
+            )
             form = app.screen
             assert "Tell me about you" in str(form.query_one(".elicit-message", Static).render())
             form.query_one("#field-name", Input).value = "Grace"
