@@ -73,7 +73,7 @@ HOME = os.path.expanduser("~")
         ("mv ~/notes.txt .", "moves outside the workspace"),
         ("touch /tmp/x", "writes outside the workspace"),
         ("tee -a /etc/hosts", "writes outside the workspace"),
-        ("find / -name '*.log' -delete", "deletes outside the workspace"),
+        ("find / -name '*.log' -delete", "recursive delete of / (find)"),
         ("shutdown -h now", "shuts down or reboots"),
         ("reboot", "shuts down or reboots"),
         ("systemctl poweroff", "shuts down or reboots"),

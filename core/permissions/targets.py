@@ -1,8 +1,13 @@
-"""What a tool call touches: its kind and the argument rules are matched against.
+"""What a tool call touches: its kind, and the path or command rules are matched against.
 
-Everything here is lexical (no file-system access) so that ``PermissionEngine.evaluate``
-stays pure and cheap. Symlinks are the file tools' job: they resolve the real path and
-raise ``WorkspaceEscape``; this module only has to classify what the model asked for.
+Paths are resolved before any decision, and there is ONE confinement check for the
+whole program: ``is_within`` (component-wise, so ``/ws-evil`` is never inside ``/ws``).
+``resolve_path`` gives both the path as written (lexically normalised: ``..`` collapsed)
+and the real path (every symlink followed, the way the OS will open it). A call is
+inside the workspace only if both are; deny rules match either spelling, allow rules
+match the real one, so ``config.txt -> .env`` is ``.env`` and ``cfg -> .claude`` makes
+``cfg/settings.local.json`` a Claude settings file. Resolving reads file metadata only
+(``lstat``/``readlink``/``stat``), never contents.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "is_within",
+    "real_path",
     "ToolKind",
     "BUILTIN_TOOLS",
     "Target",
@@ -58,6 +65,24 @@ def tool_kind(name: str) -> ToolKind:
     return "other"
 
 
+def is_within(root: str | Path, path: str | Path) -> bool:
+    """True when ``path`` is ``root`` or below it. Both must be absolute and normalised
+    (``os.path.normpath`` / ``realpath``); the comparison is by path components."""
+    root_s, path_s = os.fspath(root), os.fspath(path)
+    if not (os.path.isabs(root_s) and os.path.isabs(path_s)):
+        return False
+    try:
+        return os.path.commonpath([root_s, path_s]) == os.path.normpath(root_s)
+    except ValueError:  # different drives (Windows)
+        return False
+
+
+def real_path(path: str | Path) -> str:
+    """The path the OS opens: symlinks followed (also a dangling last link), ``..``
+    applied after each link, missing tail components kept."""
+    return os.path.realpath(os.fspath(path))
+
+
 @dataclass(frozen=True)
 class Target:
     """The argument rules match, in every form they may need.
@@ -66,8 +91,11 @@ class Target:
         raw: the argument as the model sent it (command, path, pattern) or ``""``.
         rel: for paths: workspace-relative ``/``-path when inside, else the absolute path.
         abs: for paths: the absolute, lexically normalised path.
-        inside: for paths: whether it stays inside the workspace root.
+        inside: for paths: whether both the path as written and the real path stay inside.
         is_path: whether this is a file-system path (read/edit tools).
+        real_abs / real_rel: the real path (symlinks followed), absolute and relative to
+            the real workspace (absolute when outside it).
+        links: the hard-link count of an existing file (``st_nlink``), else 1.
     """
 
     raw: str
@@ -75,6 +103,18 @@ class Target:
     abs: str = ""
     inside: bool = True
     is_path: bool = False
+    real_abs: str = ""
+    real_rel: str = ""
+    links: int = 1
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The relative-or-absolute forms rules are matched against (as written, real)."""
+        return tuple(dict.fromkeys(s for s in (self.rel, self.real_rel) if s))
+
+    @property
+    def through_link(self) -> bool:
+        return bool(self.real_abs) and self.real_abs != self.abs
 
 
 def _home() -> str:
@@ -89,28 +129,48 @@ def expand_home(raw: str) -> str | None:
     return None
 
 
-def resolve_path(raw: str, workspace: Path | str, cwd: str | None = None) -> Target:
-    """Lexically resolve ``raw`` against ``cwd`` (default: the workspace root).
+def _relative(path: str, root: str) -> str | None:
+    if not is_within(root, path):
+        return None
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return "." if rel == "." else rel
+
+
+def resolve_path(raw: str, workspace: Path | str, cwd: str | None = None, *, real: bool = True) -> Target:
+    """Resolve ``raw`` against ``cwd`` (default: the workspace root).
 
     ``..`` is collapsed before deciding whether the path is inside, so ``src/../../x``
-    is outside. ``~user`` forms are treated as outside (we cannot know where they are).
+    is outside; with ``real`` the symlinks are followed too (``real=False``: lexical
+    only, for paths on another machine or not yet meaningful). ``~user`` forms are
+    treated as outside (we cannot know where they are).
     """
-    ws = os.path.normpath(str(workspace))
+    ws = os.path.normpath(os.path.abspath(os.fspath(workspace)))
     base = cwd if cwd is not None else ws
     text = raw.strip()
     expanded = expand_home(text)
     if expanded is None and text.startswith("~"):
-        return Target(raw=raw, rel=text, abs=text, inside=False, is_path=True)
+        return Target(raw=raw, rel=text, abs=text, inside=False, is_path=True, real_abs=text, real_rel=text)
     path = expanded if expanded is not None else text
-    absolute = os.path.normpath(os.path.join(base, path)) if path else base
-    absolute = absolute.replace(os.sep, "/")
-    ws_posix = ws.replace(os.sep, "/")
-    inside = absolute == ws_posix or absolute.startswith(ws_posix.rstrip("/") + "/")
-    if inside:
-        rel = os.path.relpath(absolute, ws_posix).replace(os.sep, "/") if absolute != ws_posix else "."
-    else:
-        rel = absolute
-    return Target(raw=raw, rel=rel, abs=absolute, inside=inside, is_path=True)
+    joined = os.path.join(base, path) if path else base
+    absolute = os.path.normpath(joined).replace(os.sep, "/")
+    rel = _relative(absolute, ws)
+    inside = rel is not None
+    real_abs, real_rel, links = absolute, rel or absolute, 1
+    if real:
+        real_abs = real_path(joined)
+        real_ws = real_path(ws)
+        real_relative = _relative(real_abs, real_ws)
+        if real_relative is None and is_within(ws, real_abs):
+            real_relative = _relative(real_abs, ws)  # the workspace path itself has a link in it
+        real_rel = real_relative if real_relative is not None else real_abs
+        inside = inside and real_relative is not None
+        try:
+            st = os.stat(real_abs)
+            links = st.st_nlink if not os.path.isdir(real_abs) else 1
+        except OSError:
+            links = 1
+    return Target(raw=raw, rel=rel if rel is not None else absolute, abs=absolute, inside=inside, is_path=True,
+                  real_abs=real_abs, real_rel=real_rel, links=links)
 
 
 def _argument(arguments: dict[str, Any], *keys: str) -> str | None:

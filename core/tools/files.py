@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
-from agentic_flow.core.tools.workspace import relative_display, resolve_in_workspace
+from agentic_flow.core.tools.workspace import refuse_hard_links, relative_display, resolve_in_workspace
 
 __all__ = [
     "ReadTool",
@@ -239,6 +239,7 @@ class WriteTool(Tool):
         rel = relative_display(ctx.workspace, path)
         if path.is_dir():
             raise ToolError(f"{rel} is a directory; give a file path.")
+        refuse_hard_links(path, rel)
         old: str | None = None
         if path.exists():
             data = path.read_bytes()
@@ -300,6 +301,7 @@ class EditTool(Tool):
             raise ToolError(f"{rel} does not exist; use write to create a new file.")
         if path.is_dir():
             raise ToolError(f"{rel} is a directory, not a file.")
+        refuse_hard_links(path, rel)
         if args.old_string == args.new_string:
             raise ToolError("old_string and new_string are identical; there is nothing to change.")
         text = _read_text_for_change(path, rel)

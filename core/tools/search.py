@@ -19,11 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentic_flow.core.errors import ToolError
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 from agentic_flow.core.tools.files import is_binary
-from agentic_flow.core.tools.workspace import (
-    is_inside,
-    relative_display,
-    resolve_in_workspace,
-)
+from agentic_flow.core.permissions.targets import is_within
+from agentic_flow.core.tools.workspace import relative_display, resolve_in_workspace
 
 __all__ = [
     "GlobTool",
@@ -163,7 +160,7 @@ def _walk(root: Path, base: Path, max_depth: int | None, ctx: ToolContext) -> It
             children_dirs = list(dirnames)
         for name in sorted(children_dirs + filenames):
             path = current / name
-            if path.is_symlink() and not is_inside(root, Path(os.path.realpath(path))):
+            if path.is_symlink() and not is_within(root, os.path.realpath(path)):
                 continue
             if ctx.is_hidden(path):
                 if name in dirnames:

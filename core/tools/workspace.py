@@ -3,7 +3,9 @@
 Every path a model passes to a file tool goes through :func:`resolve_in_workspace`
 before anything is read, listed or written. The check is done on the *real* path
 (symlinks followed, including a dangling final link and symlinked parent directories)
-so a link inside the workspace cannot be used to reach ``~/.ssh`` or ``/etc``.
+so a link inside the workspace cannot be used to reach ``~/.ssh`` or ``/etc``. The
+containment test itself is the program's only one, ``permissions.targets.is_within``
+(by path components: ``/ws-evil`` is not inside ``/ws``).
 """
 
 from __future__ import annotations
@@ -12,15 +14,11 @@ import os
 from pathlib import Path
 
 from agentic_flow.core.errors import ToolError, WorkspaceEscape
+from agentic_flow.core.permissions.targets import is_within
 
-__all__ = ["resolve_in_workspace", "relative_display", "is_inside"]
+__all__ = ["resolve_in_workspace", "relative_display", "refuse_hard_links"]
 
 _HINT = "File tools only work inside the workspace; use a path relative to it."
-
-
-def is_inside(root: Path, path: Path) -> bool:
-    """True when ``path`` (already resolved) is ``root`` (already resolved) or below it."""
-    return path == root or root in path.parents
 
 
 def resolve_in_workspace(root: Path, path: str) -> Path:
@@ -44,23 +42,44 @@ def resolve_in_workspace(root: Path, path: str) -> Path:
     given = Path(path)
     if given.is_absolute():
         lexical = Path(os.path.normpath(given))
-        if not (is_inside(Path(os.path.normpath(root)), lexical) or is_inside(real_root, lexical)):
+        if not (is_within(os.path.abspath(root), lexical) or is_within(real_root, lexical)):
             raise WorkspaceEscape(f"Path '{path}' is outside the workspace {real_root}. {_HINT}")
         candidate = given
     else:
         candidate = Path(os.path.normpath(real_root / given))
-        if not is_inside(real_root, candidate):
+        if not is_within(real_root, candidate):
             raise WorkspaceEscape(f"Path '{path}' uses '..' to go outside the workspace {real_root}. {_HINT}")
         candidate = real_root / given
     # normpath collapses "link/.." lexically; realpath re-resolves the original spelling
     # the way the OS would, so "link/../x" cannot slip through.
     resolved = Path(os.path.realpath(candidate))
-    if not is_inside(real_root, resolved):
+    if not is_within(real_root, resolved):
         raise WorkspaceEscape(
             f"Path '{path}' goes through a symlink that points outside the workspace {real_root} "
             f"(it resolves to {resolved}). {_HINT}"
         )
     return resolved
+
+
+def refuse_hard_links(path: Path, rel: str) -> None:
+    """Refuse to write a file that has other hard links.
+
+    A hard link is the same file under another name, maybe outside the workspace (a
+    package store, ``~/.bashrc``): writing it here changes it there, and no path check
+    can see where the other names are.
+
+    Raises:
+        ToolError: the file exists and has more than one link.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not os.path.isdir(path) and st.st_nlink > 1:
+        raise ToolError(
+            f"{rel} has {st.st_nlink} hard links: it is the same file as another name that may be outside "
+            "the workspace, so writing it is refused. Copy it to a new file (or break the link) first."
+        )
 
 
 def relative_display(root: Path, path: Path | str) -> str:
