@@ -227,8 +227,8 @@ def test_exact_rule_names_exactly_its_command(command: str) -> None:
 @pytest.mark.parametrize(
     ("claude", "ours"),
     [
-        ("Bash(npm run test:*)", "bash(npm run test*)"),
-        ("Bash(git diff:*)", "bash(git diff*)"),
+        ("Bash(npm run test:*)", "bash(npm run test *)"),
+        ("Bash(git diff:*)", "bash(git diff *)"),
         ("Bash(ls -la)", "bash(ls -la)"),
         ("Bash", "bash"),
         ("Bash(*)", "bash"),
@@ -287,10 +287,10 @@ def test_load_claude_rules(tmp_path: Path) -> None:
     rules, warnings = load_claude_rules(tmp_path)
     got = {(r.action, r.text, r.source) for r in rules}
     assert got == {
-        ("allow", "bash(npm run test*)", shared),
+        ("allow", "bash(npm run test *)", shared),
         ("allow", "mcp:github/*", shared),
         ("deny", "read(.env)", shared),
-        ("ask", "bash(git push*)", local),
+        ("ask", "bash(git push *)", local),
     }
     assert [r.display for r in rules.of("allow")][0] == "Bash(npm run test:*)"
     assert rules.default_mode == "read-only"  # local beats shared
@@ -360,7 +360,7 @@ def test_load_rule_sets_merges_all_sources(tmp_path: Path) -> None:
     project = _write(tmp_path / "ws" / ".agentic-flow" / "settings.yaml", "permissions:\n  deny: [bash(rm *)]\n")
     _write(tmp_path / "ws" / ".claude" / "settings.json", json.dumps({"permissions": {"ask": ["Bash(git push:*)"]}}))
     rules, warnings = load_rule_sets(tmp_path / "ws", user_settings=user, project_settings=project)
-    assert {(r.action, r.text) for r in rules} == {("allow", "bash(ls *)"), ("deny", "bash(rm *)"), ("ask", "bash(git push*)")}
+    assert {(r.action, r.text) for r in rules} == {("allow", "bash(ls *)"), ("deny", "bash(rm *)"), ("ask", "bash(git push *)")}
     assert rules.default_mode == "auto"
     assert warnings == []
 

@@ -1,12 +1,16 @@
-"""Splitting command lines into the simple commands bash would run."""
+"""Reading command lines with the bash grammar: the simple commands bash would run, and
+how plain they are (what an allow rule or a mode may approve)."""
 
 from __future__ import annotations
 
 import pytest
 
 from agentic_flow.core.permissions.shell import (
+    OPAQUE_CLASSES,
+    R_UNPARSABLE,
     Redirect,
     analyze_command,
+    brace_rewrite,
     command_chain,
     deny_forms,
     has_unsafe_characters,
@@ -31,7 +35,7 @@ from agentic_flow.core.permissions.shell import (
         ("if a; then b; else c; fi", ["a", "b", "c"]),
         ("while a; do b; done", ["a", "b"]),
         ("! a", ["a"]),
-        ("time a", ["a"]),
+        ("time a", ["time a"]),
         ("ls \\\n  -la", ["ls \\ -la"]),
         ("a=1 b", ["a=1 b"]),
         ("", []),
@@ -82,23 +86,34 @@ def test_unquoted_heredoc_body_text_is_not_a_command() -> None:
     assert [p.text for p in analysis.parts] == ["cat <<EOF"]
 
 
-def test_unterminated_heredoc_is_a_problem() -> None:
-    assert analyze_command("cat <<EOF\nhello").problems == ("here-document 'EOF' not terminated",)
+def test_heredoc_into_a_shell_is_read_as_commands() -> None:
+    analysis = analyze_command("bash <<'EOF'\nrm -rf ~\nEOF")
+    inner = [p for p in analysis.parts if p.origin == "here-doc"]
+    assert [p.words for p in inner] == [("rm", "-rf", "~")] and inner[0].parent == 0
+
+
+def test_text_piped_into_a_shell_is_read_as_commands() -> None:
+    analysis = analyze_command("echo 'rm -rf victim' | bash")
+    inner = [p for p in analysis.parts if p.origin == "| bash"]
+    assert [p.words for p in inner] == [("rm", "-rf", "victim")]
+
+
+def test_aliases_and_links_made_on_the_line_are_resolved() -> None:
+    parts = analyze_command("alias r='rm -rf'; r x").parts
+    assert parts[-1].words == ("r", "x") and parts[-1].resolved == ("rm", "-rf", "x")
+    parts = analyze_command("ln -s /bin/rm del && ./del -rf x").parts
+    assert parts[-1].resolved == ("rm", "-rf", "x")
+    # a bare name is found on PATH, not in the cwd: "cp x rm" does not make "rm" mean "x"
+    assert analyze_command("cp x rm; rm -rf y").parts[-1].resolved == ("rm", "-rf", "y")
 
 
 @pytest.mark.parametrize(
-    ("command", "problem"),
-    [
-        ("echo 'oops", "unterminated single quote"),
-        ('echo "oops', "unterminated double quote"),
-        ("echo $(oops", "unterminated $(...)"),
-        ("echo `oops", "unterminated backtick"),
-        ("echo >", "redirection '>' without a target"),
-        ("a )", "unbalanced ')'"),
-    ],
+    "command",
+    ["echo 'oops", 'echo "oops', "echo $(oops", "echo `oops", "echo >", "a )", "if then fi", "cat <<EOF\nhello"],
 )
-def test_problems(command: str, problem: str) -> None:
-    assert problem in analyze_command(command).problems
+def test_problems(command: str) -> None:
+    analysis = analyze_command(command)
+    assert analysis.problems and R_UNPARSABLE in analysis.opaque and not analysis.plain
 
 
 @pytest.mark.parametrize(
@@ -163,7 +178,9 @@ def test_pipelines(command: str, pipelines: list[list[list[str]]]) -> None:
         ("timeout 5 rm -rf x", "rm -rf x"),
         ("nice -n 5 command rm x", "rm x"),
         ("xargs -0 rm", "rm"),
-        ("{rm,-rf,x}", "rm -rf x"),
+        ("time -p rm -rf x", "rm -rf x"),
+        ("coproc rm -rf x", "rm -rf x"),
+        ("alias r='rm'; r -rf x", "rm -rf x"),
         ("rm${IFS}-rf${IFS}x", "rm -rf x"),
         ("ｒｍ -rf x", "rm -rf x"),
     ],
@@ -171,6 +188,12 @@ def test_pipelines(command: str, pipelines: list[list[list[str]]]) -> None:
 def test_deny_forms_see_through_spelling(command: str, form: str) -> None:
     forms = set().union(*(deny_forms(p) for p in analyze_command(command).parts))
     assert form in forms
+
+
+def test_brace_expansion_in_command_position_is_rewritten() -> None:
+    assert brace_rewrite("{rm,-rf,x}") == "rm -rf x"
+    assert brace_rewrite("cp a{,.bak}") == "cp a a.bak"
+    assert brace_rewrite("echo '{a,b}'") is None
 
 
 def test_command_chain() -> None:
@@ -202,3 +225,73 @@ def test_long_command_is_fast_enough() -> None:
     command = " && ".join(f"echo {i} $(printf x) `true`" for i in range(500))
     analysis = analyze_command(command)
     assert len(analysis.parts) == 1500
+
+
+# ------------------------------------------------------------------ plain / not plain / opaque
+
+
+@pytest.mark.parametrize("cls", OPAQUE_CLASSES, ids=lambda c: c.reason[:40])
+def test_class_examples(cls) -> None:
+    """Each class of the table, with its own examples: the table is the spec."""
+    for command in cls.match:
+        analysis = analyze_command(command)
+        found = analysis.opaque if cls.level == "opaque" else analysis.not_plain
+        assert cls.reason in found, (command, analysis.opaque, analysis.not_plain)
+        assert not analysis.plain
+    for command in cls.not_match:
+        analysis = analyze_command(command)
+        found = analysis.opaque if cls.level == "opaque" else analysis.not_plain
+        assert cls.reason not in found, (command, found)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git status",
+        "git status --short && git diff",
+        "ls -la src | grep -v test | wc -l",
+        "echo 'a; b' \"c && d\" $HOME ${USER} \"$PWD/x\"",
+        "(cd sub && make test)",
+        "{ ls; pwd; }",
+        "ls *.py",
+        "python -m pytest -q 2>&1",
+        "git status > out.txt",
+        "X=1; echo $X",
+        "export A=1 && npm test",
+        "! grep -q x f",
+        "ls ~/x",
+        "echo $? $# \"$@\"",
+        "cat < in.txt",
+        "$'\\x72m' x",
+    ],
+)
+def test_plain_commands(command: str) -> None:
+    analysis = analyze_command(command)
+    assert analysis.plain, (analysis.problems, analysis.opaque, analysis.not_plain)
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ("echo $(id)", "not_plain"),
+        ("for f in *.py; do echo $f; done", "not_plain"),
+        ("sleep 1 &", "not_plain"),
+        ("/bin/r? x", "not_plain"),
+        ("git status --short ${x:='a[$(touch m)]'}${y[x]}", "opaque"),
+        ("echo ${x@P}", "opaque"),
+        ("test -v 'a[$(touch m)]'", "opaque"),
+        ("printf -v x $[y]", "opaque"),
+        ("echo 'rm x' | bash", "opaque"),
+        ("bash <<'EOF'\nrm x\nEOF", "opaque"),
+        ("eval ls", "opaque"),
+        ("source x.sh", "opaque"),
+        ("alias ls=rm", "opaque"),
+        ("coproc rm x", "opaque"),
+        ("time -p rm x", "opaque"),
+        ("echo 'unterminated", "opaque"),
+    ],
+)
+def test_not_plain_commands(command: str, level: str) -> None:
+    analysis = analyze_command(command)
+    assert not analysis.plain
+    assert bool(analysis.opaque) is (level == "opaque"), (analysis.opaque, analysis.not_plain)

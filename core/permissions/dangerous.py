@@ -26,8 +26,10 @@ a catch-all ``bash`` or ``*`` names nothing.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ __all__ = [
     "find_dangers",
     "dangerous_reason",
     "command_dangers",
+    "command_paths",
     "path_danger",
     "protected_reason",
 ]
@@ -477,15 +480,15 @@ def _simple_command_dangers(
         found += [(r, "find") for r in _find_dangers(words, values, ctx)]
     if exe not in _DELETERS and exe != "mv":
         written = effects(words).writes
-        for target in written:
-            value = ctx.flow.text(target) if target not in ("~/.gitconfig",) else _home() + "/.gitconfig"
+        for path in written:
+            value = ctx.flow.text(path)
             reason = ctx.write_danger(value, "writes")
             if reason is not None:
                 trigger = "git config" if exe == "git" else exe
                 found.append((reason, trigger))
         if exe in _DOWNLOADERS:
-            for target in written:
-                ctx.flow.downloads.add(basename(target))
+            for path in written:
+                ctx.flow.downloads.add(basename(path))
     return found
 
 
@@ -547,19 +550,9 @@ def _record_assignments(part: CommandPart, flow: _Flow) -> None:
         flow.vars[m[1]] = value
 
 
-def command_dangers(command: str, workspace: Path, analysis: ShellAnalysis | None = None) -> list[Danger]:
-    """Everything dangerous in a bash command line (empty list: nothing found)."""
-    analysis = analysis or analyze_command(command)
-    flow = _Flow(workspace, analysis)
-    dangers: list[Danger] = []
-    if _FORK_BOMB.search(command):
-        dangers.append(Danger("fork bomb (a function that endlessly starts copies of itself)"))
-    if analysis.problems:
-        rewritten = brace_rewrite(command)
-        if rewritten is not None:
-            extra = command_dangers(rewritten, workspace)
-            dangers += extra
-    stdin_values = _xargs_inputs(analysis, flow)
+def _walk(analysis: ShellAnalysis, flow: _Flow) -> Iterator[tuple[int, CommandPart, _Ctx]]:
+    """The parts that run a command, in order, with the cwd they run in; ``cd`` and
+    variable assignments update ``flow`` as bash would (best effort)."""
     for index, part in enumerate(analysis.parts):
         ctx = _Ctx(flow, flow.cwd_of(analysis, index))
         chain_words = command_chain(part.resolved or part.words)
@@ -574,11 +567,28 @@ def command_dangers(command: str, workspace: Path, analysis: ShellAnalysis | Non
             target = ctx.resolve(dest) if first[1:2] != ("-",) else None
             flow.cwd[part.parent] = target.abs if target is not None else None
             continue
+        yield index, part, ctx
+
+
+def command_dangers(command: str, workspace: Path, analysis: ShellAnalysis | None = None) -> list[Danger]:
+    """Everything dangerous in a bash command line (empty list: nothing found)."""
+    analysis = analysis or analyze_command(command)
+    flow = _Flow(workspace, analysis)
+    dangers: list[Danger] = []
+    if _FORK_BOMB.search(command):
+        dangers.append(Danger("fork bomb (a function that endlessly starts copies of itself)"))
+    if analysis.problems:
+        rewritten = brace_rewrite(command)
+        if rewritten is not None:
+            dangers += command_dangers(rewritten, workspace)
+    stdin_values = _xargs_inputs(analysis, flow)
+    for index, part, ctx in _walk(analysis, flow):
         for variant in word_variants(part):
-            for link in command_chain(variant):
+            chain = command_chain(variant)
+            piped = any(basename(w[0]) == "xargs" for w in chain)
+            for link in chain:
                 values = _values(part, link, flow)
-                extra = stdin_values.get(index, []) if basename(link[0]) != "xargs" and any(
-                    basename(w[0]) == "xargs" for w in command_chain(variant)) else []
+                extra = stdin_values.get(index, []) if piped and basename(link[0]) != "xargs" else []
                 for reason, trigger in _simple_command_dangers(link, values, ctx, extra):
                     dangers.append(Danger(reason, part.text, trigger))
                 if _runs_download(link, flow):
@@ -608,6 +618,56 @@ def command_dangers(command: str, workspace: Path, analysis: ShellAnalysis | Non
     for danger in dangers:
         unique.setdefault((danger.reason, danger.part), danger)
     return list(unique.values())
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def command_paths(analysis: ShellAnalysis, workspace: Path) -> tuple[list[Target], list[Target]]:
+    """(files the command reads, files it writes), resolved like the dangerous check
+    resolves them (cwd, variables, ``~``, globs expanded against the file system).
+
+    Best effort, for ``read(...)`` and ``edit(...)`` deny and ask rules: the operands of
+    known readers (``cat .env``) and writers (``sed -i``, ``tee``, ``cp``), and redirections.
+    """
+    flow = _Flow(workspace, analysis)
+    reads: list[Target] = []
+    writes: list[Target] = []
+    for _, part, ctx in _walk(analysis, flow):
+        for link in command_chain(part.resolved or part.words):
+            values = _values(part, link, flow)
+            found = effects(link)
+            name = basename(link[0])
+            read_values = [flow.text(v) for v in found.reads]
+            write_values = [flow.text(v) for v in found.writes]
+            if name in _DELETERS or name in _WRITE_ALL_ARGS or name in _PERMS:
+                _, operand_ix = _options(link)
+                write_values += [values[i] for i in operand_ix]
+            reads += _targets(read_values, ctx)
+            writes += _targets(write_values, ctx)
+        for redirect in part.redirects:
+            value = flow.word(redirect.word) if redirect.word is not None else flow.text(redirect.target)
+            if redirect.reads:
+                reads += _targets([value], ctx)
+            elif redirect.writes:
+                writes += _targets([value], ctx)
+    return reads, writes
+
+
+def _targets(values: list[str | None], ctx: _Ctx) -> list[Target]:
+    out: list[Target] = []
+    for value in values:
+        if not value or _HARMLESS_DEVICES.match(value):
+            continue
+        target = ctx.resolve(value)
+        if target is None:
+            continue
+        out.append(target)
+        if _GLOB_CHARS.search(value) and ctx.cwd is not None:
+            base = value if value.startswith("/") else os.path.join(ctx.cwd, value)
+            for match in sorted(glob.glob(base, include_hidden=True))[:200]:
+                out.append(resolve_path(match, ctx.ws))
+    return out
 
 
 def _exe_names(part: CommandPart) -> set[str]:

@@ -2,21 +2,28 @@
 
 Order of evaluation (first that applies wins)::
 
-    1. deny rules          any rule matching (any part of a command)   -> deny
+    1. deny rules          any rule matching (any part of a command,    -> deny
+                           a file a command reads or writes)
     2. read-only mode      anything but a read                         -> deny
     3. ask rules           any rule matching                           -> ask
     4. dangerous           unless a specific allow rule names it       -> ask
-    5. allow rules         incl. this session's answers; EVERY part    -> allow
-    6. the mode            see ``core.permissions.modes``
+    5. opaque commands     code the parser cannot see (shell.py)       -> ask
+    6. allow rules         incl. this session's answers; EVERY part    -> allow
+                           plain, no write/exec flag the rule omits
+    7. the mode            see ``core.permissions.modes``
 
-Allow rules are the strict side: a command they allow has been fully understood.
-Deny rules are best effort against a determined adversary — they see through quoting,
-wrappers (``sudo``, ``env``, ``xargs``), ``sh -c``/``eval``, brace and ``$IFS`` tricks,
-paths and globbed executables, but cannot know what ``X=rm; $X`` or ``$(which rm)``
-runs; so when bash deny rules exist, a command whose name is computed at run time
-asks even where the mode would allow it.
+Allow rules are the strict side: a command they allow has been fully understood
+(parsed with the bash grammar, every part plain, see ``core.permissions.shell``). Deny
+rules are best effort against a determined adversary — they see through quoting,
+wrappers (``sudo``, ``env``, ``time``, ``xargs``), ``sh -c``/``eval``, aliases, here-doc
+and piped scripts, brace and ``$IFS`` tricks, paths, symlinks and globbed executables,
+but cannot know what ``X=rm; $X`` or ``$(which rm)`` runs; so when bash deny rules
+exist, a command whose name is computed at run time asks even where the mode would
+allow it. The OS sandbox (``core.sandbox``) holds when this reading is wrong.
 
-``evaluate`` is pure (no I/O) so the TUI can preview verdicts and tests can table them.
+Paths are resolved before every decision (``targets.resolve_path``: ``..`` and
+symlinks), so ``evaluate`` reads file metadata (links, link counts) but never file
+contents, and never waits: the TUI can preview verdicts and tests can table them.
 ``decide`` adds the person: for an "ask" it awaits an ``Approver`` and applies the
 answer's scope — once, this session (an exact in-memory rule), or always (a rule
 appended to the project settings file).
@@ -27,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
+import shutil
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,8 +44,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from agentic_flow.core import paths
 from agentic_flow.core.errors import ConfigError
 from agentic_flow.core.events import PermissionDecided, PermissionRequested
-from agentic_flow.core.permissions.dangerous import Danger, find_dangers
-from agentic_flow.core.permissions.globs import escape_command, escape_path
+from agentic_flow.core.permissions.dangerous import Danger, command_paths, find_dangers
+from agentic_flow.core.permissions.effects import effects
+from agentic_flow.core.permissions.globs import command_pattern_literal_text, escape_command, escape_path
 from agentic_flow.core.permissions.modes import (
     READ_ONLY_REASON,
     Mode,
@@ -58,14 +68,17 @@ from agentic_flow.core.permissions.shell import (
     ShellAnalysis,
     analyze_command,
     basename,
+    brace_rewrite,
     command_chain,
     deny_forms,
     has_unsafe_characters,
+    render_words,
     word_variants,
 )
 from agentic_flow.core.permissions.targets import (
     Target,
     canonical_tool,
+    real_path,
     resolve_path,
     target_for,
     tool_kind,
@@ -185,11 +198,33 @@ class Decision:
 
 @dataclass
 class _Call:
-    """A request prepared for matching (computed once per evaluation)."""
+    """A request prepared for matching (computed once per evaluation).
+
+    ``analyses[0]`` is the command as sent; the others are spellings deny rules also
+    look at (NFKC-normalised, brace expansion rewritten).
+    """
 
     name: str
     target: Target
     analyses: list[ShellAnalysis] = field(default_factory=list)
+    workspace: Path | None = None
+    _paths: tuple[list[Target], list[Target]] | None = None
+
+    @property
+    def analysis(self) -> ShellAnalysis | None:
+        return self.analyses[0] if self.analyses else None
+
+    def command_paths(self) -> tuple[list[Target], list[Target]]:
+        """(read, written) files of a bash call, resolved; computed on first use."""
+        if self._paths is None:
+            reads: list[Target] = []
+            writes: list[Target] = []
+            for analysis in self.analyses:
+                r, w = command_paths(analysis, self.workspace or Path.cwd())
+                reads += r
+                writes += w
+            self._paths = (reads, writes)
+        return self._paths
 
 
 def exact_rule(request: PermissionRequest) -> str | None:
@@ -225,6 +260,39 @@ def _glob_forms(part: CommandPart, rule: Rule) -> set[str]:
             if any(c in exe for c in "*?[") and fnmatch.fnmatchcase(first.casefold(), exe.casefold()):
                 forms.add(" ".join((first, *words[1:])))
     return forms
+
+
+def _executable_resolver(workspace: Path) -> Callable[[str], str | None]:
+    """``./del`` -> ``rm`` when ``del`` is a symlink to ``/bin/rm`` (the name of the
+    program a path really runs; None when it does not exist)."""
+
+    def resolve(word: str) -> str | None:
+        path = os.path.join(workspace, os.path.expanduser(word))
+        real = real_path(path)
+        return basename(real) if os.path.isfile(real) else None
+
+    return resolve
+
+
+def _same_program(path_word: str, name: str, workspace: Path) -> bool:
+    """Whether the path ``/usr/bin/git`` runs the program ``git`` that PATH would find."""
+    found = shutil.which(name)
+    if found is None:
+        return False
+    return real_path(os.path.join(workspace, path_word)) == real_path(found)
+
+
+def _redirect_form(redirect: Redirect) -> str:
+    gap = "" if redirect.op in (">&", "<&") else " "
+    return f"{redirect.fd or ''}{redirect.op}{gap}{render_words((redirect.target,))}"
+
+
+def _opaque_reasons(command: str, analysis: ShellAnalysis) -> list[str]:
+    """Why no rule or mode may approve ``command`` (empty: it can be checked)."""
+    reasons = list(analysis.opaque)
+    if has_unsafe_characters(command):
+        reasons.insert(0, "invisible or control characters (what runs differs from what is shown)")
+    return reasons
 
 
 def _dedupe(rules: list[Rule]) -> list[Rule]:
@@ -348,17 +416,25 @@ class PermissionEngine:
     def _prepare(self, request: PermissionRequest) -> _Call:
         name = canonical_tool(request.tool)
         target = target_for(name, request.arguments or {}, request.workspace)
-        call = _Call(name, target)
+        call = _Call(name, target, workspace=Path(request.workspace))
         if name == "bash":
             command = target.raw
-            call.analyses.append(analyze_command(command))
+            resolver = _executable_resolver(Path(request.workspace))
+            call.analyses.append(analyze_command(command, resolver))
             normalized = unicodedata.normalize("NFKC", command)
             if normalized != command:
-                call.analyses.append(analyze_command(normalized))
+                call.analyses.append(analyze_command(normalized, resolver))
+            for text in (command, normalized):
+                rewritten = brace_rewrite(text)
+                if rewritten is not None:
+                    call.analyses.append(analyze_command(rewritten, resolver))
         return call
 
     def _matches_any(self, rule: Rule, call: _Call, *, for_deny: bool) -> bool:
-        """Deny/ask semantics: the rule matches the call if it matches ANY part."""
+        """Deny/ask semantics: the rule matches the call if it matches ANY part, or, for
+        ``read(...)`` / ``edit(...)`` rules, any file the command reads / writes."""
+        if call.name == "bash" and not rule.covers_tool("bash"):
+            return self._matches_command_files(rule, call)
         if not rule.covers_tool(call.name):
             return False
         if call.name == "bash":
@@ -378,6 +454,15 @@ class PermissionEngine:
             return rule.matches_path(call.target, for_deny=for_deny)
         return rule.pattern is None
 
+    def _matches_command_files(self, rule: Rule, call: _Call) -> bool:
+        """``read(**/.env)`` against ``cat .env``; ``edit(secrets/**)`` against ``> secrets/x``."""
+        if rule.tool == "mcp" or rule.pattern is None:
+            return False
+        reads, writes = call.command_paths()
+        if rule.covers_tool("read") and any(rule.matches_path(t, for_deny=True) for t in reads):
+            return True
+        return rule.covers_tool("edit") and any(rule.matches_path(t, for_deny=True) for t in writes)
+
     def _first(self, action: RuleAction, call: _Call) -> Rule | None:
         return next((r for r in self.rules.of(action) if self._matches_any(r, call, for_deny=True)), None)
 
@@ -387,9 +472,11 @@ class PermissionEngine:
     def _allowing(self, call: _Call) -> list[Rule] | None:
         """Allow semantics: the rules that together allow the call, or None.
 
-        For commands EVERY part must match an allow rule (or one wildcard-free rule
-        must name the whole command line), with no invisible characters, no parse
-        problems and no non-ASCII executable names.
+        For commands: one wildcard-free rule naming the whole command line, or a plain
+        command (``ShellAnalysis.plain``: no parse problem, nothing computed or opaque)
+        whose EVERY part matches an allow rule — a rule that also spells out each write
+        or exec flag the part has (``effects``) — with no invisible characters and no
+        non-ASCII executable names; redirections into files need an edit rule too.
         """
         rules = [r for r in self._allow_rules() if r.covers_tool(call.name)]
         if call.name != "bash":
@@ -402,27 +489,52 @@ class PermissionEngine:
         exact = [r for r in rules if r.names_command_line(command)]
         if exact:
             return exact[:1]
+        analysis = call.analysis
+        if analysis is None or not analysis.plain or not analysis.parts:
+            return None
         used: list[Rule] = []
-        for analysis in call.analyses:
-            if analysis.problems or not analysis.parts:
+        for part in analysis.parts:
+            if part.assignments_only and not part.redirects:
+                continue  # "X=1": sets a variable, runs nothing (its value is plain)
+            if not _ascii_command(part.words, part.raw_words):
                 return None
-            for part in analysis.parts:
-                if not _ascii_command(part.words, part.raw_words):
+            rule = next((r for r in rules if self._rule_covers_part(r, part, call)), None)
+            if rule is None:
+                return None
+            used.append(rule)
+            for redirect in part.redirects:
+                if ">" in (rule.pattern or "") and redirect.target in (rule.pattern or ""):
+                    continue  # the rule itself names this redirection
+                if not redirect.writes or redirect.target in _HARMLESS_SINKS:
+                    continue  # nothing is written
+                edit_rule = self._allowing_redirect(redirect)
+                if edit_rule is None:
                     return None
-                rule = next((r for r in rules if r.matches_command(part.text)), None)
-                if rule is None:
-                    return None
-                used.append(rule)
-                for redirect in part.redirects:
-                    if ">" in (rule.pattern or "") and redirect.target in (rule.pattern or ""):
-                        continue  # the rule itself names this redirection
-                    if not redirect.writes or redirect.target in _HARMLESS_SINKS:
-                        continue  # nothing is written
-                    edit_rule = self._allowing_redirect(redirect)
-                    if edit_rule is None:
-                        return None
-                    used.append(edit_rule)
-        return _dedupe(used)
+                used.append(edit_rule)
+        return _dedupe(used) or None
+
+    def _rule_covers_part(self, rule: Rule, part: CommandPart, call: _Call) -> bool:
+        """The rule matches the part as written or as typed plainly, and names every
+        flag that makes the part write files or run other code."""
+        forms = {part.text, render_words(part.words)}
+        if part.redirects:
+            tail = " ".join(_redirect_form(r) for r in part.redirects)
+            forms.add(f"{render_words(part.words)} {tail}")
+        first = part.words[0] if part.words else ""
+        if "/" in first and rule.pattern:
+            name = rule.pattern.split(" ", 1)[0]
+            if name and "/" not in name and "*" not in name and call.workspace is not None and \
+                    _same_program(first, name, call.workspace):
+                forms.add(render_words((name, *part.words[1:])))  # /usr/bin/git is git
+        if not any(rule.matches_command(form) for form in forms):
+            return False
+        literal = command_pattern_literal_text(rule.pattern or "").split()
+        for link in command_chain(part.words):
+            for flag in effects(link).flags:
+                spelled = flag.split("=", 1)[0]
+                if spelled not in literal and not any(w.startswith(spelled) for w in literal):
+                    return False
+        return True
 
     def _allowing_redirect(self, redirect: Redirect) -> Rule | None:
         """A command rule never covers writing a file: ``git status > src/main.py`` also
@@ -499,7 +611,7 @@ class PermissionEngine:
         if rule is not None:
             return Verdict("ask", f"rule {rule.display} asks for approval", rule.decided_by)
 
-        analysis = call.analyses[0] if call.analyses else None
+        analysis = call.analysis
         dangers = find_dangers(call.name, request.arguments or {}, request.workspace, analysis)
         reasons = tuple(d.reason for d in dangers)
         if dangers:
@@ -512,6 +624,14 @@ class PermissionEngine:
                 return Verdict("ask", reason, f"dangerous: {summary}", reasons)
             names = ", ".join(r.display for r in explicit)
             return Verdict("allow", f"dangerous ({summary}) but allowed by {names}", self._by(explicit), reasons)
+
+        if call.name == "bash" and analysis is not None:
+            opaque = _opaque_reasons(call.target.raw, analysis)
+            if opaque and not any(r.names_command_line(call.target.raw) for r in self._allow_rules()
+                                  if r.covers_tool("bash")):
+                listed = "; ".join(opaque)
+                reason = f"the command cannot be checked part by part ({listed}); no rule or mode approves it"
+                return Verdict("ask", reason, f"parser: {opaque[0]}")
 
         allowing = self._allowing(call)
         if allowing is not None:
@@ -526,16 +646,17 @@ class PermissionEngine:
         return Verdict(outcome, reason, f"mode:{self._mode}")
 
     def _hides_from_deny(self, call: _Call) -> bool:
-        """A command run through ``$X`` or ``$(...)`` while bash deny rules exist."""
+        """A command run through ``$X``, ``$(...)`` or a glob (``/bin/r?``) while bash deny
+        rules exist: no deny rule can know what it runs."""
         if not any(r.pattern is not None and r.covers_tool("bash") for r in self.rules.of("deny")):
             return False
-        return any(
-            "$" in words[0] or "`" in words[0]
-            for analysis in call.analyses
-            for part in analysis.parts
-            for variant in word_variants(part)
-            for words in command_chain(variant)
-        )
+        for analysis in call.analyses:
+            for part in analysis.parts:
+                for variant in word_variants(part):
+                    for words in command_chain(variant):
+                        if "$" in words[0] or "`" in words[0] or any(c in basename(words[0]) for c in "*?["):
+                            return True
+        return False
 
     def path_denied(self, tool: str, path: str) -> Rule | None:
         """The deny rule hiding ``path`` from ``tool`` (for glob/grep to filter results)."""

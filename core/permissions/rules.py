@@ -3,7 +3,8 @@
 Rule syntax (what users write under ``permissions: {allow, ask, deny}``)::
 
     *                      every tool
-    bash                   every command            bash(git status*)   one command family
+    bash                   every command            bash(git status *)  one command family
+                                                    bash(git status:*)  the same (Claude's form)
     read / write / edit    every file of that kind  edit(src/**)        a path glob
     glob / grep / ls       one read tool            read(**/.env)
     mcp:github/*           every tool of a server   mcp:github/create_issue
@@ -13,7 +14,12 @@ Rule syntax (what users write under ``permissions: {allow, ask, deny}``)::
 ``write(...)`` cover both writing tools, so a deny on ``read(**/.env)`` cannot be
 side-stepped by grepping the file. Path globs are anchored at the workspace root
 (``**/`` matches at any depth); absolute globs (``/etc/**``, ``~/.ssh/**``) match paths
-outside it. Command patterns are matched per simple command, see ``core.permissions.shell``.
+outside it. Command patterns are matched per simple command, see ``core.permissions.shell``:
+``*`` matches any text, ``X *`` (and Claude's ``X:*``) matches ``X`` alone or followed by
+more words (a word boundary: ``bash(./check *)`` does not cover ``./checkout``). An allow
+rule covers only plain commands, and a command with a flag that makes it write or run
+code (``git diff --output``, ``find -exec``, ``sed -i``; see ``core.permissions.effects``)
+only if the rule spells that flag out.
 
 MCP rules match ``mcp:server/tool`` for any tool name a server sends (``delete/all``,
 ``a*b``, look-alike letters): everything after the first ``/`` is the tool, and deny and
@@ -160,20 +166,32 @@ class Rule:
         )
 
     def matches_path(self, target: Target, *, for_deny: bool = False) -> bool:
-        """Path rules: relative globs match inside the workspace, absolute ones anywhere."""
+        """Path rules: relative globs match inside the workspace, absolute ones anywhere.
+
+        Deny (and ask) rules match the path as written OR as it really is (symlinks
+        followed: ``config.txt -> .env`` is ``.env``); allow rules match the real path
+        only, the file that will actually be read or written.
+        """
         if self.pattern is None:
             return True
         pattern = self.pattern
         home = expand_home(pattern)
         if home is not None:
             pattern = home
+        written = (target.rel, target.abs)
+        real = (target.real_rel or target.rel, target.real_abs or target.abs)
+        spellings = [written, real] if for_deny else [real]
+        return any(self._path_form_matches(pattern, rel, absolute, for_deny) for rel, absolute in spellings)
+
+    @staticmethod
+    def _path_form_matches(pattern: str, rel: str, absolute: str, for_deny: bool) -> bool:
         if pattern.startswith("/"):
-            return path_match(pattern, target.abs, ignore_case=for_deny)
-        if target.inside:
-            return path_match(pattern, target.rel, ignore_case=for_deny)
+            return path_match(pattern, absolute, ignore_case=for_deny)
+        if not rel.startswith("/"):
+            return path_match(pattern, rel, ignore_case=for_deny)
         # A deny on "**/.env" means every .env, also outside the workspace.
         if for_deny and pattern.startswith("**"):
-            return path_match("/" + pattern, target.abs, ignore_case=True)
+            return path_match("/" + pattern, absolute, ignore_case=True)
         return False
 
     def matches_command(self, command: str, *, for_deny: bool = False) -> bool:
@@ -352,7 +370,9 @@ def parse_rule(
         raise _fail(text, f"empty pattern; write '{tool}' alone to mean all of them", source, line)
     if tool == "bash":
         pattern: str | None = normalize_blanks(arg)
-        if pattern == "*":
+        if pattern is not None and pattern.endswith(":*") and not pattern.endswith("\\:*"):
+            pattern = pattern[:-2].rstrip() + " *"  # Claude's "prefix:*": the prefix, at a word boundary
+        if pattern in ("*", " *"):
             pattern = None
     else:
         pattern = _parse_path_pattern(arg, text, source, line)
@@ -420,8 +440,8 @@ def claude_rule_to_ours(text: str) -> tuple[str | None, str | None]:
         return ours, None
     if ours == "bash":
         if arg.endswith(":*"):
-            arg = arg[:-2] + "*"
-        return ("bash" if arg == "*" else f"bash({arg})"), None
+            arg = arg[:-2].rstrip() + " *"  # "npm run test:*": that prefix, then a word boundary
+        return ("bash" if arg.strip() == "*" else f"bash({arg})"), None
     return f"{ours}({_claude_path(arg)})", None
 
 

@@ -519,7 +519,10 @@ class _Builder:
         return self.statement(root, origin, depth, parent, ())
 
     def problem(self, text: str) -> None:
-        if text not in self.problems:
+        generic = "the command does not parse as bash"
+        if text == generic and any(p.startswith(generic) for p in self.problems):
+            pass
+        elif text not in self.problems:
             self.problems.append(text)
         self.flag(R_UNPARSABLE, True)
 
@@ -595,7 +598,7 @@ class _Builder:
         self, node: Node, origin: str, depth: int, parent: int | None, redirects: tuple[Redirect, ...]
     ) -> list[int]:
         created: list[int] = []
-        for child in node.children:
+        for child in _flat_children(node):
             if child.type == "&":
                 self.flag(N_BACKGROUND, False)
             elif child.is_named or child.type == "ERROR":
@@ -674,6 +677,7 @@ class _Builder:
         extra_args: list[Node] = []
         heredocs: list[Node] = []
         trailing: list[Node] = []
+        texts: list[str] = []
         for child in node.children:
             if child == body:
                 continue
@@ -681,27 +685,32 @@ class _Builder:
                 redirect, extra = self.file_redirect(child)
                 if redirect is not None:
                     own.append(redirect)
+                    texts.append(self.text(child) if not extra else self.text(child).split()[0])
                 extra_args += extra
             elif child.type == "heredoc_redirect":
                 heredocs.append(child)
                 own.append(self.heredoc_redirect(child))
+                start = next((c for c in child.children if c.type == "heredoc_start"), None)
+                texts.append(child.children[0].type + (self.text(start) if start is not None else ""))
                 for sub in child.children:
                     if sub.type == "file_redirect":
                         redirect, extra = self.file_redirect(sub)
                         if redirect is not None:
                             own.append(redirect)
+                            texts.append(self.text(sub))
                         extra_args += extra
                     elif sub.is_named and sub.type not in ("heredoc_start", "heredoc_body", "heredoc_end"):
                         trailing.append(sub)
             elif child.type == "herestring_redirect":
                 own.append(self.herestring(child))
+                texts.append(self.text(child))
             elif child.is_named:
                 trailing.append(child)
         all_redirects = redirects + tuple(own)
         if body is None:
             return []
         if body.type == "command":
-            created = self.command(body, origin, depth, parent, redirects, extra_args, tuple(own))
+            created = self.command(body, origin, depth, parent, redirects, extra_args, tuple(own), tuple(texts))
         else:
             if extra_args:
                 self.problem("the command does not parse as bash (words after a redirection of a group)")
@@ -961,6 +970,7 @@ class _Builder:
         redirects: tuple[Redirect, ...],
         extra_args: list[Node] | None = None,
         attached: tuple[Redirect, ...] = (),
+        attached_texts: tuple[str, ...] = (),
     ) -> list[int]:
         """One simple command; ``redirects`` come from an enclosing group, ``attached``
         from the statement itself (they are part of its text)."""
@@ -1012,7 +1022,7 @@ class _Builder:
         text_bits = [self.text(node)]
         if extra_args:
             text_bits += [self.text(n) for n in extra_args]
-        text_bits += [_redirect_text(r) for r in attached]
+        text_bits += list(attached_texts)
         resolved = self.resolve(values)
         part = CommandPart(
             text=normalize_space(" ".join(text_bits)),
@@ -1029,9 +1039,9 @@ class _Builder:
         )
         index = len(self.parts)
         self.parts.append(part)
-        for child in created:
-            if self.parts[child].parent == parent and self.parts[child].depth > depth:
-                self._set_parent(child, index)
+        for nested in created:
+            if self.parts[nested].parent == parent and self.parts[nested].depth > depth:
+                self._set_parent(nested, index)
         for reason in part_not_plain:
             self.flag(reason, False)
         for reason in part_opaque:
@@ -1205,6 +1215,22 @@ class _Builder:
         for reason in inner.not_plain:
             self.flag(reason, False)
         return [i + offset for i in made]
+
+
+def _flat_children(node: Node) -> list[Node]:
+    """Children of ``node``, with nested ``list`` nodes (``a && b && c`` nests to the left)
+    spliced in without recursion, so a long chain cannot exhaust the stack."""
+    if node.type != "list":
+        return list(node.children)
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "list":
+            stack.extend(reversed(current.children))
+        else:
+            out.append(current)
+    return out
 
 
 def _error_hint(root: Node, builder: _Builder) -> str:
@@ -1442,6 +1468,13 @@ def word_variants(part: CommandPart) -> list[tuple[str, ...]]:
     variants = [part.words]
     if part.resolved and part.resolved != part.words:
         variants.append(part.resolved)
+    if len(part.word_info) == len(part.words) and any(("var", "IFS") in w.pieces for w in part.word_info):
+        ifs_split: list[str] = []
+        for w in part.word_info:
+            text = "".join(" " if p == ("var", "IFS") else (p[1] if p[0] == "lit" else Word("", (p,)).value)
+                           for p in w.pieces)
+            ifs_split += [piece for piece in text.split(" ") if piece]
+        variants.append(tuple(ifs_split))
     for base in list(variants):
         expanded: list[str] = []
         for word in base:

@@ -17,9 +17,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentic_flow.core.errors import ToolError
+from agentic_flow.core.permissions.targets import is_within
 from agentic_flow.core.tools.base import Tool, ToolContext, ToolOutput
 from agentic_flow.core.tools.files import is_binary
-from agentic_flow.core.permissions.targets import is_within
 from agentic_flow.core.tools.workspace import relative_display, resolve_in_workspace
 
 __all__ = [
