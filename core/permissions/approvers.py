@@ -107,10 +107,17 @@ class PolicyApprover:
                 f"Dangerous operations need a person or a rule that names them exactly, "
                 f"such as {_exact_or_example(request)}"
             )
+        elif verdict.decided_by.startswith("parser:"):
+            reason = (
+                f"{lead}: {verdict.reason}. A person can approve it, or a rule naming this exact command line "
+                f"such as {_exact_or_example(request)}; or write it as plain commands"
+            )
         elif verdict.from_ask_rule:
             reason = f"{lead}: {verdict.reason}. Run interactively, or remove that ask rule"
         elif verdict.decided_by.startswith("sandbox:"):
             reason = f"{lead}: {verdict.reason}. Run interactively, or allow it with a rule such as {_exact_or_example(request)}"
+        elif "allow rules cover only" in verdict.reason:
+            reason = f"{lead}: {verdict.reason}"
         else:
             reason = f"{lead}. Allow it with a rule such as {example_rule(request)} or run with --approve auto"
         return Answer("deny", reason=reason, by=by)

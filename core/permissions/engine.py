@@ -640,10 +640,33 @@ class PermissionEngine:
 
         inside = call.target.inside if call.target.is_path else True
         outcome, reason = mode_outcome(self._mode, kind, inside)
+        if outcome == "ask" and call.name == "bash":
+            missed = self._why_rules_miss(call)
+            if missed:
+                reason = f"{reason}; allow rules cover only {missed}"
         if outcome == "allow" and call.name == "bash" and self._hides_from_deny(call):
             reason = "the command's name is computed when it runs, so deny rules cannot check it"
             return Verdict("ask", reason, f"mode:{self._mode}")
         return Verdict(outcome, reason, f"mode:{self._mode}")
+
+    def _why_rules_miss(self, call: _Call) -> str | None:
+        """When an allow rule names the command but cannot cover it: say why."""
+        analysis = call.analysis
+        rules = [r for r in self._allow_rules() if r.covers_tool("bash") and r.pattern is not None]
+        if analysis is None or not rules:
+            return None
+        named = [p for p in analysis.parts if any(r.matches_command(p.text) for r in rules)]
+        if not named:
+            return None
+        if analysis.not_plain:
+            return f"plain commands, and this one is not ({'; '.join(analysis.not_plain)})"
+        for part in named:
+            for link in command_chain(part.words):
+                flags = effects(link).flags
+                if flags:
+                    return (f"commands without write or exec flags unless the rule spells them out "
+                            f"({basename(link[0])} {', '.join(flags)})")
+        return None
 
     def _hides_from_deny(self, call: _Call) -> bool:
         """A command run through ``$X``, ``$(...)`` or a glob (``/bin/r?``) while bash deny
