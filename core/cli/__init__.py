@@ -30,6 +30,7 @@ from agentic_flow.core.cli.exit_codes import (
 )
 from agentic_flow.core.cli.extra import add_extra_commands, dispatch_extra
 from agentic_flow.core.cli.output import err, silence_stdout
+from agentic_flow.core.cli.permissions import add_permissions_command, cmd_permissions
 from agentic_flow.core.errors import (
     AgenticFlowError,
     ConfigError,
@@ -55,6 +56,7 @@ examples:
   agentic-flow models --sort price
   agentic-flow agents list
   agentic-flow doctor                            what the command sandbox allows here
+  agentic-flow permissions explain "git push -f"  how a command is read and which rule decides it
 """
 
 
@@ -141,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="report the command sandbox (Landlock, network, writable paths) and MCP servers")
     doctor.add_argument("--workspace", metavar="DIR", help="the project folder (default: current dir)")
 
+    add_permissions_command(sub)
     add_extra_commands(sub)
     return parser
 
@@ -201,6 +204,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             from agentic_flow.core.cli.doctor import cmd_doctor
 
             return cmd_doctor(args)
+
+        if args.command == "permissions":
+
+            return cmd_permissions(args)
 
         result = dispatch_extra(args)
         if result is None:
