@@ -167,3 +167,63 @@ def test_home_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("HOME", str(tmp_path))
     reason = dangerous_reason("bash", {"command": f"rm -rf {tmp_path}"}, WS)
     assert reason == "recursive delete of the home directory"
+
+
+# ------------------------------------------------------------------ the classes, with their examples
+
+from agentic_flow.core.permissions.dangerous import DANGER_CLASSES  # noqa: E402
+
+
+@pytest.mark.parametrize("cls", DANGER_CLASSES, ids=lambda c: c.fragment[:40])
+def test_danger_class_examples(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The classes, not the examples: each class's table is run as written."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("UNSET_VARIABLE_AF", raising=False)
+    for command in cls.match:
+        reason = dangerous_reason("bash", {"command": command}, WS)
+        assert reason is not None and cls.fragment in reason, (command, reason)
+    for command in cls.not_match:
+        assert dangerous_reason("bash", {"command": command}, WS) is None, command
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        ("rm -rf \"$(echo ~)\"", "recursive delete of the home directory"),
+        ("X=$HOME; rm -rf $X", "built from $X"),
+        ("cd /tmp && rm -rf *", "deletes outside the workspace (/tmp)"),
+        ("sh -c 'cd / && rm -rf etc'", "deletes outside the workspace (/etc)"),
+        ("f() { rm -rf \"$1\"; }; f ~", "path computed when the command runs"),
+    ],
+)
+def test_values_are_followed_through_the_line(command: str, fragment: str) -> None:
+    reason = dangerous_reason("bash", {"command": command}, WS)
+    assert reason is not None and fragment in reason, reason
+
+
+def test_protected_files_through_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / "cfg").symlink_to(".claude")
+    (tmp_path / ".git" / "hooks").mkdir(parents=True)
+    (tmp_path / "tools").symlink_to(".git/hooks")
+    assert "Claude Code" in (dangerous_reason("write", {"path": "cfg/settings.local.json"}, tmp_path) or "")
+    assert "git hook" in (dangerous_reason("bash", {"command": "echo x > tools/pre-push"}, tmp_path) or "")
+    assert "Claude Code" in (dangerous_reason("bash", {"command": "sed -i s/a/b/ cfg/settings.json"}, tmp_path) or "")
+    assert dangerous_reason("write", {"path": "src/cfg.txt"}, tmp_path) is None
+
+
+def test_home_files_and_the_user_config_are_protected_inside_a_home_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the workspace IS the home directory
+    config = tmp_path / ".config" / "agentic-flow"
+    monkeypatch.setenv("AGENTIC_FLOW_HOME", str(config))
+    for path in (".bashrc", ".zshrc", ".profile", ".ssh/authorized_keys", ".gitconfig"):
+        reason = dangerous_reason("write", {"path": path}, tmp_path)
+        assert reason is not None and "start-up file or the user's own config" in reason, (path, reason)
+    assert "user config" in (dangerous_reason("write", {"path": ".config/agentic-flow/config.yaml"}, tmp_path) or "")
+    assert "user config" in (dangerous_reason("bash", {"command": "echo x >> ~/.config/agentic-flow/config.yaml"},
+                                              tmp_path) or "")
+    assert dangerous_reason("write", {"path": "notes.txt"}, tmp_path) is None

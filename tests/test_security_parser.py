@@ -368,3 +368,24 @@ async def test_hard_links_are_refused_for_writes(llm_server, world):
     assert results["c1"].is_error and "hard links" in results["c1"].content
     assert not results["c2"].is_error  # reading is fine
     assert (outside / "target.txt").read_text() == "original\n"
+
+
+# ------------------------------------------------------------------ permissions explain
+
+
+def test_permissions_explain_prints_parse_parts_rules_and_verdict(world, capsys, monkeypatch):
+    from agentic_flow.core.cli import main
+
+    ws, _, _ = world
+    rules(ws, claude={"allow": ["Bash(git diff:*)"], "deny": ["Bash(rm:*)"]})
+    monkeypatch.chdir(ws)
+    code = main(["permissions", "explain", "git diff --output=/tmp/x && time -p rm -rf victim", "--mode", "auto"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "parse:   (program" in out and "opaque (no rule or mode approves it): time" in out
+    assert "1. git diff --output=/tmp/x" in out and "write/exec flags: git --output" in out
+    assert "deny rule: rule:Bash(rm:*)" in out and "runs:  time -> rm" in out
+    assert "verdict (auto mode): DENY" in out
+    assert main(["permissions", "explain", "git diff --stat", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plain"] and data["outcome"] == "allow" and data["parts"][0]["allow"]

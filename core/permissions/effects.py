@@ -470,8 +470,23 @@ def _in_place(letter: str) -> Callable[[tuple[str, ...]], Effects]:
 _PATTERN_FIRST = frozenset({"grep", "egrep", "fgrep", "rg", "ag", "ack", "zgrep", "git-grep", "jq", "yq"})
 
 
+_GREP_VALUE_OPTIONS = frozenset({"-e", "-f", "--regexp", "--file", "-m", "--max-count", "-A", "-B", "-C",
+                                 "--context", "-g", "--glob", "-t", "--type", "--include", "--exclude", "-d", "-D"})
+
+
 def _pattern_then_files(words: tuple[str, ...]) -> list[str]:
-    options, operands = _split(words)
+    """grep's operands after the pattern (the pattern is an option's value with -e/-f)."""
+    operands: list[str] = []
+    i, done = 1, False
+    while i < len(words):
+        word = words[i]
+        if not done and word == "--":
+            done = True
+        elif not done and word in _GREP_VALUE_OPTIONS:
+            i += 1
+        elif done or not word.startswith("-") or word == "-":
+            operands.append(word)
+        i += 1
     given = _option_value(words, "e", ("--regexp",)) or _option_value(words, "f", ("--file",))
     return operands if given else operands[1:]
 
