@@ -79,8 +79,12 @@ def is_within(root: str | Path, path: str | Path) -> bool:
 
 def real_path(path: str | Path) -> str:
     """The path the OS opens: symlinks followed (also a dangling last link), ``..``
-    applied after each link, missing tail components kept."""
-    return os.path.realpath(os.fspath(path))
+    applied after each link, missing tail components kept. A path the OS cannot open
+    at all (a NUL byte in it) is returned lexically normalised."""
+    try:
+        return os.path.realpath(os.fspath(path))
+    except (ValueError, OSError):
+        return os.path.normpath(os.fspath(path))
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def resolve_path(raw: str, workspace: Path | str, cwd: str | None = None, *, rea
         try:
             st = os.stat(real_abs)
             links = st.st_nlink if not os.path.isdir(real_abs) else 1
-        except OSError:
+        except (OSError, ValueError):
             links = 1
     return Target(raw=raw, rel=rel if rel is not None else absolute, abs=absolute, inside=inside, is_path=True,
                   real_abs=real_abs, real_rel=real_rel, links=links)
