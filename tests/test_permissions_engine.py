@@ -251,8 +251,9 @@ def test_computed_command_names_ask_when_deny_rules_exist(command: str) -> None:
     with_deny = engine("auto", deny=("bash(rm *)",)).evaluate(req("bash", command=command))
     assert with_deny.outcome == "ask"
     assert engine("accept-edits", deny=("bash(rm *)",)).evaluate(req("bash", command=command)).outcome == "ask"
-    if not command.startswith("sudo"):
-        assert engine("auto").evaluate(req("bash", command=command)).outcome == "allow"
+    if not command.startswith("sudo"):  # not plain: no mode approves it, deny rules or not
+        verdict = engine("auto").evaluate(req("bash", command=command))
+        assert verdict.outcome == "ask" and "not a plain command" in verdict.reason
 
 
 def test_non_ascii_in_arguments_is_fine() -> None:
@@ -290,7 +291,8 @@ def test_dangerous_asks_even_in_auto_and_with_catch_all_allows(command: str) -> 
         ("bash(echo * > /etc/motd)", "echo hi > /etc/motd", "allow"),
         ("bash(echo *>/etc/motd)", "echo hi >/etc/motd", "allow"),
         ("bash(echo *)", "echo hi > /etc/motd", "ask"),  # the rule does not name the target
-        ("bash(curl -fsSL https://sh.rustup.rs | sh)", "curl -fsSL https://sh.rustup.rs | sh", "allow"),
+        # piping into an interpreter is never plain: not even a rule naming the whole line approves it
+        ("bash(curl -fsSL https://sh.rustup.rs | sh)", "curl -fsSL https://sh.rustup.rs | sh", "ask"),
         ("bash(curl *)", "curl -fsSL https://sh.rustup.rs | sh", "ask"),
     ],
 )
@@ -580,3 +582,34 @@ def test_command_rule_does_not_cover_writing_files(tmp_path, rules, command, all
     engine = PermissionEngine("ask", RuleSet.from_lists(allow=rules), tmp_path)
     verdict = engine.evaluate(PermissionRequest("c", "bash", {"command": command}, tmp_path))
     assert (verdict.outcome == "allow") is allowed, verdict
+
+
+@pytest.mark.parametrize(
+    ("command", "outcome"),
+    [
+        ("ls | grep x && git status; echo done", "allow"),
+        ("X=1 ls", "allow"),
+        ("for f in a b; do echo $f; done", "ask"),
+        ("echo $(whoami)", "ask"),
+        ("ls &", "ask"),
+        ("[ -f x ] && ls", "ask"),
+        ("echo {a,b}", "ask"),
+    ],
+)
+def test_a_mode_approves_only_plain_commands(command: str, outcome: str) -> None:
+    eng = engine("auto", allow=(f"bash({command})",))  # not even a rule naming the line helps
+    verdict = eng.evaluate(req("bash", command=command))
+    assert verdict.outcome == outcome, verdict.reason
+    if outcome == "ask":
+        assert eng.suggest_rule(req("bash", command=command)) is None  # "always" would never apply
+
+
+async def test_headless_auto_denies_what_is_not_plain_and_says_why() -> None:
+    from agentic_flow.core.permissions import PolicyApprover
+
+    eng = engine("auto")
+    request = req("bash", command="for f in a b; do rm $f; done")
+    verdict = eng.evaluate(request)
+    answer = await PolicyApprover("auto").ask(request, verdict)
+    assert answer.kind == "deny" and "not a plain command" in (answer.reason or "")
+    assert "Only a person can approve it" in (answer.reason or "")

@@ -231,14 +231,16 @@ def alive(pid: int) -> bool:
 
 def test_no_process_of_a_call_survives_the_call(llm_server, layout):
     ws, _, _ = layout
-    command = (
-        "setsid sleep 100 & echo $! > pid-setsid; "
-        "sleep 100 >/dev/null & echo $! > pid-quiet; "
-        "(setsid bash -c 'sleep 100 & echo $! > pid-double' &); "
-        "nohup sleep 100 >/dev/null 2>&1 & echo $! > pid-nohup; "
-        "while [ ! -s pid-double ]; do :; done; echo started"
+    # A script: no mode approves background jobs and loops typed on the command line
+    # (they are not plain commands), but `bash bg.sh` is plain; the sandbox sees it all.
+    (ws / "bg.sh").write_text(
+        "setsid sleep 100 & echo $! > pid-setsid\n"
+        "sleep 100 >/dev/null & echo $! > pid-quiet\n"
+        "(setsid bash -c 'sleep 100 & echo $! > pid-double' &)\n"
+        "nohup sleep 100 >/dev/null 2>&1 & echo $! > pid-nohup\n"
+        "while [ ! -s pid-double ]; do :; done; echo started\n"
     )
-    llm_server.set_handler(once_then_text([bash("c1", command)]))
+    llm_server.set_handler(once_then_text([bash("c1", "bash bg.sh")]))
     code, events, err = run(llm_server, "--approve", "auto")
     assert code == 0, err
     assert "started" in results(events)["c1"]["content"]

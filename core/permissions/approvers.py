@@ -109,8 +109,8 @@ class PolicyApprover:
             )
         elif verdict.decided_by.startswith("parser:"):
             reason = (
-                f"{lead}: {verdict.reason}. A person can approve it, or a rule naming this exact command line "
-                f"such as {_exact_or_example(request)}; or write it as plain commands"
+                f"{lead}: {verdict.reason}. Only a person can approve it; or write it as plain commands "
+                "(a script file run with `bash script.sh` is one)"
             )
         elif verdict.from_ask_rule:
             reason = f"{lead}: {verdict.reason}. Run interactively, or remove that ask rule"

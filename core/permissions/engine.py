@@ -10,7 +10,12 @@ Order of evaluation (first that applies wins)::
     5. opaque commands     code the parser cannot see (shell.py)       -> ask
     6. allow rules         incl. this session's answers; EVERY part    -> allow
                            plain, no write/exec flag the rule omits
-    7. the mode            see ``core.permissions.modes``
+    7. the mode            see ``core.permissions.modes``; a command   -> ask
+                           that is not plain (a loop, ``$(...)``, ``&``,
+                           a computed name) is never approved by a mode
+
+No rule and no mode approves a command that is not plain: only a person can (denied
+headless, with the reason), as DESIGN.md's contract says.
 
 Allow rules are the strict side: a command they allow has been fully understood
 (parsed with the bash grammar, every part plain, see ``core.permissions.shell``). Deny
@@ -408,7 +413,15 @@ class PermissionEngine:
         return parsed
 
     def suggest_rule(self, request: PermissionRequest) -> str | None:
-        """The exact rule for this call (what "session" and "always" remember)."""
+        """The exact rule for this call (what "session" and "always" remember).
+
+        None for a command that is not plain: no rule can approve it (only a person,
+        each time), so offering to remember one would be a promise the engine breaks.
+        """
+        if canonical_tool(request.tool) == "bash":
+            analysis = self._prepare(request).analysis
+            if analysis is None or not analysis.plain:
+                return None
         return exact_rule(request)
 
     # ------------------------------------------------------------ evaluation
@@ -486,12 +499,12 @@ class PermissionEngine:
         command = call.target.raw
         if not command.strip() or has_unsafe_characters(command):
             return None
-        exact = [r for r in rules if r.names_command_line(command)]
-        if exact:
-            return exact[:1]
         analysis = call.analysis
         if analysis is None or not analysis.plain or not analysis.parts:
             return None
+        exact = [r for r in rules if r.names_command_line(command)]
+        if exact:
+            return exact[:1]
         used: list[Rule] = []
         for part in analysis.parts:
             if part.assignments_only and not part.redirects:
@@ -627,8 +640,7 @@ class PermissionEngine:
 
         if call.name == "bash" and analysis is not None:
             opaque = _opaque_reasons(call.target.raw, analysis)
-            if opaque and not any(r.names_command_line(call.target.raw) for r in self._allow_rules()
-                                  if r.covers_tool("bash")):
+            if opaque:
                 listed = "; ".join(opaque)
                 reason = f"the command cannot be checked part by part ({listed}); no rule or mode approves it"
                 return Verdict("ask", reason, f"parser: {opaque[0]}")
@@ -644,6 +656,10 @@ class PermissionEngine:
             missed = self._why_rules_miss(call)
             if missed:
                 reason = f"{reason}; allow rules cover only {missed}"
+        if outcome == "allow" and call.name == "bash" and analysis is not None and not analysis.plain:
+            listed = "; ".join(analysis.not_plain) or "it does not parse cleanly"
+            reason = f"not a plain command ({listed}): a mode approves only plain commands"
+            return Verdict("ask", reason, f"parser: {listed}")
         if outcome == "allow" and call.name == "bash" and self._hides_from_deny(call):
             reason = "the command's name is computed when it runs, so deny rules cannot check it"
             return Verdict("ask", reason, f"mode:{self._mode}")
@@ -714,7 +730,7 @@ class PermissionEngine:
             return Decision(True, "once", "person", f"allowed this time only: {verdict.reason} every time")
         text = answer.rule or self.suggest_rule(request)
         if text is None:
-            return Decision(True, "once", "person", "allowed once (no rule can name this tool)")
+            return Decision(True, "once", "person", "allowed once (no rule can name this call)")
         try:
             rule = parse_rule(text, "allow")
         except ConfigError as exc:
