@@ -19,7 +19,9 @@
     │   └── WorkspaceEscape          a path points outside the workspace root
     ├── PermissionDenied             a tool call was denied (rule, mode, person, policy)
     ├── McpError                     an MCP server failed to start, answer or stay up
-    └── StoreError                   the SQLite store cannot be read or written
+    ├── StoreError                   the SQLite store cannot be read or written
+    └── IsolationError               an isolated copy of a workspace (git worktree or temp
+                                     copy) could not be made, diffed, applied or removed
 
 Third-party exceptions (httpx, the MCP SDK, sqlite3, yaml) are mapped to these at one
 boundary each and re-raised ``from`` the original, so callers only handle this tree.
@@ -48,6 +50,7 @@ __all__ = [
     "PermissionDenied",
     "McpError",
     "StoreError",
+    "IsolationError",
 ]
 
 
@@ -216,3 +219,11 @@ class McpError(AgenticFlowError):
 
 class StoreError(AgenticFlowError):
     """The SQLite store (sessions, audit, stats) cannot be read or written."""
+
+
+class IsolationError(AgenticFlowError):
+    """An isolated copy of a workspace could not be made, diffed, applied or removed.
+
+    Raised by ``core.compare.isolation`` (compare and eval runs); the message names the
+    git command or the path that failed and what to do about it.
+    """

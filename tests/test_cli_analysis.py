@@ -58,7 +58,7 @@ def test_compare_md_is_a_pr_table_with_progress_on_stderr(cli, providers, llm_se
     a = llm_server_factory(default=Reply.text(CODE, input_tokens=12, output_tokens=9))
     b = llm_server_factory(default=Reply.text("no code here", delay_first=0.2))
     providers(a=a, b=b)
-    code, out, err = cli("compare", "--models", "a:m1,b:m2", "--task", "write a python function", "--md")
+    code, out, err = cli("compare", "--no-tools", "--models", "a:m1,b:m2", "--task", "write a python function", "--md")
     assert code == 0
     lines = out.splitlines()
     header = lines.index("| Model | Status | TTFT | Tokens/s | Total | Tokens in / out | Cost | Stop | Code checks |")
@@ -77,14 +77,14 @@ def test_compare_csv_to_file_and_json(cli, providers, llm_server_factory, tmp_pa
     b = llm_server_factory(default=Reply.error(503, "overloaded", retry_after=0))
     providers(a=a, b=b)
     target = tmp_path / "out.csv"
-    code, out, err = cli("compare", "--models", "a:m,b:m", "--task", "t", "--csv", "-o", str(target), "--retry", "0")
+    code, out, err = cli("compare", "--no-tools", "--models", "a:m,b:m", "--task", "t", "--csv", "-o", str(target), "--retry", "0")
     assert code == 0
     rows = list(csv.DictReader(target.open()))
     assert [(r["model"], r["status"]) for r in rows] == [("a:m", "ok"), ("b:m", "failed")]
     assert "overloaded" in rows[1]["error"]
     assert f"to {target}" in err and "a:m" in out  # the table still shows on the terminal
     assert len(b.requests) == 1  # --retry 0
-    code, out, _ = cli("compare", "--models", "a:m", "--task", "t", "--json")
+    code, out, _ = cli("compare", "--no-tools", "--models", "a:m", "--task", "t", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["summaries"][0]["model_id"] == "a:m" and doc["summaries"][0]["runs"][0]["answer"] == "x"
 
@@ -92,32 +92,32 @@ def test_compare_csv_to_file_and_json(cli, providers, llm_server_factory, tmp_pa
 def test_compare_output_format_follows_the_extension(cli, providers, llm_server_factory, tmp_path):
     providers(a=llm_server_factory(default=Reply.text("x")))
     target = tmp_path / "r.json"
-    assert cli("compare", "--models", "a:m", "--task", "t", "-o", str(target))[0] == 0
+    assert cli("compare", "--no-tools", "--models", "a:m", "--task", "t", "-o", str(target))[0] == 0
     assert json.loads(target.read_text())["models"] == ["a:m"]
 
 
 def test_compare_all_failed_exits_4(cli, providers, llm_server_factory):
     providers(a=llm_server_factory(default=Reply.error(401, "bad key")))
-    code, out, err = cli("compare", "--models", "a:m", "--task", "t")
+    code, out, err = cli("compare", "--no-tools", "--models", "a:m", "--task", "t")
     assert code == 4
     assert "failed" in out and "bad key" in err
 
 
 def test_compare_runs_and_check_command(cli, providers, llm_server_factory):
     providers(a=llm_server_factory(default=Reply.text(CODE)))
-    code, out, _ = cli("compare", "--models", "a:m", "--task", "t", "--runs", "2", "--md", "--no-answers",
+    code, out, _ = cli("compare", "--no-tools", "--models", "a:m", "--task", "t", "--runs", "2", "--md", "--no-answers",
                        "--check", f"{sys.executable} {{file}}", "--approve", "auto")
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("| `a:m`"))
     assert "ok 2/2" in row and "2/2 runs passed" in row
     assert "<details>" not in out
-    code, out, _ = cli("compare", "--models", "a:m", "--task", "t", "--check", "touch nope")
+    code, out, _ = cli("compare", "--no-tools", "--models", "a:m", "--task", "t", "--check", "touch nope")
     assert code == 0 and "check not run" in out
 
 
 def test_compare_base_url_applies_to_all(cli, llm_server_factory):
     server = llm_server_factory(default=Reply.text("ok"))
-    code, _, _ = cli("compare", "--models", "llamacpp:one,vllm:two", "--task", "t", "--base-url", server.openai_url)
+    code, _, _ = cli("compare", "--no-tools", "--models", "llamacpp:one,vllm:two", "--task", "t", "--base-url", server.openai_url)
     assert code == 0 and sorted(r.model for r in server.requests) == ["one", "two"]
 
 
@@ -131,7 +131,7 @@ def test_compare_base_url_applies_to_all(cli, llm_server_factory):
     ],
 )
 def test_compare_usage_errors(cli, argv, message):
-    code, _, err = cli("compare", *argv)
+    code, _, err = cli("compare", "--no-tools", *argv)
     assert code == 2 and message in err
 
 
@@ -166,7 +166,7 @@ def test_route_calibrate_from_stored_compares(cli, providers, llm_server_factory
     broken_code = "```python\nx=(\n```"
     providers(a=llm_server_factory(default=Reply.text(CODE)), b=llm_server_factory(default=Reply.text(broken_code)))
     for _ in range(2):
-        assert cli("compare", "--models", "a:m,b:m", "--task", "t")[0] == 0
+        assert cli("compare", "--no-tools", "--models", "a:m,b:m", "--task", "t")[0] == 0
     code, out, _ = cli("route", "calibrate")
     assert code == 0 and "calibrated from 4 model runs in 2 comparison(s)" in out
     assert (data_dir() / "router-weights.json").exists()

@@ -1,4 +1,4 @@
-"""``agentic-flow compare``, ``route`` (and ``route calibrate``) and ``cost``.
+"""``agentic-flow compare`` (see :mod:`.compare_cmd`), ``route`` (and ``route calibrate``) and ``cost``.
 
 Registered by :func:`add_analysis_commands` and run by :func:`dispatch_analysis`; this
 module imports nothing heavy at parser-building time, so ``--help`` stays fast.
@@ -8,16 +8,15 @@ Results go to stdout, progress and problems to stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from agentic_flow.core.cli.compare_cmd import add_compare_command, cmd_compare
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_ERROR,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PROVIDER,
     EXIT_USAGE,
@@ -33,19 +32,6 @@ from agentic_flow.core.errors import (
 
 __all__ = ["add_analysis_commands", "dispatch_analysis"]
 
-COMPARE_EPILOG = """\
-examples:
-  agentic-flow compare --models openrouter:deepseek/deepseek-chat,anthropic:claude-sonnet-4-5 \\
-      --task "write a python function that parses ISO dates" --md
-  agentic-flow compare --models a:x,b:y --task "..." --runs 3 --csv -o results.csv
-  agentic-flow compare --models a:x,b:y --task "..." --check "python {file}" --approve auto
-
-Each model runs concurrently in isolation; one failing never stops the others (exit 0
-when at least one model finished, 4 when none did). With --runs K, figures are the
-median (min-max). --check CMD runs CMD in a temp folder holding the answer's code blocks
-(block1.py, ... ; {file}, {files}, {dir} are filled in), through the permission rules:
-headless, it runs only if a rule or --approve auto allows it."""
-
 COST_EPILOG = """\
 examples:
   agentic-flow cost --tokens 10M
@@ -57,38 +43,7 @@ examples:
 def add_analysis_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``compare``, ``route`` and ``cost`` to the top-level subparsers."""
     raw = argparse.RawDescriptionHelpFormatter
-    c = sub.add_parser(
-        "compare", help="run one task on several models at once and compare them", epilog=COMPARE_EPILOG,
-        formatter_class=raw,
-    )
-    c.add_argument("--models", "-M", required=True, metavar="A,B,...", help="comma-separated PROVIDER:MODEL ids")
-    c.add_argument("--task", "-t", help="the task; read from stdin when omitted and stdin is not a terminal")
-    c.add_argument("--agent", "-a", help="use this agent's system prompt (no tools are offered in a comparison)")
-    c.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
-    c.add_argument("--runs", type=int, default=1, metavar="K", help="runs per model; figures become median (min-max)")
-    fmt = c.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the full result as JSON")
-    fmt.add_argument("--csv", action="store_true", help="print one CSV row per model run")
-    fmt.add_argument("--md", action="store_true", help="print a Markdown table to paste into a PR")
-    c.add_argument(
-        "--output", "-o", metavar="FILE", help="write the result to FILE (format from the flag or the extension)"
-    )
-    c.add_argument(
-        "--check", metavar="CMD", help="run CMD on each answer's extracted code (through the permission rules)"
-    )
-    c.add_argument(
-        "--check-timeout", type=float, default=30.0, metavar="SECONDS", help="limit for --check (default 30)"
-    )
-    c.add_argument(
-        "--approve", choices=["ask", "auto", "deny"],
-        help="who approves --check commands: ask (a person; denied headless), auto, deny",
-    )
-    c.add_argument("--timeout", type=float, metavar="SECONDS", help="longest a model's run may take (default: none)")
-    c.add_argument("--retry", type=int, metavar="N", help="retries on connect errors, 429 and 5xx (default 3)")
-    c.add_argument("--base-url", metavar="URL", help="send every model's requests to this server")
-    c.add_argument("--max-tokens", type=int, metavar="N", help="maximum tokens each model may write")
-    c.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0-2)")
-    c.add_argument("--no-answers", action="store_true", help="leave the answers out of --md output")
+    add_compare_command(sub)
 
     r = sub.add_parser("route", help="which model --model auto would choose for a task, and why")
     r_sub = r.add_subparsers(dest="route_command", metavar="ACTION")
@@ -117,7 +72,7 @@ def add_analysis_commands(sub: "argparse._SubParsersAction[argparse.ArgumentPars
 
 def dispatch_analysis(args: argparse.Namespace) -> int | None:
     """Run ``compare`` / ``route`` / ``cost``; None when the command is not one of them."""
-    commands = {"compare": _compare, "route": _route, "cost": _cost}
+    commands = {"compare": cmd_compare, "route": _route, "cost": _cost}
     command = commands.get(args.command)
     if command is None:
         return None
@@ -130,146 +85,6 @@ def dispatch_analysis(args: argparse.Namespace) -> int | None:
     except AgenticFlowError as exc:  # the same mapping as the top-level dispatcher
         err(str(exc))
         return EXIT_PROVIDER if isinstance(exc, (ProviderError, UnknownModel)) else EXIT_ERROR
-
-
-# --------------------------------------------------------------------------- compare
-
-
-def _interactive() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
-    except (ValueError, OSError):
-        return False
-
-
-def _format(args: argparse.Namespace) -> str | None:
-    for flag, name in (("json", "json"), ("csv", "csv"), ("md", "md")):
-        if getattr(args, flag):
-            return name
-    if args.output:
-        suffix = Path(args.output).suffix.lower()
-        return {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(suffix, "md")
-    return None
-
-
-def _compare_usage_error(args: argparse.Namespace) -> str | None:
-    if args.runs < 1:
-        return "--runs must be 1 or more"
-    for name in ("timeout", "check_timeout"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            return f"--{name.replace('_', '-')} must be more than 0 seconds"
-    if args.retry is not None and args.retry < 0:
-        return "--retry must be 0 or more"
-    if args.max_tokens is not None and args.max_tokens <= 0:
-        return "--max-tokens must be a positive number"
-    if args.temperature is not None and not 0 <= args.temperature <= 2:
-        return "--temperature must be between 0 and 2"
-    return None
-
-
-def _progress_line(done: int, total: int, run: Any) -> str:
-    # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.models.catalog import format_cost
-
-    head = f"[{done}/{total}] {run.model_id}"
-    if run.status != "ok":
-        return f"{head}: failed — {run.error}"
-    parts = [f"ttft {run.ttft_s:.2f}s" if run.ttft_s is not None else "ttft -"]
-    if run.tokens_per_s is not None:
-        parts.append(f"{run.tokens_per_s:.0f} tok/s")
-    if run.total_s is not None:
-        parts.append(f"total {run.total_s:.2f}s")
-    parts.append(f"cost {format_cost(run.cost)}")
-    parts.append(run.checks.summary())
-    return f"{head}: done — " + " · ".join(parts)
-
-
-def _compare(args: argparse.Namespace) -> int:
-
-    # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.compare.export import render
-    from agentic_flow.core.compare.runner import Comparison, RunFinished, parse_models
-    from agentic_flow.core.config import load_settings
-    from agentic_flow.core.store.database import Store
-
-    problem = _compare_usage_error(args)
-    task = read_task(args.task, sys.stdin)
-    if problem is None and not task:
-        problem = 'no task: pass --task "..." or pipe it on stdin'
-    if problem is not None or not task:
-        err(problem or "no task")
-        return EXIT_USAGE
-
-    try:
-        models = parse_models(args.models)
-    except ConfigError as exc:
-        err(str(exc))
-        return EXIT_USAGE
-    workspace = Path.cwd()
-    settings = load_settings(workspace)
-    engine = approver = None
-    if args.check:
-        # lazy: each command loads only what it runs (`--help` stays fast)
-        from agentic_flow.core.permissions import (
-            PermissionEngine,
-            mode_and_approver_for,
-        )
-
-        mode, approver = mode_and_approver_for(args.approve, _interactive())
-        engine, warnings = PermissionEngine.from_settings(
-            workspace, mode, user_settings=settings.user_file, project_settings=settings.project_file
-        )
-        for message in warnings:
-            warn(message)
-    comparison = Comparison(
-        task, models, agent=args.agent, agents_dir=args.agents_dir, runs=args.runs, settings=settings,
-        store=Store(), check_cmd=args.check, check_timeout=args.check_timeout, engine=engine, approver=approver,
-        timeout=args.timeout, retries=args.retry, base_url=args.base_url, max_tokens=args.max_tokens,
-        temperature=args.temperature,
-    )
-    total = len(models) * args.runs
-    rounds = f", {args.runs} runs each" if args.runs > 1 else ""
-    print(f"comparing {len(models)} models{rounds}: {', '.join(models)}", file=sys.stderr, flush=True)
-
-    async def run() -> None:
-        done = 0
-        async for _, event in comparison.stream():
-            if isinstance(event, RunFinished):
-                done += 1
-                print(_progress_line(done, total, event.run), file=sys.stderr, flush=True)
-
-    interrupted = False
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        interrupted = True
-    result = comparison.result
-    if result is None:  # interrupted before anything was set up
-        return EXIT_INTERRUPTED
-    fmt = _format(args)
-    text = render(result, fmt or "text") if fmt != "md" else _markdown(result, args)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            err(f"cannot write --output file {args.output}: {exc.strerror or exc}")
-            return EXIT_ERROR
-        print(f"wrote the comparison ({fmt}) to {args.output}; stored as {result.id}", file=sys.stderr)
-        sys.stdout.write(render(result, "text"))
-    else:
-        sys.stdout.write(text)
-    sys.stdout.flush()
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if any(s.ok_runs for s in result.summaries) else EXIT_PROVIDER
-
-
-def _markdown(result: Any, args: argparse.Namespace) -> str:
-    # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.compare.export import to_markdown
-
-    return to_markdown(result, answers=not args.no_answers)
 
 
 # --------------------------------------------------------------------------- route

@@ -361,29 +361,35 @@ async def run_check_command(
     model: str | None = None,
     audit: object | None = None,
     sandbox_settings: "SandboxSettings | None" = None,
+    cwd: Path | None = None,
+    agent: str = "compare --check",
 ) -> CommandCheck:
-    """Write the answer's blocks to a temp folder and run ``command`` there, if permitted.
+    """Run ``command`` on an answer's code, or in a workspace, if permitted.
 
-    The call is presented to ``engine`` as a ``bash`` tool call whose workspace is the
-    temp folder; only an allowed call runs, inside the command sandbox (the user's
+    Without ``cwd``, the answer's blocks are written to a temp folder and ``command``
+    runs there. With ``cwd`` (an agent run's isolated copy of the workspace) it runs in
+    that folder as it is, and ``{file}``/``{files}`` are left empty.
+
+    The call is presented to ``engine`` as a ``bash`` tool call whose workspace is that
+    folder; only an allowed call runs, inside the command sandbox (the user's
     ``sandbox_settings``). ``audit`` (a :class:`core.audit.AuditLog`) records the decision
-    and the outcome like any tool call.
+    and the outcome like any tool call, as made by ``agent``.
     """
 
-    blocks = extract_blocks(text) if blocks is None else blocks
+    blocks = extract_blocks(text) if blocks is None and cwd is None else (blocks or [])
     with tempfile.TemporaryDirectory(prefix="af-check-") as tmp:
-        folder = Path(tmp)
+        folder = Path(cwd) if cwd is not None else Path(tmp)
         sandbox = Sandbox(folder, sandbox_settings)
         if not sandbox.status.available and engine.sandbox_unavailable is None:
             engine.sandbox_unavailable = sandbox.status.reason  # then auto mode asks for it
-        files = write_blocks(folder, text, blocks)
+        files = write_blocks(folder, text, blocks) if cwd is None else []
         expanded = expand_command(command, folder, files, blocks)
         request = PermissionRequest(
             call_id=f"check-{time.monotonic_ns()}",
             tool="bash",
             arguments={"command": expanded, "timeout": timeout},
             workspace=folder,
-            agent="compare --check",
+            agent=agent,
             model=model,
         )
         decision = await engine.decide(request, approver)
@@ -406,11 +412,11 @@ async def run_check_command(
                 output=output,
                 duration_s=round(took, 3),
             )
-        _audit(audit, request, decision, result)
+        _audit(audit, request, decision, result, agent)
     return result
 
 
-def _audit(audit: object | None, request: object, decision: object, result: CommandCheck) -> None:
+def _audit(audit: object | None, request: object, decision: object, result: CommandCheck, agent: str) -> None:
     if audit is None:
         return
 
@@ -420,7 +426,7 @@ def _audit(audit: object | None, request: object, decision: object, result: Comm
         decision="allow" if result.allowed else "deny",
         scope=decision.scope,  # type: ignore[attr-defined]
         decided_by=result.decided_by,
-        agent="compare --check",
+        agent=agent,
         model=request.model,  # type: ignore[attr-defined]
         reason=result.reason,
         result_summary=result.summary() if result.allowed else "not executed (denied)",

@@ -16,9 +16,24 @@ from agentic_flow.core.cli.output import table
 from agentic_flow.core.compare.result import CompareResult, ModelSummary, Spread
 from agentic_flow.core.models.catalog import format_cost
 
-__all__ = ["COLUMNS", "summary_rows", "to_markdown", "to_csv", "to_json", "to_text", "render", "FORMATS"]
+__all__ = [
+    "COLUMNS",
+    "AGENT_COLUMNS",
+    "columns_for",
+    "summary_rows",
+    "to_markdown",
+    "to_csv",
+    "to_json",
+    "to_text",
+    "render",
+    "FORMATS",
+]
 
 COLUMNS = ["Model", "Status", "TTFT", "Tokens/s", "Total", "Tokens in / out", "Cost", "Stop", "Code checks"]
+AGENT_COLUMNS = [
+    "Model", "Status", "Check", "Diff", "Turns", "Tool calls", "Tokens in / out", "Cost", "TTFT", "Wall", "Stop",
+]
+"""Columns of an agent comparison (each model ran the agent with its tools in a copy)."""
 FORMATS = ("md", "csv", "json", "text")
 
 
@@ -46,8 +61,66 @@ def _status(s: ModelSummary) -> str:
     return f"{label} ({', '.join(kinds)})"
 
 
+def columns_for(result: CompareResult) -> list[str]:
+    return AGENT_COLUMNS if result.mode == "agent" else COLUMNS
+
+
+def _check_cell(s: ModelSummary) -> str:
+    verdicts = [r.check_passed for r in s.runs]
+    known = [v for v in verdicts if v is not None]
+    if not known:
+        command = next((r.checks.command for r in s.runs if r.checks.command is not None), None)
+        return "-" if command is None else command.summary()
+    if len(s.runs) == 1:
+        return "passed" if known[0] else "failed"
+    return f"{sum(known)}/{len(known)} passed"
+
+
+def _diff_cell(s: ModelSummary) -> str:
+    if len(s.runs) == 1:
+        return s.runs[0].diff_summary
+    return "; ".join(f"#{r.run_index + 1} {r.diff_summary}" for r in s.runs)
+
+
+def _tools_cell(s: ModelSummary) -> str:
+    totals: dict[str, int] = {}
+    for run in s.runs:
+        for name, count in run.tool_calls.items():
+            totals[name] = totals.get(name, 0) + count
+    if not totals:
+        return "none"
+    return ", ".join(f"{n} {c}" for n, c in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _agent_rows(result: CompareResult) -> list[list[str]]:
+    rows = []
+    for s in result.summaries:
+        tilde = "~" if s.estimated else ""
+        tokens = "-"
+        if s.input_tokens is not None and s.output_tokens is not None:
+            tokens = f"{tilde}{_cell(s.input_tokens, _count)} / {tilde}{_cell(s.output_tokens, _count)}"
+        rows.append(
+            [
+                s.model_id,
+                _status(s),
+                _check_cell(s),
+                _diff_cell(s),
+                _cell(s.turns, _count),
+                _tools_cell(s),
+                tokens,
+                _cell(s.cost, format_cost, "?") if s.ok_runs else "-",
+                _cell(s.ttft_s, _seconds),
+                _cell(s.total_s, _seconds),
+                ", ".join(s.stop_reasons) or "-",
+            ]
+        )
+    return rows
+
+
 def summary_rows(result: CompareResult) -> list[list[str]]:
-    """One row of display strings per model, in :data:`COLUMNS` order."""
+    """One row of display strings per model, in :func:`columns_for` order."""
+    if result.mode == "agent":
+        return _agent_rows(result)
     rows = []
     for s in result.summaries:
         tilde = "~" if s.estimated else ""
@@ -120,9 +193,10 @@ def to_markdown(result: CompareResult, *, answers: bool = True) -> str:
     if not result.complete:
         meta.append("**interrupted: partial results**")
     lines += [" · ".join(meta), ""]
-    lines.append("| " + " | ".join(COLUMNS) + " |")
-    numeric = ("TTFT", "Tokens/s", "Total", "Tokens in / out", "Cost")
-    lines.append("|" + "|".join("---:" if c in numeric else "---" for c in COLUMNS) + "|")
+    columns = columns_for(result)
+    lines.append("| " + " | ".join(columns) + " |")
+    numeric = ("TTFT", "Tokens/s", "Total", "Tokens in / out", "Cost", "Wall", "Turns")
+    lines.append("|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|")
     for row in summary_rows(result):
         row = [f"`{row[0]}`", *row[1:]]
         lines.append("| " + " | ".join(_md(c) if i else c for i, c in enumerate(row)) + " |")
@@ -135,6 +209,8 @@ def to_markdown(result: CompareResult, *, answers: bool = True) -> str:
     if failures:
         lines += ["", "**Failures**", ""]
         lines += [f"- `{m}`: {_md(e)}" for m, e in failures]
+    if result.mode == "agent":
+        lines += _diff_sections(result)
     if answers:
         lines += ["", "<details><summary>Answers</summary>", ""]
         for s in result.summaries:
@@ -147,9 +223,24 @@ def to_markdown(result: CompareResult, *, answers: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _diff_sections(result: CompareResult) -> list[str]:
+    out = ["", f"Workspace `{_md(result.workspace or '?')}` · agents ran under `--approve {result.approve}`;"
+           " apply one with `agentic-flow compare apply MODEL`."]
+    for s in result.summaries:
+        for run in s.runs:
+            if not run.diff.strip():
+                continue
+            label = f"`{s.model_id}`" + (f" (run {run.run_index + 1})" if result.runs > 1 else "")
+            fence = _fence_for(run.diff)
+            out += ["", f"<details><summary>Diff of {label}: {run.diff_summary}</summary>", "",
+                    f"{fence}diff", run.diff.rstrip("\n"), fence, "", "</details>"]
+    return out
+
+
 _CSV_FIELDS = [
     "model", "run", "status", "error_kind", "error", "ttft_s", "tokens_per_s", "total_s", "input_tokens",
     "output_tokens", "tokens_estimated", "cost_usd", "stop_reason", "checks_ok", "checks", "reported_model",
+    "turns", "tool_calls", "files_changed", "insertions", "deletions", "check_passed", "session",
 ]
 
 
@@ -182,6 +273,13 @@ def to_csv(result: CompareResult) -> str:
                 "checks_ok": "" if checks_ok is None else ("yes" if checks_ok else "no"),
                 "checks": run.checks.summary(),
                 "reported_model": run.reported_model or "",
+                "turns": num(run.turns),
+                "tool_calls": run.tool_calls_summary if run.tool_calls else "",
+                "files_changed": len(run.changed) if result.mode == "agent" else "",
+                "insertions": sum(f.added or 0 for f in run.changed) if result.mode == "agent" else "",
+                "deletions": sum(f.removed or 0 for f in run.changed) if result.mode == "agent" else "",
+                "check_passed": "" if run.check_passed is None else ("yes" if run.check_passed else "no"),
+                "session": run.session_id or "",
             }
         )
     return out.getvalue()
@@ -194,7 +292,10 @@ def to_json(result: CompareResult) -> str:
 def to_text(result: CompareResult) -> str:
     """The terminal table (plain text), the ranking and the failures."""
 
-    lines = [table(COLUMNS, summary_rows(result), right=(2, 3, 4, 5, 6))]
+    if result.mode == "agent":
+        lines = [table(AGENT_COLUMNS, summary_rows(result), right=(4, 6, 7, 8, 9))]
+    else:
+        lines = [table(COLUMNS, summary_rows(result), right=(2, 3, 4, 5, 6))]
     rank = result.ranking()
     best = [f"{label} {rank[key][0]}" for key, label in (("cost", "cheapest"), ("ttft", "fastest first token"),
                                                          ("total", "fastest overall")) if rank[key]]
@@ -203,6 +304,8 @@ def to_text(result: CompareResult) -> str:
     for s in result.summaries:
         for e in s.errors:
             lines.append(f"{s.model_id}: {e}")
+    if result.mode == "agent":
+        lines.append(f"diffs: agentic-flow compare diff MODEL · apply one: agentic-flow compare apply MODEL ({result.id})")
     lines.append("~ = estimated token count · ? = price unknown")
     return "\n".join(lines) + "\n"
 

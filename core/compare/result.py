@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from agentic_flow.core.compare.codecheck import CheckReport
 from agentic_flow.core.store.database import percentile
 
-__all__ = ["OK_STOPS", "ModelRun", "Spread", "ModelSummary", "CompareResult"]
+__all__ = ["OK_STOPS", "ChangedFile", "ModelRun", "Spread", "ModelSummary", "CompareResult"]
 
 OK_STOPS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use"})
 """Stop reasons of a run that finished (``max_tokens`` is shown, but is not a failure)."""
@@ -24,8 +24,23 @@ OK_STOPS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use"})
 # --------------------------------------------------------------------------- figures
 
 
+class ChangedFile(BaseModel):
+    """A file an agent run changed in its copy; ``added`` is None for a binary file."""
+
+    path: str
+    added: int | None = None
+    removed: int | None = None
+    status: Literal["added", "modified", "deleted"] = "modified"
+
+
 class ModelRun(BaseModel):
-    """One run of one model. ``None`` figures were not measured (no token arrived)."""
+    """One run of one model. ``None`` figures were not measured (no token arrived).
+
+    An agent run (``compare --agent``, the default) adds its turns, tool calls by tool,
+    the diff it made in its isolated copy and the session holding its transcript; its
+    figures cover the whole run (tokens and cost summed over turns, TTFT of the first
+    turn, ``total_s`` the wall time until the agent stopped, before the check).
+    """
 
     model_id: str
     run_index: int = 0
@@ -45,6 +60,36 @@ class ModelRun(BaseModel):
     retries: int = 0
     answer: str = ""
     checks: CheckReport = Field(default_factory=CheckReport)
+    turns: int | None = None
+    tool_calls: dict[str, int] = Field(default_factory=dict)
+    diff: str = ""
+    changed: list[ChangedFile] = Field(default_factory=list)
+    session_id: str | None = None
+    copy_path: str | None = None
+    """The isolated copy, when it was kept (``--keep``)."""
+
+    @property
+    def check_passed(self) -> bool | None:
+        """The ``--check`` command's verdict (None: no check ran)."""
+        command = self.checks.command
+        if command is None or not command.allowed:
+            return None
+        return command.ok
+
+    @property
+    def diff_summary(self) -> str:
+        if not self.changed:
+            return "no changes"
+        plus = sum(f.added or 0 for f in self.changed)
+        minus = sum(f.removed or 0 for f in self.changed)
+        n = len(self.changed)
+        return f"{n} file{'s' if n != 1 else ''} +{plus} -{minus}"
+
+    @property
+    def tool_calls_summary(self) -> str:
+        if not self.tool_calls:
+            return "none"
+        return ", ".join(f"{name} {count}" for name, count in sorted(self.tool_calls.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 class Spread(BaseModel):
@@ -93,6 +138,7 @@ class ModelSummary(BaseModel):
     cost: Spread | None = None
     """``None`` when any finished run's price was unknown."""
     estimated: bool = False
+    turns: Spread | None = None
     checks_passed: int = 0
     checks_total: int = 0
     stop_reasons: list[str] = []
@@ -128,6 +174,7 @@ class ModelSummary(BaseModel):
             output_tokens=Spread.of([r.output_tokens for r in ok]),
             cost=None if not ok or any(c is None for c in costs) else Spread.of(costs),
             estimated=any(r.estimated for r in ok),
+            turns=Spread.of([r.turns for r in runs if r.turns is not None]),
             checks_passed=sum(1 for c in checked if c),
             checks_total=len(checked),
             stop_reasons=list(dict.fromkeys(r.stop_reason for r in runs if r.stop_reason)),
@@ -148,6 +195,12 @@ class CompareResult(BaseModel):
     check_cmd: str | None = None
     complete: bool = True
     summaries: list[ModelSummary]
+    mode: Literal["text", "agent"] = "text"
+    """``agent``: each model ran the agent with its tools in an isolated copy."""
+    workspace: str | None = None
+    """The real workspace the copies were made from (agent mode); ``compare apply`` writes here."""
+    approve: str | None = None
+    """The headless policy the agents ran under (agent mode)."""
 
     @property
     def all_runs(self) -> list[ModelRun]:
