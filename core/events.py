@@ -172,6 +172,8 @@ class Retrying(Event):
     max_attempts: int
     delay: float
     reason: str
+    status: int | None = None
+    """The HTTP status that caused the retry (429: rate limited), when there was one."""
 
 
 class Notice(Event):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic_flow.core.cli.compare_cmd import add_compare_command, cmd_compare
+from agentic_flow.core.cli.evals import add_eval_command, cmd_eval
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_ERROR,
@@ -44,6 +45,7 @@ def add_analysis_commands(sub: "argparse._SubParsersAction[argparse.ArgumentPars
     """Add ``compare``, ``route`` and ``cost`` to the top-level subparsers."""
     raw = argparse.RawDescriptionHelpFormatter
     add_compare_command(sub)
+    add_eval_command(sub)
 
     r = sub.add_parser("route", help="which model --model auto would choose for a task, and why")
     r_sub = r.add_subparsers(dest="route_command", metavar="ACTION")
@@ -71,8 +73,8 @@ def add_analysis_commands(sub: "argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def dispatch_analysis(args: argparse.Namespace) -> int | None:
-    """Run ``compare`` / ``route`` / ``cost``; None when the command is not one of them."""
-    commands = {"compare": cmd_compare, "route": _route, "cost": _cost}
+    """Run ``compare`` / ``eval`` / ``route`` / ``cost``; None when the command is not one of them."""
+    commands = {"compare": cmd_compare, "eval": cmd_eval, "route": _route, "cost": _cost}
     command = commands.get(args.command)
     if command is None:
         return None

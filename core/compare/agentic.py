@@ -203,6 +203,7 @@ class IsolatedRun:
         catalog: prices for the cost (default: the runtime's catalog).
         keep: leave the copy on disk afterwards.
         label: part of the copy's folder name.
+        plain: copy the folder itself even inside a git repository (eval fixtures).
     """
 
     def __init__(
@@ -215,8 +216,10 @@ class IsolatedRun:
         catalog: "ModelCatalog | None" = None,
         keep: bool = False,
         label: str | None = None,
+        plain: bool = False,
     ) -> None:
         self.spec = spec
+        self.plain = plain
         self.source = source
         self.ref = ref
         self.run_index = run_index
@@ -228,7 +231,7 @@ class IsolatedRun:
         self.run: ModelRun | None = None
 
     async def __aenter__(self) -> IsolatedRun:
-        self.copy = await WorkspaceCopy.create(self.source, label=self.label, ref=self.ref)
+        self.copy = await WorkspaceCopy.create(self.source, label=self.label, ref=self.ref, plain=self.plain)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

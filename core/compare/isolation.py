@@ -277,6 +277,7 @@ class WorkspaceCopy:
         ref: str | None = None,
         parent: Path | None = None,
         uncommitted: bool = True,
+        plain: bool = False,
     ) -> WorkspaceCopy:
         """Copy ``source`` (None: an empty workspace) for one run.
 
@@ -286,20 +287,24 @@ class WorkspaceCopy:
                 (``source`` must be in a git repository).
             parent: where copies are made (default :func:`copies_root`).
             uncommitted: carry the uncommitted changes over (worktrees at HEAD only).
+            plain: a temp copy of the folder even inside a git repository (eval fixtures:
+                the folder is the workspace, not the repository around it).
 
         Raises:
             IsolationError: git failed, or ``ref`` was given outside a repository.
         """
-        return await asyncio.to_thread(cls._create, source, label, ref, parent, uncommitted)
+        return await asyncio.to_thread(cls._create, source, label, ref, parent, uncommitted, plain)
 
     @classmethod
-    def _create(cls, source: Path | None, label: str, ref: str | None, parent: Path | None, uncommitted: bool) -> WorkspaceCopy:
+    def _create(
+        cls, source: Path | None, label: str, ref: str | None, parent: Path | None, uncommitted: bool, plain: bool
+    ) -> WorkspaceCopy:
         base = parent or copies_root()
         base.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.")[:48] or "run"
         root = Path(tempfile.mkdtemp(prefix=f"{safe}-", dir=base)).resolve()
         source = source.resolve() if source is not None else None
-        top = git_toplevel(source) if source is not None else None
+        top = git_toplevel(source) if source is not None and (ref is not None or not plain) else None
         if ref is not None and top is None:
             shutil.rmtree(root, ignore_errors=True)
             raise IsolationError(f"the fixture names the git ref {ref!r}, but {source} is not in a git repository")

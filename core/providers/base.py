@@ -265,6 +265,7 @@ class Provider(ABC):
                         max_attempts=self.retry.retries,
                         delay=round(delay, 3),
                         reason=redact(exc.detail, [self.config.api_key] if self.config.api_key else []),
+                        status=exc.status,
                     )
                     await asyncio.sleep(delay)
                     continue

@@ -82,6 +82,8 @@ __all__ = [
     "NoModelAvailable",
     "CalibrationError",
     "task_features",
+    "task_type_of",
+    "TASK_TYPES",
     "provider_access",
     "route",
     "choose_auto",
@@ -250,6 +252,22 @@ def task_features(task: str, agent: "Agent | None" = None, *, tools: bool | None
         need_tier=_tier_for(points),
         drivers=tuple(drivers) or ("short, no code, design, debugging or tools (0)",),
     )
+
+
+TASK_TYPES = ("design", "debug", "code", "general")
+"""Kinds of task eval evidence is grouped by (an eval task may name its own ``type:``)."""
+
+
+def task_type_of(task: str, agent: "Agent | None" = None) -> str:
+    """The kind of task: ``design``, ``debug``, ``code`` or ``general``, from its features."""
+    features = task_features(task, agent)
+    if features.design:
+        return "design"
+    if features.debug:
+        return "debug"
+    if features.code:
+        return "code"
+    return "general"
 
 
 # --------------------------------------------------------------------------- providers

@@ -102,8 +102,67 @@ def m002_compare(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def m003_evals(conn: sqlite3.Connection) -> None:
+    """Eval runs and their cells (read and written by ``evals.cache``).
+
+    A cell is unique by (task, fixture hash, model, params hash, run index): a run that
+    meets a stored key reuses it, so re-running a suite resumes where it stopped.
+    """
+    for statement in (
+        """CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY,
+            suite_name TEXT NOT NULL,
+            suite_path TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            header TEXT NOT NULL
+        )""",
+        "CREATE INDEX eval_runs_updated ON eval_runs(updated_at)",
+        """CREATE TABLE eval_cells (
+            key TEXT PRIMARY KEY,
+            eval_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            run_index INTEGER NOT NULL,
+            fixture_hash TEXT NOT NULL,
+            params_hash TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('passed', 'failed')),
+            cost REAL,
+            ttft_ms REAL,
+            wall_ms REAL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            created_at TEXT NOT NULL,
+            result TEXT NOT NULL,
+            UNIQUE (task_id, fixture_hash, model_id, params_hash, run_index)
+        )""",
+        "CREATE INDEX eval_cells_model ON eval_cells(model_id, task_type)",
+    ):
+        conn.execute(statement)
+
+
+def m004_published_latency(conn: sqlite3.Connection) -> None:
+    """OpenRouter's published per-endpoint latency (``models refresh``; ``models.published_latency``)."""
+    conn.execute(
+        """CREATE TABLE published_latency (
+            model_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            tag TEXT NOT NULL DEFAULT '',
+            quantization TEXT,
+            ttft_ms_p50 REAL, ttft_ms_p75 REAL, ttft_ms_p90 REAL, ttft_ms_p99 REAL,
+            tps_p50 REAL, tps_p75 REAL, tps_p90 REAL, tps_p99 REAL,
+            uptime_30m REAL,
+            fetched_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (model_id, provider, tag)
+        )"""
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial, m002_compare]
+MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_published_latency]
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:

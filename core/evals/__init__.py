@@ -1,0 +1,1 @@
+"""Evaluation suites: a matrix of tasks x models x runs, checked, cached and reported."""
