@@ -3,6 +3,7 @@ backoff, the dry-run estimate and the reports."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from agentic_flow.core.evals.cache import EvalStore
 from agentic_flow.core.evals.checks import parse_verdict
 from agentic_flow.core.evals.estimate import JUDGE_INPUT_BASE, JUDGE_OUTPUT, estimate_matrix
 from agentic_flow.core.evals.html import to_html
+from agentic_flow.core.evals.limiter import AdaptiveLimiter
 from agentic_flow.core.evals.reports import load_transcripts, summarize, to_csv, to_json, to_markdown
 from agentic_flow.core.evals.runner import EvalRunner
 from agentic_flow.core.evals.suite import load_suite, parse_suite
@@ -289,6 +291,7 @@ async def test_429_halves_the_providers_concurrency(llm_server, tmp_path, retrie
     state = _rate_limiting_server(llm_server, retry_after=0.2)
     runner = EvalRunner(_tiny_suite(tmp_path), ["llamacpp:m"], runs=8, max_concurrency=4, store=Store(),
                         base_url=llm_server.openai_url, retries=retries)
+    runner.limiter.recover_after = 100  # no recovery within this run (tested below)
     header, cells = await runner.run()
     assert state["limited"] >= 1
     first = runner.limiter.history[0]
@@ -297,6 +300,22 @@ async def test_429_halves_the_providers_concurrency(llm_server, tmp_path, retrie
     assert header.status == "complete" and all(c.passed for c in cells) and len(cells) == 8
     if retries == 0:
         assert any(c.attempts == 2 for c in cells)  # a rate-limited cell went back in the queue
+
+
+async def test_the_cap_recovers_one_step_after_clean_cells_and_a_burst_of_429s_counts_once():
+    limiter = AdaptiveLimiter(max_concurrency=4, recover_after=2)
+    for _ in range(3):
+        await limiter.acquire("p")
+    await limiter.rate_limited("p", 0)
+    await limiter.rate_limited("p", 0)  # the same burst, within the cool-down
+    assert limiter.cap("p") == 2 and len(limiter.history) == 1
+    for _ in range(3):
+        await limiter.release("p")
+    assert limiter.cap("p") == 3 and [h.new for h in limiter.history] == [2, 3]
+    for _ in range(3):
+        await limiter.acquire("p")
+    with pytest.raises(TimeoutError):  # a fourth waits: the cap is 3 now
+        await asyncio.wait_for(limiter.acquire("p"), 0.05)
 
 
 # ------------------------------------------------------------------------------ reports
