@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenRouter API base URL (default: providers.openrouter.base_url in settings, else https://openrouter.ai/api/v1)",
     )
     refresh.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+    refresh.add_argument("--latency-for", metavar="A,B,...",
+                         help="also fetch OpenRouter's published latency for these models (author/slug)")
+    refresh.add_argument("--no-latency", action="store_true", help="skip OpenRouter's published per-endpoint latency")
 
     agents = sub.add_parser("agents", help="list or show agents from the catalog")
     agents_sub = agents.add_subparsers(dest="agents_command", metavar="ACTION")

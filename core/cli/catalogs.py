@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_PROVIDER
 from agentic_flow.core.cli.output import err, table, warn
@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.store.database import LatencyStats
 
-__all__ = ["cmd_models", "cmd_agents", "measured_latency", "agent_tool_problems"]
+__all__ = ["cmd_models", "cmd_agents", "measured_latency", "published_latency", "agent_tool_problems"]
 
 
 def measured_latency() -> "dict[str, LatencyStats]":
@@ -31,6 +31,19 @@ def measured_latency() -> "dict[str, LatencyStats]":
         return dict(Store().all_latency_stats())
     except StoreError as exc:
         warn(f"measured latency unavailable: {exc}")
+        return {}
+
+
+def published_latency() -> dict[str, Any]:
+    """OpenRouter's published latency per model id from ``models refresh`` ({} when none)."""
+    # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.models.published_latency import PublishedStore
+    from agentic_flow.core.store.database import Store
+
+    try:
+        return dict(PublishedStore(Store()).summaries())
+    except StoreError as exc:
+        warn(f"published latency unavailable: {exc}")
         return {}
 
 
@@ -55,6 +68,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not getattr(args, "offline", False):
         catalog = _with_discovered(catalog, settings)
     stats = measured_latency()
+    published = published_latency()
     models = catalog.search(args.search) if args.search else catalog.all()
 
     def ttft(info):  # noqa: ANN001, ANN202
@@ -80,6 +94,15 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "tokens_per_s_p50": s.tps_p50,
                 "tokens_per_s_p95": s.tps_p95,
             }
+            p = published.get(info.id)
+            item["published"] = None if p is None else {
+                "source": "openrouter endpoints, last 30 min",
+                "fetched_at": p.fetched_at.isoformat(),
+                "endpoints": p.endpoints,
+                "ttft_ms_p50": p.ttft_ms_p50,
+                "tokens_per_s_p50": p.tps_p50,
+                "uptime_30m": p.uptime_30m,
+            }
             out.append(item)
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -96,21 +119,28 @@ def cmd_models(args: argparse.Namespace) -> int:
                 str(s.count),
             )
         key = keys.get(info.provider)
+        pub = published.get(info.id)
+        shown_pub = ("-", "") if pub is None else (
+            f"{_fmt_ms(pub.ttft_ms_p50)}/{'-' if pub.tps_p50 is None else f'{pub.tps_p50:.0f}'}", pub.date
+        )
         rows.append(
             [row["Model"], row["In $/M"], row["Out $/M"], row["Context"], row["Tools"], row["Tier"], *measured,
-             "ok" if key is None else key, info.origin]
+             *shown_pub, "ok" if key is None else key, info.origin]
         )
     print(
         table(
-            ["MODEL", "IN $/M", "OUT $/M", "CONTEXT", "TOOLS", "TIER", "TTFT p50/p95", "TOK/S", "RUNS", "KEY", "FROM"],
+            ["MODEL", "IN $/M", "OUT $/M", "CONTEXT", "TOOLS", "TIER", "TTFT p50/p95", "TOK/S", "RUNS",
+             "PUBLISHED TTFT/TOK/S", "AS OF", "KEY", "FROM"],
             rows,
-            right=(1, 2, 3, 7, 8),
+            right=(1, 2, 3, 7, 8, 9),
         )
     )
     dates = sorted({m.price_date.isoformat() for m in models})
     if dates:
         print(f"\nPrices per million tokens, as of {dates[0]}..{dates[-1]}; ? = unknown. "
-              "Latency is measured from your own runs. Refresh OpenRouter prices: agentic-flow models refresh\n"
+              "TTFT p50/p95, TOK/S, RUNS: measured from your own runs. PUBLISHED: OpenRouter's figures for its "
+              "endpoints over the last 30 min (median p50), as of the date shown. "
+              "Refresh prices and published latency: agentic-flow models refresh\n"
               "FROM: bundled, openrouter (refreshed), local (embedded), settings (providers.NAME.models), "
               "discovered (listed by your server's GET /models)")
     return EXIT_OK
@@ -151,6 +181,12 @@ def _models_refresh(args: argparse.Namespace) -> int:
     print(f"updated {len(result.models)} OpenRouter models; cached in {result.path}")
     if result.skipped:
         warn(f"skipped {len(result.skipped)} entries that could not be read")
+    # Published per-endpoint latency (core/models/published_latency.py, core/cli/published.py).
+    if not getattr(args, "no_latency", False):
+        # lazy: each command loads only what it runs (`--help` stays fast)
+        from agentic_flow.core.cli.published import refresh_published_latency
+
+        refresh_published_latency(args, base_url)
     return EXIT_OK
 
 
