@@ -103,13 +103,26 @@ def _route(args: argparse.Namespace) -> int:
         from agentic_flow.core.routing.router import calibrate
 
         cal = calibrate(Store(), ModelCatalog.load())
-        print(f"calibrated from {cal.samples} model runs in {cal.comparisons} comparison(s); wrote {cal.path}")
+        evals = f" and {cal.eval_cells} eval cell(s)" if cal.eval_cells else ""
+        print(f"calibrated from {cal.samples} model runs in {cal.comparisons} comparison(s){evals}; wrote {cal.path}")
         for note in cal.notes:
             print(f"  {note}")
         rows = []
         for model_id, (s, n) in sorted(cal.models.items(), key=lambda kv: -(cal.rate(kv[0]) or 0)):
             rows.append([model_id, f"{s}/{n}", f"{cal.rate(model_id):.2f}"])
         print(table(["MODEL", "SUCCEEDED", "RATE (smoothed)"], rows, right=(1, 2)))
+        if cal.evals:
+            # lazy: each command loads only what it runs (`--help` stays fast)
+            from agentic_flow.core.models.catalog import format_cost
+
+            evidence = [
+                [task_type, model_id, f"{e.passed}/{e.cells}", "yes" if e.proven else "no", format_cost(e.cost_per_solved),
+                 ", ".join(e.eval_ids)]
+                for task_type, by_model in sorted(cal.evals.items())
+                for model_id, e in sorted(by_model.items(), key=lambda kv: (-kv[1].rate, kv[0]))
+            ]
+            print("\neval evidence per task type (`--model auto` prefers the cheapest proven model):")
+            print(table(["TYPE", "MODEL", "PASSED", "PROVEN", "COST/SOLVED", "EVAL RUNS"], evidence, right=(2,)))
         return EXIT_OK
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.agents.catalog import load_catalog

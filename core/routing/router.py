@@ -21,6 +21,7 @@ of named parts, and the explanation prints them.
        - latency  x log2(1 + expected seconds)  (measured TTFT + output / tokens-per-s)
        + preferred                              (provider in preferred_providers)
        + reliability x (measured success - average)   (only once calibrated)
+       + evals x (eval pass rate on this task type - 0.5)   (models with eval evidence)
 
    Latency comes from the user's own runs in the store (p50); a model not measured is
    given the median of those measured (it neither wins nor loses on latency).
@@ -29,6 +30,11 @@ of named parts, and the explanation prints them.
    (finished, code checks passed) scales the quality weight, and each model's measured
    success rate becomes its reliability term. The weights are written to
    ``data_dir()/router-weights.json``; the explanation says whether they were used.
+5. **Eval evidence** (also from ``route calibrate``): stored eval cells grouped by task
+   type (:func:`task_type_of`: design, debug, code, general — or a suite's ``type:``).
+   For a task of a type with evidence, a model *proven* on it (≥ 80 % of ≥ 2 cells
+   passed) has its tier gap waived, so the cheapest proven model wins unless a limit
+   excludes it; ``route --explain`` names the eval runs and pass counts it used.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from agentic_flow.core.routing.weights import (
     WEIGHTS_FILE,
     Calibration,
     CalibrationError,
+    EvalEvidence,
     Weights,
     calibrate,
     load_calibration,
@@ -78,6 +85,7 @@ __all__ = [
     "Candidate",
     "Excluded",
     "Calibration",
+    "EvalEvidence",
     "RouteDecision",
     "NoModelAvailable",
     "CalibrationError",
@@ -362,6 +370,7 @@ _PART_LABELS = {
     "latency": "latency",
     "preferred": "preferred provider",
     "reliability": "measured reliability",
+    "evals": "eval evidence",
 }
 
 
@@ -376,6 +385,9 @@ class RouteDecision:
     excluded: list[Excluded]
     calibration: Calibration | None = None
     warnings: list[str] = field(default_factory=list)
+    task_type: str = "general"
+    evidence: dict[str, EvalEvidence] = field(default_factory=dict)
+    """Eval evidence for this task type, per model (from ``route calibrate``)."""
 
     @property
     def chosen(self) -> Candidate | None:
@@ -422,6 +434,17 @@ class RouteDecision:
                 f"no usable model within the limits reaches tier {f.need_tier}: "
                 f"{chosen.id} ({chosen.model.tier}) is the best fit left"
             )
+        if self.evidence:
+            runs = sorted({i for e in self.evidence.values() for i in e.eval_ids})
+            proven = [m for m, e in self.evidence.items() if e.proven]
+            line = (
+                f"eval evidence for '{self.task_type}' tasks (eval run(s) {', '.join(runs) or '?'}): "
+                f"{len(self.evidence)} model(s) tried, {len(proven)} proven"
+            )
+            chosen_ev = self.evidence.get(chosen.id) if chosen is not None else None
+            if chosen is not None and chosen_ev is not None:
+                line += f"; {chosen.id} passed {chosen_ev.passed}/{chosen_ev.cells}"
+            out.append(line)
         margin = self.margin()
         if margin is not None:
             out.append(
@@ -488,8 +511,9 @@ class RouteDecision:
         lines.append("policy: " + " · ".join(policy))
         if self.calibration is not None:
             c = self.calibration
+            evals = f" and {c.eval_cells} eval cell(s)" if c.eval_cells else ""
             lines.append(
-                f"weights: calibrated {c.calibrated_at} from {c.samples} runs in {c.comparisons} comparison(s)"
+                f"weights: calibrated {c.calibrated_at} from {c.samples} runs in {c.comparisons} comparison(s){evals}"
                 + (f" — {c.notes[0]}" if c.notes else "")
             )
         else:
@@ -534,6 +558,12 @@ class RouteDecision:
             "excluded": [asdict(e) for e in self.excluded],
             "message": None if self.chosen else self.message(),
             "warnings": self.warnings,
+            "task_type": self.task_type,
+            "eval_evidence": {
+                m: {"passed": e.passed, "cells": e.cells, "cost_per_solved": e.cost_per_solved, "proven": e.proven,
+                    "eval_ids": list(e.eval_ids)}
+                for m, e in self.evidence.items()
+            },
         }
 
 
@@ -625,18 +655,20 @@ def route(
             excluded.append(Excluded(info.id, reason, kind))
         else:
             fits.append((info, est))
+    ttype = task_type_of(task, agent)
+    evidence = dict(calibration.evals.get(ttype, {})) if calibration is not None else {}
     expected = {info.id: _expected_seconds(latency.get(info.id), features.output_tokens) for info, _ in fits}
     measured = [s for s in expected.values() if s is not None]
     typical = statistics.median(measured) if measured else None
     mean_rate = calibration.mean_rate() if calibration else 0.5
     ranked = [
         _score(info, est, features, need, weights, latency.get(info.id), expected[info.id], typical, policy,
-               calibration, mean_rate, access[info.provider])
+               calibration, mean_rate, access[info.provider], evidence.get(info.id), ttype)
         for info, est in fits
     ]
     ranked.sort(key=lambda c: (-c.score, c.est_cost if c.est_cost is not None else math.inf, c.id))
     excluded.sort(key=lambda e: _KIND_ORDER.index(e.kind))
-    return RouteDecision(features, policy, weights, ranked, excluded, calibration, warnings)
+    return RouteDecision(features, policy, weights, ranked, excluded, calibration, warnings, ttype, evidence)
 
 
 def _score(
@@ -652,6 +684,8 @@ def _score(
     calibration: Calibration | None,
     mean_rate: float,
     acc: ProviderAccess,
+    evidence: EvalEvidence | None = None,
+    task_type: str = "general",
 ) -> Candidate:
     gap = need - TIER_INDEX[info.tier]
     parts: dict[str, float] = {}
@@ -698,6 +732,18 @@ def _score(
             s, n = calibration.models[info.id]
             parts["reliability"] = w.reliability * (rate - mean_rate)
             reasons.append(f"succeeded {s}/{n} in comparisons ({parts['reliability']:+.2f})")
+    parts["evals"] = 0.0
+    if evidence is not None and evidence.cells:
+        parts["evals"] = w.evals * (evidence.rate - 0.5)
+        runs = ", ".join(evidence.eval_ids) or "?"
+        note = (
+            f"eval evidence: passed {evidence.passed}/{evidence.cells} '{task_type}' tasks (eval run(s) {runs}), "
+            f"{format_cost(evidence.cost_per_solved)} per solved task ({parts['evals']:+.2f})"
+        )
+        if evidence.proven and parts["quality"] < 0:
+            note += f"; proven on such tasks, so the tier gap is waived (was {parts['quality']:+.2f})"
+            parts["quality"] = 0.0
+        reasons.append(note)
     if acc.local:
         reasons.append(f"runs locally ({acc.note})")
     return Candidate(info, sum(parts.values()), parts, reasons, est, seconds)

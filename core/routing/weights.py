@@ -1,11 +1,21 @@
-"""The router's weights, and their calibration from stored comparison results.
+"""The router's weights, and their calibration from stored comparison and eval results.
 
 :func:`calibrate` (``agentic-flow route calibrate``) reads every stored model run of
-``agentic-flow compare``: a run *succeeded* when it finished and its code checks (if
-any) passed. How much more often higher tiers succeeded (a least-squares slope of
-success over tier) scales the quality weight against the slope the defaults assume;
-each compared model's own success rate feeds the reliability term. The result is
-written as JSON to ``data_dir()/router-weights.json`` and read back by
+``agentic-flow compare`` (a run *succeeded* when it finished and its checks, if any,
+passed) and every stored eval cell (it succeeded when it passed). How much more often
+higher tiers succeeded (a least-squares slope of success over tier) scales the quality
+weight against the slope the defaults assume; each model's own success rate feeds the
+reliability term.
+
+Eval cells also become **evidence per task type** (``debug``, ``code``, ``design``,
+``general``, or a suite's own ``type:``): per model, the cells passed, the cells run,
+their cost and the eval runs they came from. The router uses it for a task of the same
+type: a model *proven* on such tasks (at least :data:`PROVEN_MIN_CELLS` cells, at least
+:data:`PROVEN_RATE` passed) has its tier gap waived — the evidence beats the tier guess —
+so among proven models the cheapest wins; every model with evidence gets the ``evals``
+part of the score (its pass rate above or below one half).
+
+The result is written as JSON to ``data_dir()/router-weights.json`` and read back by
 :func:`load_calibration`; a missing or broken file means the default weights.
 """
 
@@ -13,13 +23,14 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.errors import AgenticFlowError
+from agentic_flow.core.evals.cache import EvalStore
 from agentic_flow.core.models.catalog import TIERS, ModelCatalog
 from agentic_flow.core.paths import data_dir
 
@@ -32,6 +43,9 @@ __all__ = [
     "WEIGHTS_FILE",
     "TIER_INDEX",
     "EXPECTED_TIER_SLOPE",
+    "PROVEN_MIN_CELLS",
+    "PROVEN_RATE",
+    "EvalEvidence",
     "Calibration",
     "CalibrationError",
     "weights_path",
@@ -43,6 +57,9 @@ WEIGHTS_FILE = "router-weights.json"
 TIER_INDEX: dict[str, int] = {t: i for i, t in enumerate(TIERS)}
 EXPECTED_TIER_SLOPE = 0.15
 """Success-rate gain per tier step the default quality weight assumes."""
+PROVEN_MIN_CELLS = 2
+PROVEN_RATE = 0.8
+"""A model passed at least this share of at least PROVEN_MIN_CELLS eval cells of a task type."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ class Weights:
     latency: float = 0.5
     preferred: float = 1.0
     reliability: float = 0.0
+    evals: float = 2.0
+    """Multiplies (eval pass rate on this task type - 0.5) for models with eval evidence."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Weights:
@@ -63,6 +82,29 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class EvalEvidence:
+    """One model's stored eval cells of one task type."""
+
+    passed: int
+    cells: int
+    cost: float | None
+    """Total cost of those cells (None when any price was unknown)."""
+    eval_ids: tuple[str, ...] = ()
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.cells if self.cells else 0.0
+
+    @property
+    def proven(self) -> bool:
+        return self.cells >= PROVEN_MIN_CELLS and self.rate >= PROVEN_RATE
+
+    @property
+    def cost_per_solved(self) -> float | None:
+        return None if self.cost is None or not self.passed else self.cost / self.passed
 
 
 @dataclass(frozen=True)
@@ -78,6 +120,9 @@ class Calibration:
     """``model_id -> (successes, runs)``."""
     notes: tuple[str, ...] = ()
     path: Path | None = None
+    evals: dict[str, dict[str, EvalEvidence]] = field(default_factory=dict)
+    """``task type -> model id -> evidence`` from stored eval cells."""
+    eval_cells: int = 0
 
     def rate(self, model_id: str) -> float | None:
         """Smoothed success rate ``(s + 1) / (n + 2)``; None when never compared."""
@@ -93,7 +138,12 @@ class Calibration:
         data.pop("path")
         data["models"] = {m: {"successes": s, "runs": n} for m, (s, n) in self.models.items()}
         data["notes"] = list(self.notes)
-        data["version"] = 1
+        data["evals"] = {
+            t: {m: {"passed": e.passed, "cells": e.cells, "cost": e.cost, "eval_ids": list(e.eval_ids)}
+                for m, e in by_model.items()}
+            for t, by_model in self.evals.items()
+        }
+        data["version"] = 2
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -117,6 +167,16 @@ def load_calibration(path: Path | None = None) -> tuple[Calibration | None, str 
         return None, f"router weights {path} cannot be read ({exc}); default weights are used"
     try:
         models = {m: (int(v["successes"]), int(v["runs"])) for m, v in data.get("models", {}).items()}
+        evals = {
+            str(t): {
+                str(m): EvalEvidence(
+                    int(e["passed"]), int(e["cells"]), None if e.get("cost") is None else float(e["cost"]),
+                    tuple(str(i) for i in e.get("eval_ids", ())),
+                )
+                for m, e in by_model.items()
+            }
+            for t, by_model in data.get("evals", {}).items()
+        }
         return (
             Calibration(
                 weights=Weights.from_dict(data["weights"]),
@@ -127,6 +187,8 @@ def load_calibration(path: Path | None = None) -> tuple[Calibration | None, str 
                 models=models,
                 notes=tuple(data.get("notes", ())),
                 path=path,
+                evals=evals,
+                eval_cells=int(data.get("eval_cells", 0)),
             ),
             None,
         )
@@ -144,19 +206,21 @@ def _slope(points: list[tuple[int, float]]) -> float | None:
 
 
 def calibrate(store: "Store", catalog: ModelCatalog, *, path: Path | None = None) -> Calibration:
-    """Fit the weights to the stored comparison results and write them to ``path``.
+    """Fit the weights to the stored comparison and eval results and write them to ``path``.
 
-    A run succeeded when it finished and its code checks (if any) passed. The quality
-    weight is scaled by how much success rose per tier (against the
-    :data:`EXPECTED_TIER_SLOPE` the defaults assume), clamped to 0.25×–3×; every
-    compared model gets its own success rate for the reliability term.
+    A compared run succeeded when it finished and its code checks (if any) passed; an
+    eval cell when it passed. The quality weight is scaled by how much success rose per
+    tier (against the :data:`EXPECTED_TIER_SLOPE` the defaults assume), clamped to
+    0.25×–3×; every model gets its own success rate for the reliability term, and eval
+    cells become evidence per task type (see the module docstring).
     """
 
     outcomes = CompareStore(store).outcomes()
-    if not outcomes:
+    by_type = EvalStore(store).type_outcomes()
+    if not outcomes and not by_type:
         raise CalibrationError(
-            "no stored comparison results to calibrate from: run `agentic-flow compare --models A,B --task ...` "
-            "a few times first"
+            "no stored comparison or eval results to calibrate from: run `agentic-flow compare --models A,B --task ...` "
+            "or `agentic-flow eval SUITE.yaml --models A,B` first"
         )
     models: dict[str, tuple[int, int]] = {}
     points: list[tuple[int, float]] = []
@@ -166,6 +230,16 @@ def calibrate(store: "Store", catalog: ModelCatalog, *, path: Path | None = None
         info = catalog.get(o.model_id)
         if info is not None:
             points.append((TIER_INDEX[info.tier], 1.0 if o.success else 0.0))
+    evals: dict[str, dict[str, EvalEvidence]] = {}
+    eval_cells = 0
+    for t in by_type:
+        evals.setdefault(t.task_type, {})[t.model_id] = EvalEvidence(t.passed, t.cells, t.cost, t.eval_ids)
+        eval_cells += t.cells
+        s, n = models.get(t.model_id, (0, 0))
+        models[t.model_id] = (s + t.passed, n + t.cells)
+        info = catalog.get(t.model_id)
+        if info is not None:
+            points += [(TIER_INDEX[info.tier], 1.0)] * t.passed + [(TIER_INDEX[info.tier], 0.0)] * (t.cells - t.passed)
     slope = _slope(points)
     notes: list[str] = []
     quality = DEFAULT_WEIGHTS.quality
@@ -182,12 +256,14 @@ def calibrate(store: "Store", catalog: ModelCatalog, *, path: Path | None = None
     result = Calibration(
         weights=weights,
         calibrated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        samples=len(outcomes),
+        samples=len(outcomes) + eval_cells,
         comparisons=len({o.compare_id for o in outcomes}),
         tier_slope=None if slope is None else round(slope, 4),
         models=models,
         notes=tuple(notes),
         path=path or weights_path(),
+        evals=evals,
+        eval_cells=eval_cells,
     )
     target = result.path
     assert target is not None
