@@ -20,28 +20,35 @@ Hooks for other screens:
   marked in the model table, for the current agent).
 * ``app.open_mcp()`` opens the MCP screen (the open session's servers, else the
   configured ones).
+* ``app.open_eval_results(run_id)`` opens an eval run's results (default: the latest);
+  ``app.pick_eval_run()`` lists the stored runs first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from agentic_flow.core.agents.catalog import Agent, AgentCatalog, load_catalog
 from agentic_flow.core.config import LoadedSettings, load_settings
-from agentic_flow.core.errors import AgentDefinitionError
+from agentic_flow.core.errors import AgentDefinitionError, StoreError
+from agentic_flow.core.evals.cache import EvalStore
+from agentic_flow.core.evals.records import EvalRun
 from agentic_flow.core.models.catalog import ModelCatalog, split_model_id
 from agentic_flow.core.runtime import RunOptions, Runtime, choose_model
+from agentic_flow.core.store.database import Store
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
 from agentic_flow.tui.screens.agents import AgentsScreen
 from agentic_flow.tui.screens.compare import CompareScreen
+from agentic_flow.tui.screens.eval_results import EvalResultsScreen, EvalRunPicker
 from agentic_flow.tui.screens.mcp import McpScreen
 from agentic_flow.tui.screens.models import ModelsScreen
 from agentic_flow.tui.screens.session import SessionScreen
@@ -291,6 +298,28 @@ class WorkbenchApp(App[int]):
 
         self.push_screen(CompareScreen(chosen, task=task, agent=self.current_agent))
 
+    def open_eval_results(self, run_id: str | None = None) -> None:
+        """Push the results of eval run ``run_id`` (None: the latest)."""
+        self.push_screen(EvalResultsScreen(run_id))
+
+    def pick_eval_run(self) -> None:
+        """List the stored eval runs; the one picked opens in the results screen."""
+        self._pick_eval_run()
+
+    @work(exclusive=True, group="eval-runs", exit_on_error=False)
+    async def _pick_eval_run(self) -> None:
+        try:
+            runs = await asyncio.to_thread(_eval_runs)
+        except StoreError as exc:
+            self.notify(f"Eval runs unavailable: {exc}", severity="error")
+            return
+        if not runs:
+            self.notify("No eval runs yet: agentic-flow eval SUITE.yaml --models A,B", severity="warning")
+            return
+        picked = await self.push_screen_wait(EvalRunPicker(runs))
+        if picked:
+            self.open_eval_results(picked)
+
     # ------------------------------------------------------------------ themes
 
     def watch_theme(self, theme: str) -> None:
@@ -376,6 +405,11 @@ class WorkbenchApp(App[int]):
                     self.open_compare,
                 )
             )
+        commands.append(
+            PaletteCommand("Evals: latest results", "The matrix, charts and cells of the last eval run",
+                           self.open_eval_results)
+        )
+        commands.append(PaletteCommand("Evals: choose a run", "Pick a stored eval run to look at", self.pick_eval_run))
         for name in self.theme_cycle:
             theme = self.get_theme(name)
             kind = "light" if theme is not None and not theme.dark else "dark"
@@ -391,6 +425,11 @@ class WorkbenchApp(App[int]):
         for command in super().get_system_commands(screen):
             if command.title not in ("Theme", "Quit"):
                 yield command
+
+
+def _eval_runs() -> list[EvalRun]:
+    with Store() as store:
+        return EvalStore(store).list_runs()
 
 
 def run_app(

@@ -27,10 +27,12 @@ from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
 from agentic_flow.core.config import LoadedSettings, ProviderSettings, Settings
 from agentic_flow.core.events import TextDelta
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo
+from agentic_flow.core.paths import data_dir
 from agentic_flow.core.store.database import Store
 from agentic_flow.tui.app import WorkbenchApp
 from agentic_flow.tui.screens.compare import CompareScreen, column_layout
 from agentic_flow.tui.screens.models import ModelsScreen
+from agentic_flow.tui.screens.save_dialog import SaveDialog
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.widgets.answer_view import AnswerView
 from agentic_flow.tui.widgets.model_table import ModelTable
@@ -140,8 +142,9 @@ def record_notifications(app) -> list[tuple[str, str]]:
 
 
 async def open_compare(pilot, models, **kwargs) -> CompareScreen:
+    """The compare screen in text mode unless ``tools=True`` (agent mode: tests/tui/test_compare_agent.py)."""
     await pilot.pause()
-    screen = CompareScreen(models, **kwargs)
+    screen = CompareScreen(models, **{"tools": False, **kwargs})
     await pilot.app.push_screen(screen)
     await pilot.pause()
     return screen
@@ -209,7 +212,7 @@ async def test_columns_stream_side_by_side_errors_stay_isolated_and_the_summary_
     assert stats[SLOW].ttft_p50 >= 600
 
 
-async def test_export_writes_markdown_csv_and_json_into_the_workspace(tmp_path, servers):
+async def test_export_asks_where_and_writes_markdown_csv_and_json_there(tmp_path, servers):
     app = make_app(tmp_path, settings_for(tmp_path, **servers))
     async with app.run_test(size=SIZE) as pilot:
         seen = record_notifications(app)
@@ -220,18 +223,40 @@ async def test_export_writes_markdown_csv_and_json_into_the_workspace(tmp_path, 
         await wait_until(pilot, lambda: not screen.running, what="the end")
         await pilot.press("ctrl+s")
         await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
+        field = dialog.query_one("#save-path", Input)
+        suggested = Path(field.value)
+        assert suggested.parent == data_dir() / "exports" and suggested.suffix == ".md"
+        assert not suggested.is_relative_to(tmp_path)  # never the workspace by itself
+        await pilot.press("enter")
+        await pilot.pause()
         md = screen.last_export
-        assert md is not None and md.parent == tmp_path and md.suffix == ".md"
-        assert any(m == f"Markdown written to {md.name}" for m, _ in seen)
+        assert md == suggested and md.is_file()
+        assert any(m == f"Markdown written to {md}" for m, _ in seen)
         text = md.read_text()
         assert "### Model comparison" in text and f"| `{FAST}` | ok |" in text and "upstream exploded" in text
 
-        csv_path = screen.action_export("csv")
+        # the path is the user's to change; Esc writes nothing
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        field = app.screen.query_one("#save-path", Input)
+        field.value = str(tmp_path / "out" / "mine.md")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.last_export == tmp_path / "out" / "mine.md" and screen.last_export.is_file()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and screen.last_export == tmp_path / "out" / "mine.md"
+
+        csv_path = screen.export_to(tmp_path / "r.csv", "csv")
         rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
         assert [(r["model"], r["status"]) for r in rows] == [(FAST, "ok"), (BROKEN, "failed")]
-        json_path = screen.action_export("json")
+        json_path = screen.export_to(tmp_path / "r.json", "json")
         assert json.loads(json_path.read_text())["models"] == [FAST, BROKEN]
-        assert any(m == f"CSV written to {csv_path.name}" for m, _ in seen)
+        assert any(m == f"CSV written to {csv_path}" for m, _ in seen)
 
 
 async def test_escape_cancels_a_running_comparison_and_goes_back(tmp_path, llm_server_factory):
@@ -267,7 +292,7 @@ async def test_stop_keeps_partial_results_that_can_be_exported(tmp_path, llm_ser
         assert screen.column("slow:b").state == "cancelled"
         assert screen.result is not None and not screen.result.complete
         assert "stopped" in text_of(screen.query_one("#compare-status", Static))
-        path = screen.action_export("md")
+        path = screen.export_to(tmp_path / "partial.md", "md")
         assert "interrupted: partial results" in path.read_text()
 
 
@@ -293,6 +318,9 @@ async def test_marked_models_open_the_compare_screen_from_the_model_table(tmp_pa
         assert isinstance(screen, CompareScreen)
         assert set(screen.models) == {FAST, BROKEN} and screen.agent.name == "alpha"
         assert isinstance(app.focused, Input) and app.focused.id == "compare-task"
+        assert screen.tools  # agent mode by default; this test compares answers
+        await pilot.press("ctrl+o")
+        assert not screen.tools
         await pilot.press(*"hello", "enter")
         await wait_until(pilot, lambda: not screen.running, what="the end")
         assert servers["fast"].requests[0].last_user_text() == "hello"
@@ -328,7 +356,8 @@ async def test_palette_command_compares_the_marked_models(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen) and set(app.screen.models) == {FAST, SLOW}
         names = [c.name for c in app.palette_commands(app.screen)]
-        assert {"Compare: export as Markdown", "Compare: export as CSV", "Compare: export as JSON"} <= set(names)
+        assert {"Compare: export as Markdown", "Compare: export as CSV", "Compare: export as JSON",
+                "Compare: apply a diff", "Compare: view a diff", "Compare: charts"} <= set(names)
 
 
 async def test_eighty_columns_show_two_models_and_scroll_to_the_rest(tmp_path):
@@ -432,7 +461,7 @@ async def test_a_scripted_comparison_shows_fixed_figures(tmp_path):
 async def _finished_scripted_comparison(pilot) -> None:
     await pilot.pause()
     screen = CompareScreen(
-        [FAST, SLOW, BROKEN], task=TASK, record=False, autorun=True,
+        [FAST, SLOW, BROKEN], task=TASK, record=False, autorun=True, tools=False,
         factory=lambda task, models, store: ScriptedComparison(task, models, SCRIPT),
     )
     await pilot.app.push_screen(screen)

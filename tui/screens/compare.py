@@ -1,27 +1,37 @@
 """The compare screen: one task on N models side by side, streaming live.
 
 Reached from the model table (mark models with Space, press Ctrl+T) or the palette
-("Compare: the marked models"). Type the task, Enter runs it on every model at once
-through :class:`core.compare.Comparison` — each model an isolated run, so one failing
-shows its error in its own column and never stops the others.
+("Compare: the marked models"). Type the task, Enter runs it on every model at once —
+each model an isolated run, so one failing shows its error in its own column and never
+stops the others.
 
+* **Agent mode** (the default; Ctrl+O switches): each model runs the agent with its
+  tools in its own copy of the workspace (:class:`core.compare.agentic.AgenticComparison`:
+  a git worktree at HEAD plus uncommitted changes, or a temp copy), under the headless
+  policy shown in the mode line (Ctrl+G cycles accept-edits, auto, deny, read-only). The
+  optional check command (second input, e.g. ``pytest -q``) runs in each copy after its
+  run. Columns show the answer and the tool calls; the verdict line gives the check,
+  the diff stats, turns and tool calls. Ctrl+R shows one model's diff; Ctrl+Y (or ``a``
+  in the diff) applies it to the real workspace **through the permission engine** — the
+  files it would ask about are listed in one confirmation. Nothing touches the workspace
+  before that.
+* **Text mode**: the prompt alone, no tools (:class:`core.compare.Comparison`); code in
+  the answers is checked (Python parsed with ``ast``).
 * Columns: two side by side at 80 columns, up to four on a wide terminal, the rest
   reached by scrolling sideways (Tab walks the columns and scrolls to each).
-* Live: one ``@work`` worker iterates ``Comparison.stream()`` and hands each event to its
-  column, which only queues text; a 20 Hz timer flushes the queues and reads each run's
-  :class:`~core.compare.LiveMeter` (TTFT, tokens/s, tokens, cost). Posting a message per
-  token would cost more than the tokens themselves.
-* When every run ended: each column shows its code checks (``✓ python ok`` /
-  ``✗ python #1 line 2: …``), stop reason or error, and the summary panel ranks the models
-  by cost, speed and checks.
-* Ctrl+S (or the palette) exports the result as Markdown, CSV or JSON into the workspace
-  (:mod:`core.compare_export`); the path is shown in a notification.
-* Esc cancels a running comparison (the worker, hence every model's request) and goes
-  back. The palette can also stop it and stay, to export the partial result.
+* Live: one ``@work`` worker iterates the comparison's ``stream()`` and hands each event
+  to its column, which only queues text; a 20 Hz timer flushes the queues and reads each
+  run's :class:`~core.compare.LiveMeter`. Posting a message per token would cost more
+  than the tokens themselves.
+* When every run ended: the summary panel ranks the models, and the charts (Ctrl+L;
+  shown at once on tall terminals) plot cost against pass rate, latency and tokens.
+* Ctrl+S (or the palette) exports the result as Markdown, CSV or JSON to a path the save
+  dialog shows and lets you change — never silently into the workspace.
+* Esc cancels a running comparison (the worker, hence every model's run) and goes back.
 
-Runs are recorded in the store (latency samples for the model table's p50/p95, usage,
-the result). ``factory`` replaces how the :class:`Comparison` is built (tests inject a
-scripted one so a snapshot's figures are fixed).
+Runs are recorded in the store (latency samples for the model table's p50/p95 — it
+shows them when you go back —, usage, the result). ``factory`` replaces how the
+comparison is built (tests inject a scripted one so a snapshot's figures are fixed).
 """
 
 from __future__ import annotations
@@ -44,14 +54,22 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker
 
+from agentic_flow.core.compare.agentic import HEADLESS_POLICIES, AgenticComparison
+from agentic_flow.core.compare.apply import apply_requests, apply_run
 from agentic_flow.core.compare.export import render
-from agentic_flow.core.compare.result import CompareResult
+from agentic_flow.core.compare.result import CompareResult, ModelRun
 from agentic_flow.core.compare.runner import Comparison, LiveMeter
+from agentic_flow.core.config import load_settings
 from agentic_flow.core.errors import AgenticFlowError, StoreError
 from agentic_flow.core.events import Event
 from agentic_flow.core.models.catalog import format_cost
+from agentic_flow.core.permissions import PermissionEngine
+from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.store.database import Store
 from agentic_flow.tui.commands import PaletteCommand
+from agentic_flow.tui.screens.compare_dialogs import DialogApprover, DiffScreen, RunPicker
+from agentic_flow.tui.screens.save_dialog import SaveDialog, default_export_path
+from agentic_flow.tui.widgets.charts import ChartsPanel, points_from_compare
 from agentic_flow.tui.widgets.compare_column import CompareColumn, format_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,6 +99,8 @@ TICK_HZ = 20
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {"md": ("md", "Markdown"), "csv": ("csv", "CSV"), "json": ("json", "JSON")}
 """Format -> (file extension, name)."""
 _NAME_WIDTH = 26
+TALL_ENOUGH_FOR_CHARTS = 40
+"""Terminal rows from which the charts open by themselves when a comparison ends."""
 
 
 class ComparisonLike(Protocol):
@@ -166,6 +186,11 @@ class CompareScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+s", "export('md')", "Export"),
+        Binding("ctrl+o", "toggle_tools", "Agent/text"),
+        Binding("ctrl+g", "cycle_policy", "Policy", show=False),
+        Binding("ctrl+r", "view_diff", "Diff"),
+        Binding("ctrl+y", "apply", "Apply"),
+        Binding("ctrl+l", "toggle_charts", "Charts"),
     ]
 
     def __init__(
@@ -179,6 +204,9 @@ class CompareScreen(Screen[None]):
         factory: ComparisonFactory | None = None,
         record: bool = True,
         autorun: bool = False,
+        tools: bool = True,
+        check: str = "",
+        approve: str = "accept-edits",
         name: str | None = None,
         id: str | None = None,
     ) -> None:
@@ -193,6 +221,10 @@ class CompareScreen(Screen[None]):
                 with the app's settings and ``--base-url``).
             record: keep latency samples and the result in the store.
             autorun: start as soon as the screen opens (needs ``task``).
+            tools: agent mode (the agent with its tools, each model in its own copy of
+                the workspace); ``False`` compares plain answers.
+            check: the check command run in each copy after its run (agent mode).
+            approve: the headless policy of agent runs (one of ``HEADLESS_POLICIES``).
         """
         super().__init__(name=name, id=id)
         self.models = list(dict.fromkeys(models))
@@ -212,6 +244,13 @@ class CompareScreen(Screen[None]):
         self._worker: Worker[None] | None = None
         self._active = False
         self._began = 0.0
+        self.tools = tools
+        self._initial_check = check
+        if approve not in HEADLESS_POLICIES:
+            raise ValueError(f"approve must be one of {', '.join(HEADLESS_POLICIES)}")
+        self.approve = approve
+        self.last_apply: str | None = None
+        """The message of the last apply (applied, refused, or why nothing changed)."""
 
     # ------------------------------------------------------------------ layout
 
@@ -223,6 +262,13 @@ class CompareScreen(Screen[None]):
             compact=True,
             id="compare-task",
         )
+        yield Input(
+            self._initial_check,
+            placeholder="Check command run in each copy afterwards (agent mode), e.g. pytest -q",
+            compact=True,
+            id="compare-check",
+        )
+        yield Static(id="compare-mode")
         yield Static(id="compare-status")
         with HorizontalScroll(id="compare-columns"):
             catalog = self.catalog
@@ -235,13 +281,16 @@ class CompareScreen(Screen[None]):
                     id=f"compare-column-{index}",
                 )
         yield Static(id="compare-summary")
+        yield ChartsPanel(id="compare-charts")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"Compare {len(self.models)} models" + (f" · agent {self.agent.name}" if self.agent else "")
         self._ticker = self.set_interval(1 / TICK_HZ, self._tick, pause=True)
         self.query_one("#compare-summary", Static).display = False
+        self.charts.display = False
         self._layout_columns(self.app.size.width)
+        self._show_mode()
         self._show_status()
         if self._autorun and self._initial_task.strip():
             self.call_after_refresh(self.action_run)
@@ -274,6 +323,14 @@ class CompareScreen(Screen[None]):
         return Path(getattr(self.app, "workspace", None) or Path.cwd())
 
     @property
+    def charts(self) -> ChartsPanel:
+        return self.query_one("#compare-charts", ChartsPanel)
+
+    @property
+    def check_text(self) -> str:
+        return self.query_one("#compare-check", Input).value.strip()
+
+    @property
     def running(self) -> bool:
         """A comparison is streaming (from Enter until every run ended or it was stopped)."""
         return self._active
@@ -290,7 +347,18 @@ class CompareScreen(Screen[None]):
     # ------------------------------------------------------------------ running
 
     def _default_factory(self, task: str, models: Sequence[str], store: Store | None) -> ComparisonLike:
-
+        if self.tools:
+            return AgenticComparison(
+                task,
+                models,
+                workspace=self.workspace,
+                agent=self.agent.name if self.agent is not None else None,
+                approve=self.approve,
+                check_cmd=self.check_text or None,
+                store=store,
+                catalog=self.catalog,
+                base_url=getattr(self.app, "base_url", None),
+            )
         return Comparison(
             task,
             models,
@@ -358,6 +426,10 @@ class CompareScreen(Screen[None]):
             summary.update(summary_content(self.result))
             summary.border_title = "Ranking (best first)"
             summary.display = True
+        if self.result is not None:
+            self.charts.set_points(points_from_compare(self.result))
+            if completed and self.app.size.height >= TALL_ENOUGH_FOR_CHARTS:
+                self.charts.display = True
         self._show_status()
 
     def _show_status(self) -> None:
@@ -381,7 +453,8 @@ class CompareScreen(Screen[None]):
                     state,
                     f"{n} models in {format_seconds(r.wall_s)}",
                     (f" · {failed} failed" if failed else "", "$text-error"),
-                    ("  ctrl+s: export · Enter: run again", muted),
+                    ("  ctrl+s export · ctrl+l charts" + (" · ctrl+r diff · ctrl+y apply" if r.mode == "agent" else "")
+                     + " · Enter: run again", muted),
                 )
             )
         else:
@@ -391,6 +464,7 @@ class CompareScreen(Screen[None]):
     # ------------------------------------------------------------------ events and actions
 
     @on(Input.Submitted, "#compare-task")
+    @on(Input.Submitted, "#compare-check")
     def _task_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_run()
@@ -433,38 +507,166 @@ class CompareScreen(Screen[None]):
             self.notify("Comparison cancelled.", timeout=3)
         self.dismiss(None)
 
-    def action_export(self, fmt: str = "md") -> Path | None:
-        """Write the result to ``<workspace>/compare-<time>-<id>.<ext>``; the path is notified."""
+    def _show_mode(self) -> None:
+        mode = self.query_one("#compare-mode", Static)
+        muted = "$text-muted"
+        agent = self.agent.name if self.agent is not None else "the default agent"
+        if self.tools:
+            mode.update(Content.assemble(
+                ("agent mode ", "bold $text-accent"), f"{agent} with its tools, each model in its own copy of ",
+                (str(self.workspace), "bold"), " · policy ", (self.approve, "bold"),
+                ("  ctrl+o text mode · ctrl+g policy", muted),
+            ))
+        else:
+            mode.update(Content.assemble(
+                ("text mode ", "bold $text-accent"), f"the prompt only ({agent}'s system prompt), no tools",
+                ("  ctrl+o agent mode", muted),
+            ))
+        self.query_one("#compare-check", Input).display = self.tools
+
+    def action_toggle_tools(self) -> None:
+        """Agent mode (tools, isolated copies) or text mode (answers only)."""
+        if self.running:
+            self.notify("Wait for the comparison to end (or Esc) before switching modes.", severity="warning")
+            return
+        self.tools = not self.tools
+        self._show_mode()
+
+    def action_cycle_policy(self) -> None:
+        """Next headless policy for agent runs: accept-edits, auto, deny, read-only."""
+        policies = list(HEADLESS_POLICIES)
+        self.approve = policies[(policies.index(self.approve) + 1) % len(policies)]
+        self._show_mode()
+
+    def action_toggle_charts(self) -> None:
+        if self.result is None:
+            self.notify("Run the comparison first: the charts plot its results.", severity="warning")
+            return
+        self.charts.display = not self.charts.display
+
+    # ------------------------------------------------------------------ diffs and apply
+
+    def _agent_runs(self, what: str) -> list[ModelRun] | None:
+        result = self.result
+        if result is None or result.mode != "agent":
+            reason = "Run it in agent mode first (ctrl+o)." if result is not None else "Run the comparison first."
+            self.notify(f"No diffs to {what}. {reason}", severity="warning")
+            return None
+        return result.all_runs
+
+    def action_view_diff(self) -> None:
+        """Pick a model and show its diff (``a`` there applies it)."""
+        runs = self._agent_runs("show")
+        if runs is None:
+            return
+        assert self.result is not None
+        rounds = self.result.runs
+
+        def picked(run: ModelRun | None) -> None:
+            if run is not None:
+                self.app.push_screen(DiffScreen(run, runs=rounds), lambda apply: self._apply(run) if apply else None)
+
+        self.app.push_screen(RunPicker("Whose diff?", runs, rounds=rounds), picked)
+
+    def action_apply(self) -> None:
+        """Pick a model and apply its diff to the workspace, through the permission engine."""
+        runs = self._agent_runs("apply")
+        if runs is None:
+            return
+        assert self.result is not None
+        self.app.push_screen(
+            RunPicker("Apply whose diff to the workspace?", runs, rounds=self.result.runs),
+            lambda run: self._apply(run) if run is not None else None,
+        )
+
+    def _apply(self, run: ModelRun) -> None:
+        self._apply_worker(run)
+
+    @work(exclusive=True, group="compare-apply", exit_on_error=False)
+    async def _apply_worker(self, run: ModelRun) -> None:
+        result = self.result
+        workspace = Path(result.workspace) if result is not None and result.workspace else self.workspace
+        try:
+            settings = load_settings(workspace)
+            engine, warnings = PermissionEngine.from_settings(
+                workspace, "ask", user_settings=settings.user_file, project_settings=settings.project_file
+            )
+            for message in warnings:
+                self.notify(message, severity="warning")
+            asked = [
+                str(r.arguments["path"]) for r in apply_requests(run, workspace) if engine.evaluate(r).outcome == "ask"
+            ]
+            approver = DialogApprover(self, run, str(workspace), asked)
+            store = await asyncio.to_thread(self._open_store) if self._record else None
+            try:
+                outcome = await apply_run(
+                    run, workspace, engine=engine, approver=approver,
+                    audit=AuditLog(store) if store is not None else None,
+                    compare_id=result.id if result is not None else None,
+                )
+            finally:
+                if store is not None:
+                    store.close()
+        except AgenticFlowError as exc:
+            self.last_apply = str(exc)
+            self.notify(str(exc), title="Apply", severity="error", timeout=10)
+            return
+        self.last_apply = outcome.message
+        self.notify(outcome.message, title="Apply", severity="information" if outcome.applied else "warning",
+                    timeout=10)
+
+    # ------------------------------------------------------------------ export
+
+    def action_export(self, fmt: str = "md") -> None:
+        """Ask where to write the result (the save dialog shows a path), then write it."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
         result = self.result
         if result is None:
             message = "The comparison is still running." if self.running else "Run the comparison first."
             self.notify(f"Nothing to export yet. {message}", severity="warning")
-            return None
+            return
         ext, label = EXPORT_FORMATS[fmt]
         stamp = result.created_at.strftime("%Y%m%d-%H%M%S")
-        path = self.workspace / f"compare-{stamp}-{result.id[:8]}.{ext}"
+        suggested = default_export_path(f"compare-{stamp}-{result.id[:8]}.{ext}")
+        self.app.push_screen(
+            SaveDialog(f"Export the comparison as {label}", suggested),
+            lambda path: self.export_to(path, fmt) if path is not None else None,
+        )
+
+    def export_to(self, path: Path, fmt: str = "md") -> Path | None:
+        """Write the result to ``path`` in ``fmt``; the full path is notified."""
+        result = self.result
+        if result is None:
+            return None
+        _, label = EXPORT_FORMATS[fmt]
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(result, fmt), encoding="utf-8")
         except OSError as exc:
             self.notify(f"Could not write {path}: {exc}", title="Export", severity="error", timeout=10)
             return None
         self.last_export = path
-        try:
-            shown = path.relative_to(self.workspace)
-        except ValueError:
-            shown = path
-        self.notify(f"{label} written to {shown}", title="Export", timeout=8)
+        self.notify(f"{label} written to {path}", title="Export", timeout=8)
         return path
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield PaletteCommand("Compare: run the task", "Send the task to every model (again)", self.action_run)
         for fmt, (_, label) in EXPORT_FORMATS.items():
             yield PaletteCommand(
-                f"Compare: export as {label}", f"Write the result to a .{fmt} file in the workspace",
+                f"Compare: export as {label}", f"Write the result to a .{fmt} file (you choose where)",
                 functools.partial(self.action_export, fmt),
             )
+        yield PaletteCommand(
+            "Compare: agent mode / text mode", "Run the agent with tools in copies, or compare answers only",
+            self.action_toggle_tools,
+        )
+        yield PaletteCommand("Compare: next policy", "accept-edits, auto, deny, read-only", self.action_cycle_policy)
+        yield PaletteCommand("Compare: view a diff", "One model's changes in its copy", self.action_view_diff)
+        yield PaletteCommand(
+            "Compare: apply a diff", "Apply one model's changes to the workspace (asks first)", self.action_apply
+        )
+        yield PaletteCommand("Compare: charts", "Cost vs pass rate, latency, tokens", self.action_toggle_charts)
         if self.running:
             yield PaletteCommand("Compare: stop", "Cancel every model's run and keep what arrived", self.action_stop)
         yield PaletteCommand("Compare: back", "Close the compare screen (cancels a running comparison)", self.action_back)

@@ -11,7 +11,10 @@ screen (:mod:`tui.screens.compare`) for the marked models — with the highlight
 added when fewer than two are marked.
 
 Measured latency is shown as TTFT p50 and p95, tokens/s p50 and the number of runs they
-come from ("not measured" for a model with none).
+come from ("not measured" for a model with none); beside it, labelled ``Pub.``, what
+OpenRouter publishes for the model's endpoints (``agentic-flow models refresh``), with its
+date in the detail line. Both are read again whenever the screen comes back to the top,
+so a comparison or eval just run shows at once.
 
 Your own models are here too: those priced under ``providers.NAME.models`` in settings
 ("yours"), and what your OpenAI-compatible servers list at ``GET /models``
@@ -49,6 +52,7 @@ from agentic_flow.core.agents.catalog import Agent
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import ConfigError, StoreError
 from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
+from agentic_flow.core.models.published_latency import PublishedStore, PublishedSummary
 from agentic_flow.core.models.tokens import count_tokens
 from agentic_flow.core.paths import user_config_file
 from agentic_flow.core.runtime import Runtime
@@ -216,6 +220,7 @@ class ModelsScreen(Screen[str | None]):
         self.estimate: TaskEstimate | None = None
         """The priced request, once the prompt has been counted."""
         self.latency_note = "p50/p95 of your runs"
+        self.published_note = ""
 
     # ------------------------------------------------------------------ layout
 
@@ -290,13 +295,24 @@ class ModelsScreen(Screen[str | None]):
     @work(exclusive=True, group="model-latency")
     async def _read_latency(self) -> None:
         try:
-            stats = await asyncio.to_thread(_read_latency_stats)
+            stats, published = await asyncio.to_thread(_read_latency_stats)
         except (StoreError, OSError) as exc:  # only the latency columns are lost
             self.latency_note = f"measured latency unavailable: {exc}"
             self._update_summary()
             return
         self.table.set_latency(stats)
+        self.table.set_published(published)
+        dates = sorted({p.date for p in published.values()})
+        self.published_note = (
+            f"  Pub.: OpenRouter published, last 30 min (as of {dates[-1]})" if dates else ""
+        )
+        self._update_summary()
         self._update_detail()
+
+    def on_screen_resume(self) -> None:
+        """Back on top (after a compare or eval): show the latency it just measured."""
+        if self._load_latency and self.is_mounted:
+            self._read_latency()
 
     # ------------------------------------------------------------------ text
 
@@ -321,6 +337,7 @@ class ModelsScreen(Screen[str | None]):
                 f"{SORT_KEYS[table.sort_key]} {direction}{marked}",
                 ("  TTFT, tok/s: ", "$text-muted"),
                 self.latency_note,
+                (self.published_note, "$text-muted"),
             )
         )
 
@@ -353,6 +370,13 @@ class ModelsScreen(Screen[str | None]):
                 f"{stats.count} run(s): TTFT p50 {format_ttft(stats.ttft_p50)}"
                 f" p95 {format_ttft(stats.ttft_p95)},"
                 f" {format_tps(stats.tps_p50)} tok/s"
+            )
+        published = table.published_of(info.id)
+        if isinstance(published, PublishedSummary):
+            uptime = f", uptime {published.uptime_30m:.1f}%" if published.uptime_30m is not None else ""
+            measured += (
+                f"  published (OpenRouter, {published.endpoints} endpoint(s), {published.date}): "
+                f"TTFT p50 {format_ttft(published.ttft_ms_p50)}, {format_tps(published.tps_p50)} tok/s{uptime}"
             )
         estimate = table.estimate_of(info.id) if self.estimate is not None else None
         detail.update(
@@ -529,8 +553,8 @@ class ModelsScreen(Screen[str | None]):
             yield PaletteCommand("Models: clear the marks", f"Unmark {len(table.marked)} model(s)", self.action_clear_marks)
 
 
-def _read_latency_stats() -> Mapping[str, LatencyLike]:
-    """Measured latency per model from the store (runs in a thread)."""
+def _read_latency_stats() -> tuple[Mapping[str, LatencyLike], dict[str, PublishedSummary]]:
+    """Measured latency and OpenRouter's published figures per model from the store (in a thread)."""
 
     with Store() as store:
-        return store.all_latency_stats()
+        return store.all_latency_stats(), PublishedStore(store).summaries()

@@ -1,5 +1,9 @@
 """One model's column on the compare screen: its answer streaming in, live figures, and
-after the run the code-check verdict, stop reason or error.
+after the run the verdict — the code checks (text mode), or for an agent run the check
+command, the diff it made, its turns and tool calls — its stop reason or error.
+
+In agent mode the tool calls appear in the stream as ``→ edit calc.py`` lines (and a
+failed or denied call's first line of output after ``✗``).
 
 The column is cheap on purpose — N of them stream at once and answers can be long:
 
@@ -27,9 +31,10 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from agentic_flow.core.compare.agentic import AgentMeter
 from agentic_flow.core.compare.result import ModelRun
 from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted
-from agentic_flow.core.events import Event, Retrying, TextDelta, ThinkingDelta
+from agentic_flow.core.events import Event, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolResult
 from agentic_flow.core.models.catalog import format_cost
 from agentic_flow.tui.widgets.answer_view import AnswerView
 
@@ -59,6 +64,17 @@ def format_seconds(seconds: float | None) -> str:
 def format_rate(tokens_per_s: float | None) -> str:
     """Tokens per second, one decimal; ``–`` when not measured."""
     return "–" if tokens_per_s is None else f"{tokens_per_s:.1f}"
+
+
+def _call_summary(arguments: dict[str, object] | None) -> str:
+    """The argument a person recognises a call by: its path, command or pattern."""
+    if not arguments:
+        return ""
+    for key in ("path", "file_path", "command", "pattern", "url"):
+        value = arguments.get(key)
+        if isinstance(value, str) and value:
+            return value if len(value) <= 60 else value[:59] + "…"
+    return ""
 
 
 class CompareColumn(Vertical):
@@ -164,6 +180,11 @@ class CompareColumn(Vertical):
             self.state = "waiting"
         elif isinstance(event, Retrying):
             self._retry = event
+        elif isinstance(event, ToolCallReady):
+            self._pending.append(f"\n→ {event.name} {_call_summary(event.arguments)}\n")
+        elif isinstance(event, ToolResult) and event.is_error:
+            first = event.content.strip().splitlines()[0] if event.content.strip() else "failed"
+            self._pending.append(f"  ✗ {first[:120]}\n")
         elif isinstance(event, RunFinished):
             self.finish(event.run)
 
@@ -248,6 +269,12 @@ class CompareColumn(Vertical):
             shown_in = "–" if run.input_tokens is None else f"{tilde}{run.input_tokens:,}"
             shown_out = "–" if run.output_tokens is None else f"{tilde}{run.output_tokens:,}"
             shown_cost = "–" if run.input_tokens is None else format_cost(run.cost)
+            if run.turns is not None:  # an agent run: turns and wall time instead of tokens/s
+                return (
+                    f"TTFT {format_seconds(run.ttft_s)} · {run.turns} turn{'s' if run.turns != 1 else ''}"
+                    f" · {format_seconds(run.total_s)}",
+                    f"tokens {shown_in} in / {shown_out} out · {shown_cost}",
+                )
             return (
                 f"TTFT {format_seconds(run.ttft_s)} · {format_rate(run.tokens_per_s)} tok/s"
                 f" · {format_seconds(run.total_s)}",
@@ -255,6 +282,17 @@ class CompareColumn(Vertical):
             )
         if meter is None or meter.started is None:
             return ("TTFT – · – tok/s · –", "tokens – in / – out · –")
+        if isinstance(meter, AgentMeter):
+            usage = meter.usage
+            tokens_in = usage.input_tokens if usage is not None else self.input_estimate
+            out = meter.output_tokens
+            tilde = "~" if usage is None or usage.estimated else ""
+            cost = self.cost_of(tokens_in, out) if self.cost_of is not None else None
+            return (
+                f"TTFT {format_seconds(meter.ttft_s)} · turn {meter.turns + 1} · {meter.tool_calls} tool call(s)"
+                f" · {format_seconds(meter.elapsed_s)}",
+                f"tokens {tilde}{tokens_in:,} in / {tilde}{out:,} out · {tilde}{format_cost(cost)}",
+            )
         usage = meter.usage
         out = meter.output_tokens
         if usage is not None:
@@ -282,6 +320,17 @@ class CompareColumn(Vertical):
                 r = self._retry
                 return (f"retrying ({r.attempt}/{r.max_attempts}): {r.reason}", "warning")
             return ("", "")
+        if run.turns is not None:  # an agent run
+            parts = []
+            check = run.check_passed
+            if run.checks.command is not None:
+                parts.append(("check passed" if check else f"check {run.checks.command.summary()}"))
+            if run.status == "failed":
+                parts.insert(0, f"{run.error_kind or 'error'}: {run.error or 'the run failed'}")
+            parts += [run.diff_summary, f"tools {run.tool_calls_summary}"]
+            mark = "✓ " if check else ("✗ " if check is False or run.status == "failed" else "· ")
+            kind = "ok" if check else ("error" if check is False or run.status == "failed" else "")
+            return (mark + " · ".join(parts), kind)
         if run.status == "failed":
             kind = run.error_kind or "error"
             return (f"✗ {kind}: {run.error or 'the run failed'}", "error")

@@ -7,7 +7,9 @@ anything itself — the screen around it reads the catalog, the store and the to
 :meth:`ModelTable.set_estimates`.
 
 Measured latency (from the user's own runs) is TTFT p50 and p95, tokens/s p50 and the
-number of runs behind them — ``not measured`` for a model with none.
+number of runs behind them — ``not measured`` for a model with none. Beside them, labelled
+``Pub.``, the figures OpenRouter publishes for the model's endpoints (last 30 minutes,
+median p50 over endpoints, from ``agentic-flow models refresh``) — :meth:`ModelTable.set_published`.
 
 Unknown values (no price, never measured) always sort last, in either direction, so an
 unknown price never passes for the cheapest.
@@ -43,6 +45,7 @@ __all__ = [
     "SORT_KEYS",
     "COLUMNS",
     "LatencyLike",
+    "PublishedLike",
     "NOT_MEASURED",
     "format_ttft",
     "format_tps",
@@ -70,6 +73,15 @@ class LatencyLike(Protocol):
     def tps_p95(self) -> float | None: ...
 
 
+class PublishedLike(Protocol):
+    """What the table reads from :class:`core.models.published_latency.PublishedSummary`."""
+
+    @property
+    def ttft_ms_p50(self) -> float | None: ...
+    @property
+    def tps_p50(self) -> float | None: ...
+
+
 #: (column key, title) in display order.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "Model"),
@@ -82,6 +94,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("ttft95", "p95"),
     ("tps", "tok/s"),
     ("runs", "Measured"),
+    ("pub", "Pub. TTFT"),
+    ("pubtps", "Pub. tok/s"),
     ("tools", "Tools"),
     ("tier", "Tier"),
     ("key", "Key"),
@@ -117,7 +131,7 @@ _COLUMN_SORT = {
 }
 _SORT_COLUMN = {sort: column for column, sort in _COLUMN_SORT.items()}
 _SORT_COLUMN["price"] = "in"
-_RIGHT = {"in", "out", "cost", "context", "ttft", "ttft95", "tps", "runs"}
+_RIGHT = {"in", "out", "cost", "context", "ttft", "ttft95", "tps", "runs", "pub", "pubtps"}
 NOT_MEASURED = "not measured"
 
 
@@ -248,6 +262,7 @@ class ModelTable(DataTable[Any]):
         self.marked: set[str] = set(marked)
         """Ids marked with Space, for the compare view."""
         self._latency: dict[str, LatencyLike] = {}
+        self._published: dict[str, PublishedLike] = {}
         self._estimates: dict[str, float | None] | None = None
         self._shown: list[ModelInfo] = []
         self._typed: ModelInfo | None = None
@@ -282,6 +297,14 @@ class ModelTable(DataTable[Any]):
     @property
     def typed_model(self) -> ModelInfo | None:
         return self._typed
+
+    def set_published(self, published: Mapping[str, PublishedLike]) -> None:
+        """OpenRouter's published latency per model id (``PublishedSummary``: TTFT ms, tokens/s)."""
+        self._published = dict(published)
+        self._rebuild()
+
+    def published_of(self, model_id: str) -> PublishedLike | None:
+        return self._published.get(model_id)
 
     def set_estimates(self, costs: Mapping[str, float | None] | None) -> None:
         """Estimated USD per model id (``None`` = price unknown); ``None`` = still counting."""
@@ -416,6 +439,7 @@ class ModelTable(DataTable[Any]):
 
     def _cells(self, info: ModelInfo) -> list[Text]:
         stats = self._latency.get(info.id)
+        published = self._published.get(info.id)
         if self._estimates is None:
             estimate = "…"
         else:
@@ -441,6 +465,8 @@ class ModelTable(DataTable[Any]):
             right(format_ttft(getattr(stats, "ttft_p95", None))),
             right(format_tps(getattr(stats, "tps_p50", None))),
             right(format_runs(stats), style="" if stats is not None and stats.count else "dim"),
+            right(format_ttft(getattr(published, "ttft_ms_p50", None)), style="italic"),
+            right(format_tps(getattr(published, "tps_p50", None)), style="italic"),
             Text(format_tools(info.tools)),
             Text(info.tier),
             Text("✓") if status is None else Text(status, style="bold"),
