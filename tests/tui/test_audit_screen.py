@@ -14,9 +14,11 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from agentic_flow.core.paths import data_dir
 from agentic_flow.core.permissions.audit import AuditEntry, AuditLog
 from agentic_flow.core.store.database import Store
 from agentic_flow.tui.screens.audit import AuditEntryScreen, AuditScreen, parse_filter
+from agentic_flow.tui.screens.save_dialog import SaveDialog
 from tests.tui.session_fakes import wait_for
 
 SIZE = (100, 30)
@@ -126,7 +128,7 @@ async def test_enter_opens_the_entry(store: Store, tmp_path: Path) -> None:
         await wait_for(pilot, lambda: app.screen is screen, "back to the table")
 
 
-async def test_export_json_and_csv_to_the_workspace(store: Store, tmp_path: Path) -> None:
+async def test_export_json_and_csv_where_the_save_dialog_says(store: Store, tmp_path: Path) -> None:
     app = AuditApp(store, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, 4)
@@ -134,14 +136,22 @@ async def test_export_json_and_csv_to_the_workspace(store: Store, tmp_path: Path
         await wait_for(pilot, lambda: len(screen.rows) == 2, "bash rows")
         screen.query_one(DataTable).focus()
         await pilot.press("j")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog) and app.screen, "the save dialog")
+        suggested = Path(dialog.query_one("#save-path", Input).value)
+        assert suggested.parent == data_dir() / "exports" and suggested.suffix == ".json"
+        await pilot.press("enter")
         path = await wait_for(pilot, lambda: screen.last_export, "the JSON export")
-        assert path.parent == tmp_path and path.suffix == ".json"
+        assert path == suggested and not path.is_relative_to(tmp_path)
         data = json.loads(path.read_text())
         assert [d["tool"] for d in data] == ["bash", "bash"] and all("hash" in d for d in data)
         assert str(path) in str(screen.query_one("#audit-info", Static).render())
         screen.last_export = None
         await pilot.press("c")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog) and app.screen, "the save dialog")
+        dialog.query_one("#save-path", Input).value = str(tmp_path / "mine.csv")
+        await pilot.press("enter")
         path = await wait_for(pilot, lambda: screen.last_export, "the CSV export")
+        assert path == tmp_path / "mine.csv"
         lines = path.read_text().splitlines()
         assert lines[0].startswith("id,ts,session_id") and len(lines) == 3
 

@@ -4,7 +4,8 @@ The top line says whether the hash chain verifies (``AuditLog.verify``). The tab
 the rows (newest last) and is filtered by what you type after ``/``: words match any
 column; ``tool:bash``, ``decision:deny``, ``session:1a2b``, ``who:person``,
 ``since:2025-01-01``, ``until:…`` narrow the query itself. Enter opens one entry; ``j`` /
-``c`` export the rows shown to a JSON / CSV file in the workspace (the path is shown).
+``c`` export the rows shown to a JSON / CSV file at a path the save dialog shows first
+(:mod:`tui.screens.save_dialog`; never silently into the workspace).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
+
+from agentic_flow.tui.screens.save_dialog import SaveDialog, default_export_path
 
 __all__ = ["AuditScreen", "AuditEntryScreen", "parse_filter", "MAX_ROWS"]
 
@@ -142,7 +145,7 @@ class AuditScreen(Screen[None]):
 
     Args:
         store: the ``core.store.Store`` (default: the user's store).
-        workspace: where exports are written (default: the current folder).
+        workspace: the project folder (exports go where the save dialog says).
         session_id: the current session; ``s`` toggles showing only its rows.
     """
 
@@ -344,14 +347,19 @@ class AuditScreen(Screen[None]):
 
     @work(exclusive=True, group="audit-export", exit_on_error=False)
     async def action_export(self, fmt: str) -> None:
+        """Ask where (the dialog shows a path), then write the rows shown there."""
         # lazy: the core's heavy imports load after the first frame
         from agentic_flow.core.permissions.audit import export_csv, export_json
 
         rows = list(self.rows)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.workspace / f"audit-export-{stamp}.{fmt}"
+        suggested = default_export_path(f"audit-export-{stamp}.{fmt}")
+        path = await self.app.push_screen_wait(SaveDialog(f"Export {len(rows)} audit rows as {fmt.upper()}", suggested))
+        if path is None:
+            return
         text = export_json(rows) if fmt == "json" else export_csv(rows)
         try:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
             await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except OSError as exc:
             self.notify(f"Could not write {path}: {exc.strerror or exc}", severity="error")

@@ -4,7 +4,7 @@ Three charts, the same on the compare screen and the eval results screen, fed th
 data (:class:`ModelPoint`, one per model):
 
 * :class:`CostPassChart` — cost against pass rate, one point per model (up and left is
-  better); models with an unknown price are left out and named in the title.
+  better); models with an unknown price are left out and named under the chart.
 * :class:`LatencyChart` — time to first token and wall time per model, side by side.
 * :class:`TokensChart` — input and output tokens per model, stacked.
 
@@ -137,6 +137,7 @@ class ModelChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        self.border_subtitle = ""
         if not self.points:
             plt.title("no results yet")
         else:
@@ -159,7 +160,9 @@ class CostPassChart(ModelChart):
             assert point.cost is not None and point.pass_rate is not None
             plt.scatter([point.cost], [point.pass_rate * 100], label=names[point.model_id], marker="dot")
         unknown = [names[p.model_id] for p in self.points if p.cost is None]
-        plt.title("price unknown: " + ", ".join(unknown) if unknown else "cost $ → · pass % ↑")
+        self.border_subtitle = "price unknown: " + ", ".join(unknown) if unknown else ""
+        plt.xlabel("cost $")
+        plt.ylabel("pass %")
         plt.ylim(0, 100)
 
 
@@ -172,7 +175,7 @@ class LatencyChart(ModelChart):
         names = short_names([p.model_id for p in self.points])
         ttft = [p.ttft_s or 0.0 for p in self.points]
         wall = [p.wall_s or 0.0 for p in self.points]
-        plt.multiple_bar(names, [ttft, wall], labels=["TTFT", "wall"])
+        plt.multiple_bar(names, [ttft, wall], labels=["TTFT", "wall"], orientation="horizontal")
 
 
 class TokensChart(ModelChart):
@@ -184,7 +187,7 @@ class TokensChart(ModelChart):
         names = short_names([p.model_id for p in self.points])
         tokens_in = [p.tokens_in or 0 for p in self.points]
         tokens_out = [p.tokens_out or 0 for p in self.points]
-        plt.stacked_bar(names, [tokens_in, tokens_out], labels=["in", "out"])
+        plt.stacked_bar(names, [tokens_in, tokens_out], labels=["in", "out"], orientation="horizontal")
 
 
 class ChartsPanel(Horizontal):
