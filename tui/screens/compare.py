@@ -629,10 +629,12 @@ class CompareScreen(Screen[None]):
         ext, label = EXPORT_FORMATS[fmt]
         stamp = result.created_at.strftime("%Y%m%d-%H%M%S")
         suggested = default_export_path(f"compare-{stamp}-{result.id[:8]}.{ext}")
-        self.app.push_screen(
-            SaveDialog(f"Export the comparison as {label}", suggested),
-            lambda path: self.export_to(path, fmt) if path is not None else None,
-        )
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.export_to(path, fmt)
+
+        self.app.push_screen(SaveDialog(f"Export the comparison as {label}", suggested), chosen)
 
     def export_to(self, path: Path, fmt: str = "md") -> Path | None:
         """Write the result to ``path`` in ``fmt``; the full path is notified."""

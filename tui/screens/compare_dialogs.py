@@ -10,6 +10,7 @@ is applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.syntax import Syntax
 from textual import on
@@ -202,7 +203,7 @@ class DialogApprover:
     Must be used from a worker (it waits for the dialog with ``push_screen_wait``).
     """
 
-    def __init__(self, screen: Screen[object], run: ModelRun, workspace: str, asked: Sequence[str]) -> None:
+    def __init__(self, screen: Screen[Any], run: ModelRun, workspace: str, asked: Sequence[str]) -> None:
         self.screen = screen
         self.run = run
         self.workspace = workspace
@@ -211,9 +212,8 @@ class DialogApprover:
 
     async def ask(self, request: PermissionRequest, verdict: Verdict) -> Answer:
         if self._answer is None:
-            self._answer = bool(
-                await self.screen.app.push_screen_wait(ApplyDialog(self.run, self.workspace, self.asked))
-            )
+            answer: bool = await self.screen.app.push_screen_wait(ApplyDialog(self.run, self.workspace, self.asked))
+            self._answer = bool(answer)
         if self._answer:
             return Answer("once", reason="applied from the compare screen")
         return Answer("deny", reason="cancelled by the user")

@@ -175,7 +175,8 @@ class LatencyChart(ModelChart):
         names = short_names([p.model_id for p in self.points])
         ttft = [p.ttft_s or 0.0 for p in self.points]
         wall = [p.wall_s or 0.0 for p in self.points]
-        plt.multiple_bar(names, [ttft, wall], labels=["TTFT", "wall"], orientation="horizontal")
+        # plotext takes `labels` for several series; its type hints only know `label`
+        plt.multiple_bar(names, [ttft, wall], labels=["TTFT", "wall"], orientation="horizontal")  # type: ignore[call-arg]
 
 
 class TokensChart(ModelChart):
@@ -187,7 +188,8 @@ class TokensChart(ModelChart):
         names = short_names([p.model_id for p in self.points])
         tokens_in = [p.tokens_in or 0 for p in self.points]
         tokens_out = [p.tokens_out or 0 for p in self.points]
-        plt.stacked_bar(names, [tokens_in, tokens_out], labels=["in", "out"], orientation="horizontal")
+        # plotext takes `labels` for several series; its type hints only know `label`
+        plt.stacked_bar(names, [tokens_in, tokens_out], labels=["in", "out"], orientation="horizontal")  # type: ignore[call-arg]
 
 
 class ChartsPanel(Horizontal):
