@@ -394,3 +394,14 @@ def test_reports_in_every_format_and_the_html_page_parses(cli, llm_server):
         target.with_suffix(".html").unlink(missing_ok=True)
     code, out, _ = cli("eval", "list")
     assert code == 0 and run.id in out and "python-fixes" in out
+
+
+def test_cells_start_slowest_model_first_by_measured_latency(tmp_path):
+    with Store() as store:
+        store.record_latency("llamacpp:slow", ttft_ms=4000, tokens_per_s=10, source="compare")
+        store.record_latency("vllm:fast", ttft_ms=200, tokens_per_s=100, source="compare")
+    runner = EvalRunner(_tiny_suite(tmp_path), ["vllm:fast", "lmstudio:unknown", "llamacpp:slow"], runs=2,
+                        store=Store(tmp_path / "evals.db"))
+    order = [c.model_id for c in runner.slowest_first(runner.cells)]
+    # slow: 4 s + 500/10 = 54 s; fast: 0.2 + 5 = 5.2 s; unknown counts as their median (29.6 s)
+    assert order == ["llamacpp:slow"] * 2 + ["lmstudio:unknown"] * 2 + ["vllm:fast"] * 2

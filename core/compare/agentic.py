@@ -204,6 +204,10 @@ class IsolatedRun:
         keep: leave the copy on disk afterwards.
         label: part of the copy's folder name.
         plain: copy the folder itself even inside a git repository (eval fixtures).
+        start_gate: held from making the copy until the agent loop is open. Setting up is
+            CPU work on the event loop (settings, catalogs, the store); with many runs
+            starting at once, one at a time lets each get its request out before the next
+            begins, instead of all of them waiting for all the set-ups.
     """
 
     def __init__(
@@ -217,9 +221,12 @@ class IsolatedRun:
         keep: bool = False,
         label: str | None = None,
         plain: bool = False,
+        start_gate: asyncio.Semaphore | None = None,
     ) -> None:
         self.spec = spec
         self.plain = plain
+        self._gate = start_gate
+        self._holding = False
         self.source = source
         self.ref = ref
         self.run_index = run_index
@@ -231,13 +238,26 @@ class IsolatedRun:
         self.run: ModelRun | None = None
 
     async def __aenter__(self) -> IsolatedRun:
-        self.copy = await WorkspaceCopy.create(self.source, label=self.label, ref=self.ref, plain=self.plain)
+        if self._gate is not None:
+            await self._gate.acquire()
+            self._holding = True
+        try:
+            self.copy = await WorkspaceCopy.create(self.source, label=self.label, ref=self.ref, plain=self.plain)
+        except BaseException:
+            self._release()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _release(self) -> None:
+        if self._holding and self._gate is not None:
+            self._holding = False
+            self._gate.release()
+
     async def close(self) -> None:
+        self._release()
         if self.runtime is not None:
             runtime, self.runtime = self.runtime, None
             await runtime.aclose()
@@ -277,6 +297,7 @@ class IsolatedRun:
                 ),
                 interactive=False,
             )
+            self._release()
             session = self.runtime.session
             session.latency_source = "compare"
             if self.catalog is not None:
@@ -294,6 +315,7 @@ class IsolatedRun:
             send(ProviderFailed(provider=spec.model_id.split(":", 1)[0], model=spec.model_id, kind="timeout",
                                 message=error))
         except AgenticFlowError as exc:
+            self._release()
             got.stop = got.stop or "error"
             error_kind = str(getattr(exc, "kind", type(exc).__name__))
             error = str(exc)
@@ -449,6 +471,7 @@ class AgenticComparison:
         self.finished: dict[str, list[ModelRun]] = {m: [] for m in self.model_ids}
         self.result: CompareResult | None = None
         self._started = False
+        self._start_gate: asyncio.Semaphore | None = None
 
     async def stream(self) -> AsyncIterator[tuple[str, Event]]:
         """``(model_id, event)`` for every event of every agent run, as they arrive."""
@@ -459,6 +482,7 @@ class AgenticComparison:
         tasks: list[asyncio.Task[None]] = []
         complete = False
         await asyncio.to_thread(sweep_stale_copies)
+        self._start_gate = asyncio.Semaphore(1)
         try:
             for round_index in range(self.runs):
                 queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -509,6 +533,7 @@ class AgenticComparison:
 
         async with IsolatedRun(
             self.specs[model_id], source=self.workspace, run_index=run_index, catalog=self.catalog, keep=self.keep,
+            start_gate=self._start_gate,
         ) as isolated:
             meter.start()
             try:

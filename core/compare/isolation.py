@@ -63,6 +63,8 @@ __all__ = [
 
 COPIES_DIRNAME = "agentic-flow-copies"
 MARKER = "owner.json"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+"""The id of git's empty tree (the baseline of an empty workspace)."""
 WORK = "work"
 SNAPSHOT = "snapshot.git"
 DEFAULT_EXCLUDES = (
@@ -311,9 +313,11 @@ class WorkspaceCopy:
         _write_marker(root, source, top)
         try:
             if source is None:
-                copy = cls(source=None, root=root, workspace=root / WORK, kind="empty")
+                # Nothing to record: the baseline is git's empty tree, and the snapshot git
+                # dir is made when the first diff is asked for (most of a cell's start-up
+                # cost otherwise, with many cells starting at once).
+                copy = cls(source=None, root=root, workspace=root / WORK, kind="empty", base_tree=EMPTY_TREE)
                 copy.workspace.mkdir()
-                copy._snapshot_external()
             elif top is not None and (ref is not None or _has_head(top)):
                 copy = cls._worktree(source, top, root, ref, uncommitted)
             else:
@@ -367,10 +371,6 @@ class WorkspaceCopy:
         (info / "exclude").write_text("\n".join(DEFAULT_EXCLUDES) + "\n", encoding="utf-8")
         return git_dir
 
-    def _snapshot_external(self) -> None:
-        self._init_snapshot()
-        self._record_baseline()
-
     def _record_baseline(self) -> None:
         git_dir = self.root / SNAPSHOT
         _git("add", "-A", "--", ".", git_dir=git_dir, work_tree=self.workspace)
@@ -385,6 +385,8 @@ class WorkspaceCopy:
     def _git_here(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         if self.kind == "worktree":
             return _git(*args, cwd=self.root / WORK)
+        if not (self.root / SNAPSHOT).exists():  # an empty copy's snapshot dir is made lazily
+            self._init_snapshot()
         return _git(*args, git_dir=self.root / SNAPSHOT, work_tree=self.workspace)
 
     def _diff(self) -> WorkspaceDiff:

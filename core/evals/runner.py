@@ -7,6 +7,11 @@ provider, through an :class:`~.limiter.AdaptiveLimiter` that halves a provider's
 429 and honours ``Retry-After``; a cell that stays rate limited to the end is put back
 in the queue (up to ``max_attempts``).
 
+Cells start slowest model first: by the latency measured in the user's earlier runs
+(TTFT p50 plus a typical answer at the measured tokens/s; a model never measured counts
+as the median of those measured), so a long cell does not wait behind short ones and the
+matrix ends sooner (longest-processing-time-first scheduling).
+
 Each judged cell is written to the store at once (:class:`~.cache.EvalStore`), keyed by
 (task, fixture hash, model, params hash, run index). The run's own id is a hash of the
 suite's path and text, the models, the run count and the base URL, so running the same
@@ -20,6 +25,7 @@ import asyncio
 import hashlib
 import logging
 import platform
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -44,16 +50,18 @@ from agentic_flow.core.evals.records import TRANSIENT_KINDS, CellResult, CheckRe
 from agentic_flow.core.evals.suite import Suite
 from agentic_flow.core.events import Event, Retrying
 from agentic_flow.core.routing.router import task_type_of
+from agentic_flow.core.store.database import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.agents.catalog import Agent
     from agentic_flow.core.models.catalog import ModelCatalog
-    from agentic_flow.core.store.database import Store
 
 __all__ = ["EvalProgress", "EvalRunner", "eval_id_for"]
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+TYPICAL_ANSWER_TOKENS = 500
+"""Output tokens assumed per cell when ordering cells by expected duration."""
 RATE_LIMIT_PAUSE = 1.0
 """Seconds a provider's new cells wait after a run that ended rate limited (no Retry-After known)."""
 
@@ -161,9 +169,6 @@ class EvalRunner:
         self.repo_dir = (repo_dir or Path.cwd()).resolve()
         self.settings = settings or load_settings(self.repo_dir)
         if store is None:
-            # lazy: the default store is opened only when none is given (tests pass their own)
-            from agentic_flow.core.store.database import Store
-
             store = Store()
         self.store = store
         self.cache = EvalStore(store)
@@ -191,6 +196,7 @@ class EvalRunner:
         self.progress = EvalProgress(total=len(self.cells))
         self.results: dict[str, CellResult] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._start_gate: asyncio.Semaphore | None = None
 
     def _agents(self) -> dict[str | None, "Agent | None"]:
         catalog = load_catalog(Path(self.agents_dir) if self.agents_dir else None, cwd=self.repo_dir)
@@ -230,6 +236,27 @@ class EvalRunner:
             },
         )
 
+    def slowest_first(self, cells: list[Cell]) -> list[Cell]:
+        """``cells`` ordered by the expected duration of their model, longest first (stable)."""
+        try:
+            # latency is recorded by the runs in the user's store, which may not be self.store
+            with Store() as store:
+                stats = store.all_latency_stats()
+        except StoreError:
+            return cells
+        expected: dict[str, float] = {}
+        for model in self.models:
+            s = stats.get(model)
+            if s is not None and s.ttft_p50 is not None:
+                seconds = s.ttft_p50 / 1000
+                if s.tps_p50:
+                    seconds += TYPICAL_ANSWER_TOKENS / s.tps_p50
+                expected[model] = seconds
+        if not expected:
+            return cells
+        typical = statistics.median(expected.values())
+        return sorted(cells, key=lambda c: (-expected.get(c.model_id, typical), c.model_id not in expected))
+
     def cached_keys(self) -> set[str]:
         return self.cache.done_keys(c.key for c in self.cells)
 
@@ -242,7 +269,8 @@ class EvalRunner:
         self.progress = EvalProgress(total=len(self.cells), cached=len(cached))
         await asyncio.to_thread(self.cache.save_run, self.header())
         self._report()
-        todo = [c for c in self.cells if c.key not in cached]
+        todo = await asyncio.to_thread(self.slowest_first, [c for c in self.cells if c.key not in cached])
+        self._start_gate = asyncio.Semaphore(1)
         tasks = [asyncio.create_task(self._cell(c)) for c in todo]
         status = "interrupted"
         try:
@@ -325,7 +353,7 @@ class EvalRunner:
             async with IsolatedRun(
                 spec, source=cell.fixture.source, ref=cell.fixture.ref, run_index=cell.run_index,
                 catalog=self.catalog, keep=self.keep, label=f"{task.id}-{cell.model_id}",
-                plain=cell.fixture.ref is None,
+                plain=cell.fixture.ref is None, start_gate=self._start_gate,
             ) as isolated:
                 run = await isolated.execute(emit)
                 await isolated.collect_diff()
