@@ -162,7 +162,7 @@ def test_route_with_nothing_usable_exits_4(cli, _isolated_home):
 
 def test_route_calibrate_from_stored_compares(cli, providers, llm_server_factory, monkeypatch):
     code, _, err = cli("route", "calibrate")
-    assert code == 1 and "no stored comparison results" in err
+    assert code == 1 and "no stored comparison or eval results" in err
     broken_code = "```python\nx=(\n```"
     providers(a=llm_server_factory(default=Reply.text(CODE)), b=llm_server_factory(default=Reply.text(broken_code)))
     for _ in range(2):
