@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from agentic_flow.tui.screens.compare_dialogs import ApplyDialog, DiffScreen, Ru
 from agentic_flow.tui.screens.eval_results import EvalCellScreen, EvalResultsScreen
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.widgets.charts import ChartsPanel, CostPassChart, ModelPoint, short_names
-from tests.llm_server import llm_server  # noqa: F401
+from tests.llm_server import Reply, llm_server, llm_server_factory  # noqa: F401
 from tests.test_compare_agentic import CHECK, make_repo, script, snapshot
 from tests.test_evals import FIXES, coder
 
@@ -220,3 +220,57 @@ def test_short_names_are_distinct():
     assert short_names(["a:x/model-one", "b:y/model-one", "c:long-name-of-a-model"]) == [
         "model-one#1", "model-one#2", "long-name-o…",
     ]
+
+
+# ---------------------------------------------------------------------------- the model table
+
+
+async def test_the_model_table_shows_a_comparisons_latency_when_you_come_back(tmp_path, llm_server_factory):
+    from tests.tui.test_compare_screen import FAST, SLOW, make_app as compare_app, settings_for
+
+    fast = llm_server_factory(default=Reply.text("quick", input_tokens=5, output_tokens=2))
+    slow = llm_server_factory(default=Reply.text("slower", input_tokens=5, output_tokens=2))
+    app = compare_app(tmp_path, settings_for(tmp_path, fast=fast, slow=slow), load_latency=True)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"alpha", "enter")
+        await pilot.pause()
+        models = app.screen
+        await app.workers.wait_for_complete()
+        assert models.table.get_cell(FAST, "runs").plain == "not measured"
+        screen = CompareScreen([FAST, SLOW], task="hi", tools=False, autorun=True)
+        await app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.result is not None and not screen.running, what="the comparison")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: models.table.get_cell(FAST, "runs").plain == "1 run", what="the new figures")
+        assert models.table.get_cell(SLOW, "runs").plain == "1 run"
+
+
+async def test_the_model_table_shows_published_latency_beside_the_measured(tmp_path):
+    from agentic_flow.core.models.published_latency import PublishedStore
+    from agentic_flow.core.models.refresh import EndpointLatency, Percentiles, PublishedLatency
+    from tests.tui.test_compare_screen import FAST, make_app as compare_app
+
+    with Store() as store:
+        PublishedStore(store).save(FAST, PublishedLatency(model="x/y", fetched_at=datetime(2026, 5, 4, tzinfo=timezone.utc),
+                                                          endpoints=(EndpointLatency(provider="A", latency_ms=Percentiles(p50=300),
+                                                                                     throughput_tps=Percentiles(p50=90), uptime_30m=99.0),)))
+        store.record_latency(FAST, ttft_ms=1200, tokens_per_s=30, source="compare")
+    app = compare_app(tmp_path, load_latency=True)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"alpha", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.table
+        assert (table.get_cell(FAST, "ttft").plain, table.get_cell(FAST, "pub").plain) == ("1.2s", "300ms")
+        assert table.get_cell(FAST, "pubtps").plain == "90"
+        titles = [str(c.label.plain).strip() for c in table.ordered_columns]
+        assert "Pub. TTFT" in titles and "TTFT p50" in titles
+        assert "Pub.: OpenRouter published, last 30 min (as of 2026-05-04)" in str(
+            app.screen.query_one("#models-summary", Static).render())
+        table.select_model(FAST)
+        await pilot.pause()
+        detail = str(app.screen.query_one("#model-detail", Static).render())
+        assert "1 run(s): TTFT p50 1.2s" in detail and "published (OpenRouter, 1 endpoint(s), 2026-05-04)" in detail
