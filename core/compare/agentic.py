@@ -381,7 +381,7 @@ class IsolatedRun:
         return await run_check_command(
             command, "", engine=engine, approver=TypedCommandApprover(source), timeout=timeout,
             model=self.spec.model_id, audit=audit, sandbox_settings=settings, cwd=self.workspace,
-            agent=f"compare {source}",
+            agent="compare --check" if source == "--check" else source,
         )
 
     async def _engine(self) -> Any:

@@ -353,6 +353,7 @@ class CompareScreen(Screen[None]):
                 models,
                 workspace=self.workspace,
                 agent=self.agent.name if self.agent is not None else None,
+                agents_dir=str(agents_dir) if (agents_dir := getattr(self.app, "agents_dir", None)) else None,
                 approve=self.approve,
                 check_cmd=self.check_text or None,
                 store=store,
