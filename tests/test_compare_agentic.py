@@ -8,6 +8,7 @@ changes nothing. ``pytest -q`` is the check; the real workspace stays untouched 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import io
 import subprocess
 import sys
@@ -181,6 +182,7 @@ async def test_keep_leaves_the_copies_and_a_deny_rule_stops_the_check(llm_server
         assert sweep_stale_copies() == []  # kept copies are not swept
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(kept)], check=True)
+        shutil.rmtree(kept.parent)  # the kept copy's folder (its marker file)
 
 
 async def test_temp_copy_honours_gitignore_and_the_diff_leaves_ignored_files_out(tmp_path):
