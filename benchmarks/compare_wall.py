@@ -30,6 +30,7 @@ os.environ.setdefault("AGENTIC_FLOW_HOME", tempfile.mkdtemp(prefix="af-bench-"))
 
 from _llm_proc import serve  # noqa: E402
 
+from agentic_flow.core.compare.options import CallOptions
 from agentic_flow.core.compare.runner import compare  # noqa: E402
 from agentic_flow.core.models.catalog import ModelCatalog  # noqa: E402
 
@@ -39,7 +40,7 @@ TASK = "Write a function that reverses a string."
 
 def timed_compare(url: str, models: list[str], catalog: ModelCatalog) -> float:
     start = time.perf_counter()
-    result = asyncio.run(compare(TASK, models, base_url=url + "/v1", catalog=catalog, store=None))
+    result = asyncio.run(compare(TASK, models, call=CallOptions(base_url=url + "/v1"), catalog=catalog, store=None))
     elapsed = time.perf_counter() - start
     failed = [run.model_id for run in result.all_runs if run.status != "ok"]
     if failed:

@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from agentic_flow.core.compare.export import to_csv, to_json, to_markdown, to_text
+from agentic_flow.core.compare.options import CallOptions, CheckOptions
 from agentic_flow.core.compare.result import CompareResult, Spread
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.compare.runner import Comparison, RunFinished, RunStarted, compare, parse_models
@@ -160,7 +161,7 @@ async def test_timeout_stops_one_model_and_keeps_its_text(llm_server_factory):
     )
     fine = llm_server_factory(default=Reply.text("fine"))
     began = time.perf_counter()
-    result = await compare("x", ["stuck:m", "fine:m"], settings=settings_for(stuck=stuck, fine=fine), timeout=0.6)
+    result = await compare("x", ["stuck:m", "fine:m"], settings=settings_for(stuck=stuck, fine=fine), call=CallOptions(timeout=0.6))
     assert time.perf_counter() - began < 5
     stuck_run = result.summary("stuck:m").runs[0]
     assert stuck_run.status == "failed" and stuck_run.error_kind == "timeout" and stuck_run.stop_reason == "timeout"
@@ -217,8 +218,8 @@ async def test_check_command_runs_through_the_engine(llm_server_factory, tmp_pat
         tmp_path, "auto", user_settings=tmp_path / "u.yaml", project_settings=tmp_path / "p.yaml"
     )
     result = await compare(
-        "x", ["s:m"], settings=settings_for(s=server), check_cmd=f"{sys.executable} {{file}}",
-        engine=engine, approver=PolicyApprover("deny"),
+        "x", ["s:m"], settings=settings_for(s=server),
+        check=CheckOptions(f"{sys.executable} {{file}}", engine=engine, approver=PolicyApprover("deny")),
     )
     command = result.summary("s:m").runs[0].checks.command
     assert command is not None and command.allowed and command.exit_code == 0 and command.output.strip() == "4"
@@ -226,8 +227,8 @@ async def test_check_command_runs_through_the_engine(llm_server_factory, tmp_pat
         tmp_path, "ask", user_settings=tmp_path / "u.yaml", project_settings=tmp_path / "p.yaml"
     )
     result = await compare(
-        "x", ["s:m"], settings=settings_for(s=server), check_cmd="touch should-not-exist",
-        engine=denied_engine, approver=PolicyApprover("deny"),
+        "x", ["s:m"], settings=settings_for(s=server),
+        check=CheckOptions("touch should-not-exist", engine=denied_engine, approver=PolicyApprover("deny")),
     )
     command = result.summary("s:m").runs[0].checks.command
     assert command is not None and not command.allowed
@@ -245,7 +246,7 @@ async def test_agent_prompt_is_the_system_prompt(llm_server_factory):
 
 async def test_base_url_applies_to_every_model(llm_server_factory):
     server = llm_server_factory(default=Reply.text("ok"))
-    result = await compare("x", ["llamacpp:first", "vllm:second"], base_url=server.openai_url)
+    result = await compare("x", ["llamacpp:first", "vllm:second"], call=CallOptions(base_url=server.openai_url))
     assert all(s.ok_runs == 1 for s in result.summaries)
     assert sorted(r.model for r in server.requests) == ["first", "second"]
 

@@ -8,8 +8,8 @@ changes nothing. ``pytest -q`` is the check; the real workspace stays untouched 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import io
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from agentic_flow.core.cli import main
-from agentic_flow.core.compare.agentic import AgenticComparison, IsolatedRun, AgentRunSpec, agentic_compare
+from agentic_flow.core.compare.agentic import AgenticComparison, AgentRunSpec, IsolatedRun, agentic_compare
 from agentic_flow.core.compare.isolation import WorkspaceCopy, copies_root, sweep_stale_copies
+from agentic_flow.core.compare.options import CallOptions, CheckOptions
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.permissions.audit import AuditLog
 from agentic_flow.core.store.database import Store
@@ -170,8 +171,8 @@ async def test_keep_leaves_the_copies_and_a_deny_rule_stops_the_check(llm_server
     (settings / "settings.yaml").write_text("permissions:\n  deny:\n    - bash(rm *)\n")
     script(llm_server)
     result = await agentic_compare(
-        "fix it", ["llamacpp:m-good"], workspace=repo, base_url=llm_server.openai_url, keep=True,
-        check_cmd="rm -f calc.py",
+        "fix it", ["llamacpp:m-good"], workspace=repo, call=CallOptions(base_url=llm_server.openai_url), keep=True,
+        check=CheckOptions("rm -f calc.py"),
     )
     run = result.all_runs[0]
     kept = Path(run.copy_path)
@@ -231,7 +232,8 @@ async def test_a_model_that_fails_is_recorded_and_the_others_finish(llm_server, 
 
     llm_server.set_handler(handler)
     comparison = AgenticComparison(
-        "hi", ["llamacpp:m-up", "llamacpp:m-down"], workspace=repo, base_url=llm_server.openai_url, retries=0,
+        "hi", ["llamacpp:m-up", "llamacpp:m-down"], workspace=repo,
+        call=CallOptions(base_url=llm_server.openai_url, retries=0),
     )
     names = []
     async for model_id, event in comparison.stream():

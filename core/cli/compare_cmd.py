@@ -11,12 +11,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, warn
 from agentic_flow.core.cli.task_input import read_task
 from agentic_flow.core.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.compare.options import CallOptions
 
 __all__ = ["add_compare_command", "cmd_compare", "COMPARE_EPILOG"]
 
@@ -200,6 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _text_comparison(args: argparse.Namespace, task: str, models: list[str], workspace: Path) -> Any:
     # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.compare.options import CheckOptions
     from agentic_flow.core.compare.runner import Comparison
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.store.database import Store
@@ -218,23 +222,32 @@ def _text_comparison(args: argparse.Namespace, task: str, models: list[str], wor
             warn(message)
     return Comparison(
         task, models, agent=args.agent, agents_dir=args.agents_dir, runs=args.runs, settings=settings,
-        store=Store(), check_cmd=args.check, check_timeout=args.check_timeout, engine=engine, approver=approver,
-        timeout=args.timeout, retries=args.retry, base_url=args.base_url, max_tokens=args.max_tokens,
-        temperature=args.temperature,
+        store=Store(), call=_call_options(args),
+        check=CheckOptions(args.check, args.check_timeout, engine=engine, approver=approver),
     )
 
 
 def _agent_comparison(args: argparse.Namespace, task: str, models: list[str], workspace: Path) -> Any:
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.compare.agentic import AgenticComparison
+    from agentic_flow.core.compare.options import CheckOptions
     from agentic_flow.core.store.database import Store
 
     return AgenticComparison(
         task, models, workspace=workspace, agent=args.agent, agents_dir=args.agents_dir,
-        approve=args.approve or "accept-edits", runs=args.runs, check_cmd=args.check,
-        check_timeout=args.check_timeout, keep=args.keep, store=Store(), base_url=args.base_url,
-        max_turns=args.max_turns, max_tokens=args.max_tokens, temperature=args.temperature, timeout=args.timeout,
-        retries=args.retry,
+        approve=args.approve or "accept-edits", runs=args.runs, call=_call_options(args),
+        check=CheckOptions(args.check, args.check_timeout), keep=args.keep, store=Store(),
+    )
+
+
+def _call_options(args: argparse.Namespace) -> "CallOptions":
+    """The flags that say how every model is called."""
+    # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.compare.options import CallOptions
+
+    return CallOptions(
+        max_tokens=args.max_tokens, temperature=args.temperature, timeout=args.timeout, retries=args.retry,
+        base_url=args.base_url, max_turns=getattr(args, "max_turns", None),
     )
 
 

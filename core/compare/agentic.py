@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from agentic_flow.core.compare.codecheck import DEFAULT_CHECK_TIMEOUT, CheckReport, CommandCheck, run_check_command
 from agentic_flow.core.compare.isolation import WorkspaceCopy, sweep_stale_copies
+from agentic_flow.core.compare.options import CallOptions, CheckOptions
 from agentic_flow.core.compare.result import OK_STOPS, ChangedFile, CompareResult, ModelRun, ModelSummary
 from agentic_flow.core.compare.results import CompareStore
 from agentic_flow.core.compare.runner import LiveMeter, RunFinished, RunStarted, parse_models
@@ -407,7 +408,7 @@ class AgenticComparison:
 
     The same live surface as :class:`core.compare.runner.Comparison`: iterate
     :meth:`stream` for ``(model_id, event)``, read :attr:`live` for running figures and
-    :attr:`result` at the end. With ``check_cmd`` the command runs in each copy after its
+    :attr:`result` at the end. With ``check.command`` the command runs in each copy after its
     run; the run's diff is kept in the result (``compare apply`` applies it later).
 
     Args:
@@ -417,6 +418,8 @@ class AgenticComparison:
         agent: the agent's name in the catalog (None: settings default_agent, else coder).
         approve: the headless policy (:data:`HEADLESS_POLICIES`).
         runs: rounds per model (models run concurrently within a round).
+        call: how each model is called (tokens, temperature, timeout, retries, turns).
+        check: the command run in each copy after its run, and its time limit.
         keep: leave the copies on disk (their paths are in the result).
         store: where the result is kept (sessions and latency are recorded by the runtime).
     """
@@ -431,17 +434,11 @@ class AgenticComparison:
         agents_dir: str | None = None,
         approve: str = DEFAULT_POLICY,
         runs: int = 1,
-        check_cmd: str | None = None,
-        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+        call: CallOptions = CallOptions(),
+        check: CheckOptions = CheckOptions(),
         keep: bool = False,
         store: "Store | None" = None,
         catalog: "ModelCatalog | None" = None,
-        base_url: str | None = None,
-        max_turns: int | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        timeout: float | None = None,
-        retries: int | None = None,
     ) -> None:
         if not task.strip():
             raise ConfigError("the task is empty: pass --task \"...\" or pipe it on stdin")
@@ -452,16 +449,16 @@ class AgenticComparison:
         self.workspace = Path(workspace).resolve()
         self.specs = {
             m: AgentRunSpec(
-                task=task, model_id=m, agent=agent, agents_dir=agents_dir, approve=approve, base_url=base_url,
-                max_turns=max_turns, max_tokens=max_tokens, temperature=temperature, timeout=timeout, retry=retries,
+                task=task, model_id=m, agent=agent, agents_dir=agents_dir, approve=approve, base_url=call.base_url,
+                max_turns=call.max_turns, max_tokens=call.max_tokens, temperature=call.temperature,
+                timeout=call.timeout, retry=call.retries,
             )
             for m in self.model_ids
         }
         self.agent = agent
         self.approve = approve
         self.runs = runs
-        self.check_cmd = check_cmd
-        self.check_timeout = check_timeout
+        self.check = check
         self.keep = keep
         self.store = store
         self.catalog = catalog
@@ -541,8 +538,8 @@ class AgenticComparison:
             finally:
                 meter.stop()
             await isolated.collect_diff()
-            if self.check_cmd:
-                command = await isolated.check(self.check_cmd, timeout=self.check_timeout, store=self.store)
+            if self.check.command:
+                command = await isolated.check(self.check.command, timeout=self.check.timeout, store=self.store)
                 run.checks = CheckReport(command=command)
             return run
 
@@ -562,7 +559,7 @@ class AgenticComparison:
             models=self.model_ids,
             runs=self.runs,
             wall_s=wall,
-            check_cmd=self.check_cmd,
+            check_cmd=self.check.command,
             complete=complete,
             summaries=[
                 ModelSummary.of(m, sorted(self.finished[m], key=lambda r: r.run_index)) for m in self.model_ids

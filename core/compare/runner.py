@@ -36,19 +36,19 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
 
 from agentic_flow.core.agents.catalog import load_catalog
 from agentic_flow.core.compare.codecheck import (
-    DEFAULT_CHECK_TIMEOUT,
     CheckReport,
     check_blocks,
     extract_blocks,
     run_check_command,
 )
+from agentic_flow.core.compare.options import CallOptions, CheckOptions
 from agentic_flow.core.compare.result import (
     OK_STOPS,
     CompareResult,
@@ -237,29 +237,20 @@ class Comparison:
         model_ids: Sequence[str],
         *,
         agent: "Agent | str | None" = None,
+        agents_dir: str | None = None,
+        system: str | None = None,
         runs: int = 1,
+        call: CallOptions = CallOptions(),
+        check: CheckOptions = CheckOptions(),
         settings: LoadedSettings | Settings | None = None,
         catalog: "ModelCatalog | None" = None,
         store: "Store | None" = None,
-        check_cmd: str | None = None,
-        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
-        engine: "PermissionEngine | None" = None,
-        approver: "Approver | None" = None,
-        timeout: float | None = None,
-        retries: int | None = None,
-        base_url: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        system: str | None = None,
-        agents_dir: str | None = None,
         http: "HttpClient | None" = None,
     ) -> None:
         if not task.strip():
             raise ConfigError("the task is empty: pass --task \"...\" or pipe it on stdin")
         if runs < 1:
             raise ConfigError("--runs must be 1 or more")
-        if timeout is not None and timeout <= 0:
-            raise ConfigError("--timeout must be more than 0 seconds")
         self.task = task
         self.model_ids = parse_models(model_ids)
         self.runs = runs
@@ -268,18 +259,9 @@ class Comparison:
             catalog = ModelCatalog.load(settings=self.settings.merged)
         self.catalog = catalog
         self.store = store
-        self.check_cmd = check_cmd
-        self.check_timeout = check_timeout
-        self.engine = engine
-        self.approver = approver
-        self.timeout = timeout
-        self.retries = retries
-        self.base_url = base_url
-        self.max_tokens = max_tokens
-        self.temperature = temperature
+        self.call = call
+        self.check = check
         if isinstance(agent, str):
-
-
             agent = load_catalog(Path(agents_dir) if agents_dir else None).get(agent)
         self.agent = agent
         self.system = system if system is not None else (agent.prompt if agent is not None else None)
@@ -330,18 +312,19 @@ class Comparison:
             await asyncio.to_thread(self._save_result, self.result)
 
     def _prepare_checks(self) -> None:
-        if self.check_cmd is None or (self.engine is not None and self.approver is not None):
+        """A check command with no engine or approver given: the project's rules, no person."""
+        check = self.check
+        if check.command is None or (check.engine is not None and check.approver is not None):
             return
-
-
-        if self.engine is None:
-            self.engine, warnings = PermissionEngine.from_settings(
+        engine = check.engine
+        if engine is None:
+            engine, warnings = PermissionEngine.from_settings(
                 Path.cwd(), user_settings=self.settings.user_file, project_settings=self.settings.project_file
             )
             for message in warnings:
                 logger.warning("%s", message)
-        if self.approver is None:
-            self.approver = PolicyApprover("deny", context="compare --check")
+        approver = check.approver or PolicyApprover("deny", context="compare --check")
+        self.check = replace(check, engine=engine, approver=approver)
 
     async def _guarded(self, model_id: str, run_index: int, queue: asyncio.Queue[Any]) -> None:
         """One model's run; whatever happens, it ends with a RunFinished and _DONE."""
@@ -371,8 +354,8 @@ class Comparison:
             model=wire,
             messages=[UserMessage(content=self.task)],
             system=self.system,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            max_tokens=self.call.max_tokens,
+            temperature=self.call.temperature,
         )
 
         def emit(event: Event) -> None:
@@ -383,11 +366,11 @@ class Comparison:
             if model_id.startswith("local:"):
                 await ensure_local_server(model=wire)
             provider = make_provider(
-                model_id, self.settings, base_url=self.base_url, timeout=self.timeout, retry=self.retries,
-                http=self._http,
+                model_id, self.settings, base_url=self.call.base_url, timeout=self.call.timeout,
+                retry=self.call.retries, http=self._http,
             )
             meter.start()
-            async with _deadline(self.timeout):
+            async with _deadline(self.call.timeout):
                 async for event in provider.stream(request):
                     _collect(got, event)
                     emit(event)
@@ -395,7 +378,7 @@ class Comparison:
             got.stop = "timeout"
             got.errors.append(ProviderFailed(
                 provider=model_id.split(":", 1)[0], model=wire, kind="timeout",
-                message=f"{model_id}: no complete answer within {self.timeout:g} s (--timeout); "
+                message=f"{model_id}: no complete answer within {self.call.timeout:g} s (--timeout); "
                 "the text received so far is kept",
             ))
             emit(got.errors[-1])
@@ -465,14 +448,12 @@ class Comparison:
     async def _checks(self, run: ModelRun) -> CheckReport:
         blocks = extract_blocks(run.answer)
         report = CheckReport(blocks=check_blocks(blocks))
-        if self.check_cmd and run.status == "ok" and blocks and self.engine is not None and self.approver is not None:
-            audit = None
-            if self.store is not None:
-
-                audit = AuditLog(self.store)
+        check = self.check
+        if check.command and run.status == "ok" and blocks and check.engine is not None and check.approver is not None:
+            audit = AuditLog(self.store) if self.store is not None else None
             report.command = await run_check_command(
-                self.check_cmd, run.answer, engine=self.engine, approver=_Serialised(self.approver, self._decide_lock),
-                timeout=self.check_timeout, blocks=blocks, model=run.model_id, audit=audit,
+                check.command, run.answer, engine=check.engine, approver=_Serialised(check.approver, self._decide_lock),
+                timeout=check.timeout, blocks=blocks, model=run.model_id, audit=audit,
                 sandbox_settings=self.settings.merged.sandbox,
             )
         return report
@@ -519,7 +500,7 @@ class Comparison:
             models=self.model_ids,
             runs=self.runs,
             wall_s=wall,
-            check_cmd=self.check_cmd,
+            check_cmd=self.check.command,
             complete=complete,
             summaries=[
                 ModelSummary.of(m, sorted(self.finished[m], key=lambda r: r.run_index)) for m in self.model_ids

@@ -57,6 +57,7 @@ from textual.worker import Worker
 from agentic_flow.core.compare.agentic import HEADLESS_POLICIES, AgenticComparison
 from agentic_flow.core.compare.apply import apply_requests, apply_run
 from agentic_flow.core.compare.export import render
+from agentic_flow.core.compare.options import CallOptions, CheckOptions
 from agentic_flow.core.compare.result import CompareResult, ModelRun
 from agentic_flow.core.compare.runner import Comparison, LiveMeter
 from agentic_flow.core.config import load_settings
@@ -355,10 +356,10 @@ class CompareScreen(Screen[None]):
                 agent=self.agent.name if self.agent is not None else None,
                 agents_dir=str(agents_dir) if (agents_dir := getattr(self.app, "agents_dir", None)) else None,
                 approve=self.approve,
-                check_cmd=self.check_text or None,
+                call=CallOptions(base_url=getattr(self.app, "base_url", None)),
+                check=CheckOptions(self.check_text or None),
                 store=store,
                 catalog=self.catalog,
-                base_url=getattr(self.app, "base_url", None),
             )
         return Comparison(
             task,
@@ -367,7 +368,7 @@ class CompareScreen(Screen[None]):
             settings=getattr(self.app, "settings", None),
             catalog=self.catalog,
             store=store,
-            base_url=getattr(self.app, "base_url", None),
+            call=CallOptions(base_url=getattr(self.app, "base_url", None)),
         )
 
     @work(exclusive=True, group="compare", exit_on_error=False)
