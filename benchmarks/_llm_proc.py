@@ -11,6 +11,8 @@ Scenarios (``serve(name, **params)``):
              write, ``delay`` seconds before each write after the first
   tool_loop  a model that writes ``words`` words and calls ``read`` on ``path``, until
              the request holds ``calls`` tool results; then a short answer
+  session    ``calls`` tool calls (edit / bash / read in turn, see ``_content.py``),
+             each after ``words`` tokens of Markdown; then a last answer of ``words`` tokens
   per_model  ``chunks`` text deltas; model ``m<K>`` waits ``base + step * K`` seconds
              before each (so m8 is the slowest of m1..m8)
 
@@ -24,6 +26,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,17 +36,28 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextlib.contextmanager
 def serve(scenario: str, **params: object) -> Iterator[str]:
     """Start the server process; yield its base URL (``http://127.0.0.1:PORT``)."""
+    errfile = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), scenario, json.dumps(params)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=errfile,
         cwd=ROOT,
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().decode().strip()
         if not line.startswith("PORT "):
-            raise RuntimeError(f"LLM server process did not start: {line!r}")
+            proc.wait(10)
+            errfile.seek(0)
+            err = errfile.read().decode(errors="replace")
+            missing = [ln for ln in err.splitlines() if "ModuleNotFoundError" in ln]
+            if missing:
+                raise SystemExit(
+                    f"the scripted server needs the test install ({missing[-1].strip()}): "
+                    "run `pip install -e '.[test]'` in the repository root"
+                )
+            raise RuntimeError(f"LLM server process did not start: {line!r}\n{err[-2000:]}")
         yield f"http://127.0.0.1:{int(line.split()[1])}"
     finally:
         if proc.stdin is not None:
@@ -55,6 +69,7 @@ def serve(scenario: str, **params: object) -> Iterator[str]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        errfile.close()
 
 
 def _grouped_events(data: bytes, group: int) -> list[bytes]:
@@ -64,6 +79,7 @@ def _grouped_events(data: bytes, group: int) -> list[bytes]:
 
 def _server(scenario: str, params: dict):  # noqa: ANN202 - runs in the child only
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from tests.llm_server import Reply, ScriptedLLMServer
 
     if scenario == "raw":
@@ -86,6 +102,23 @@ def _server(scenario: str, params: dict):  # noqa: ANN202 - runs in the child on
 
         server = ScriptedLLMServer()
         server.set_handler(tool_loop)
+        return server
+    if scenario == "session":
+        from _content import session_call, session_text
+
+        calls, words = int(params["calls"]), int(params["words"])
+
+        def session(req):  # noqa: ANN001, ANN202
+            done = len(req.tool_results())
+            text = session_text(done, words)
+            if done < calls:
+                name, args = session_call(done)
+                return Reply.tool_calls([(f"call_{done}", name, args)], text_before=text, input_tokens=1000,
+                                        output_tokens=words + 20)
+            return Reply.text(text, input_tokens=1000, output_tokens=words)
+
+        server = ScriptedLLMServer()
+        server.set_handler(session)
         return server
     if scenario == "per_model":
         chunks, base, step = int(params["chunks"]), float(params["base"]), float(params["step"])

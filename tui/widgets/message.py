@@ -15,6 +15,9 @@ for hundreds of milliseconds. So an answer being streamed is split into *pieces*
 So the live document stays a few blocks however long the answer gets, the number of
 widgets does not grow with it, and a finished message holds no live Markdown at all
 (:meth:`MessageView.finish`). ``benchmarks/tui_stream.py`` measures the result.
+
+The text lives on a :class:`MessageItem` (the transcript's history), not on the widget:
+a finished message can be unmounted and built again from its item, pieces and all.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-__all__ = ["MessageView", "FrozenMarkdown", "Role", "Segmenter", "warm_up_renderers"]
+from agentic_flow.tui.widgets.transcript_item import TranscriptItem
+
+__all__ = ["MessageView", "MessageItem", "FrozenMarkdown", "Role", "Segmenter", "warm_up_renderers"]
 
 Role = Literal["user", "assistant", "thinking", "notice", "warning", "error"]
 
@@ -270,6 +275,42 @@ def warm_up_renderers(console: object) -> None:
     highlight("def f(x):\n    return x\n", language="python")
 
 
+class MessageItem(TranscriptItem):
+    """A message of the transcript's history: who speaks and what was said.
+
+    Args:
+        role: who or what speaks (``user``, ``assistant``, ``thinking``, ``notice``...).
+        text: the full text of a message that does not stream.
+        streaming: the text arrives later, through a :class:`MessageView` (``feed``).
+        markdown: render as Markdown (default for answers and reasoning) or as plain text.
+    """
+
+    kind = "message"
+
+    def __init__(self, role: Role, text: str = "", *, streaming: bool = False, markdown: bool | None = None) -> None:
+        super().__init__()
+        self.role: Role = role
+        self.markdown = markdown if markdown is not None else role in ("assistant", "thinking")
+        self.chunks: list[str] = [text] if text else []
+        """Everything received, in order."""
+        self.pieces: list[str] = [text] if text and not streaming else []
+        """The finished text cut at block boundaries, as :class:`FrozenMarkdown` shows it."""
+        self.finished = not streaming
+        self.stopped = False
+        """The user stopped the answer: the text is partial."""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    @property
+    def live(self) -> bool:
+        return not self.finished
+
+    def build(self) -> "MessageView":
+        return MessageView(self.role, item=self)
+
+
 class MessageView(Widget):
     """A message in the transcript; an ``assistant`` or ``thinking`` one can stream.
 
@@ -278,6 +319,8 @@ class MessageView(Widget):
         text: the full text of a message that does not stream.
         streaming: start empty and grow with :meth:`feed` / :meth:`flush`.
         markdown: render ``text`` as Markdown (answers) or as plain text (prompts, notices).
+        item: show this history item instead (``role``, ``text``... are then taken from it);
+            a finished item is shown static, an unfinished one streams.
     """
 
     # Horizontal padding sits on the leaves, not on this container: a container's
@@ -354,35 +397,44 @@ class MessageView(Widget):
         streaming: bool = False,
         markdown: bool | None = None,
         id: str | None = None,
+        item: MessageItem | None = None,
     ) -> None:
-        super().__init__(id=id, classes=f"-{role}")
-        self.role = role
-        self.streaming = streaming
-        self.markdown = markdown if markdown is not None else role in ("assistant", "thinking")
-        self._initial = text
-        self._all: list[str] = [text] if text else []  # everything received
+        if item is None:
+            item = MessageItem(role, text, streaming=streaming, markdown=markdown)
+        super().__init__(id=id, classes=f"-{item.role}")
+        self.item = item
+        self.role = item.role
+        self.streaming = not item.finished
+        self.markdown = item.markdown
         self._pending: list[str] = []  # received since the last frame
         self._live: Markdown | None = None
         self._stream: MarkdownStream | None = None
         self._segmenter = Segmenter(soft=self.SOFT_LIMIT, hard=self.HARD_LIMIT)  # the live text
         self._frozen_view: FrozenMarkdown | None = None
         self._lock = asyncio.Lock()
-        self._finished = not streaming
+        self._finished = item.finished
+        if self.streaming and item.chunks:
+            self._pending.append(item.text)  # built again mid-stream: show what came so far
+        if item.stopped:
+            self.add_class("-stopped")
 
     # -- composition ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         label = _LABELS.get(self.role, "")
         if label:
             yield Static(label, classes="label", markup=False)
+        item = self.item
         if self.streaming:
             self._live = Markdown("", classes="live")
             yield self._live
-        elif self._initial:
+        elif item.chunks:
             if self.markdown:
-                self._frozen_view = FrozenMarkdown([self._initial], classes="segment")
+                self._frozen_view = FrozenMarkdown(item.pieces or [item.text], classes="segment")
                 yield self._frozen_view
             else:
-                yield Static(Content(self._initial), classes="segment")
+                yield Static(Content(item.text), classes="segment")
+        if item.stopped:
+            yield _stopped_label()
 
     async def _freeze(self, piece: str) -> None:
         """Move a finished piece into the message's one static widget."""
@@ -399,7 +451,7 @@ class MessageView(Widget):
     @property
     def text(self) -> str:
         """Everything this message holds so far, pending text included."""
-        return "".join(self._all)
+        return self.item.text
 
     @property
     def finished(self) -> bool:
@@ -415,7 +467,7 @@ class MessageView(Widget):
             raise RuntimeError("this message is finished")
         if text:
             self._pending.append(text)
-            self._all.append(text)
+            self.item.chunks.append(text)
 
     @property
     def has_pending(self) -> bool:
@@ -472,6 +524,14 @@ class MessageView(Widget):
             if live is not None:
                 await live.remove()
             self._finished = True
+            item = self.item
+            item.pieces = list(self._frozen_view.pieces) if self._frozen_view is not None else []
+            item.finished = True
             if stopped:
+                item.stopped = True
                 self.add_class("-stopped")
-                await self.mount(Static(Content.from_markup("[b]stopped[/b] — the text above is kept"), classes="label"))
+                await self.mount(_stopped_label())
+
+
+def _stopped_label() -> Static:
+    return Static(Content.from_markup("[b]stopped[/b] — the text above is kept"), classes="label")

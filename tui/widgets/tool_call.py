@@ -4,6 +4,10 @@ The title line says what was called and how it went (``⚙ read src/a.py · ✓`
 holds the arguments (the full command for ``bash``), the permission decision, and the
 result — a unified diff (edits) shown with diff colouring. Long results are clipped on
 screen (the model got the full text; the session store keeps it).
+
+The call's state lives on a :class:`ToolCallItem` (the transcript's history); the
+:class:`ToolCallBlock` widget shows it and can be unmounted and built again from it at
+any time. Update a call through the item (``transcript.tool(call_id).result(...)``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-__all__ = ["ToolCallBlock", "render_diff", "looks_like_diff", "format_arguments", "summarize_call"]
+from agentic_flow.tui.widgets.transcript_item import TranscriptItem
+
+__all__ = ["ToolCallBlock", "ToolCallItem", "render_diff", "looks_like_diff", "format_arguments", "summarize_call"]
 
 MAX_RESULT_LINES = 200
 MAX_STREAMED_ARGS = 600
@@ -89,12 +95,114 @@ def summarize_call(tool: str, arguments: dict[str, Any] | None) -> str:
     return tool
 
 
-class ToolCallBlock(Collapsible):
-    """One tool call; grows as the call streams, is decided and returns.
+class ToolCallItem(TranscriptItem):
+    """A tool call of the transcript's history; grows as the call streams, is decided and returns.
 
     Args:
         call_id: the provider's id of the call.
         name: the tool's user-facing name.
+    """
+
+    kind = "tool"
+
+    def __init__(self, call_id: str, name: str) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.name = name
+        self.raw_arguments = ""
+        self.arguments: dict[str, Any] | None = None
+        self.status = "running"
+        """``running``, ``pending`` (waiting for a person), ``ok``, ``error`` or ``denied``."""
+        self.mark = ""
+        self.args_content: Content = Content("")
+        self.decision: str | None = None
+        self.denied = False
+        self.result_text: str | None = None
+        self.result_content: Content | None = None
+        self.result_is_error = False
+        self.collapsed = True
+
+    @property
+    def tool(self) -> str:
+        return self.name
+
+    @property
+    def title(self) -> str:
+        if not self.mark:  # nothing known yet but the name
+            return f"⚙ {self.name} …"
+        return f"⚙ {summarize_call(self.name, self.arguments)} · {self.mark}"
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("running", "pending")
+
+    def build(self) -> "ToolCallBlock":
+        return ToolCallBlock(item=self)
+
+    def _changed(self) -> None:
+        if isinstance(self.view, ToolCallBlock):
+            self.view.sync()
+
+    def _set_status(self, status: str, mark: str) -> None:
+        self.status = status
+        self.mark = mark
+
+    def args_delta(self, delta: str) -> None:
+        self.raw_arguments += delta
+        raw = self.raw_arguments
+        if len(raw) > MAX_STREAMED_ARGS:  # a long write streams its whole file: show the start
+            raw = raw[:MAX_STREAMED_ARGS] + f" … ({len(self.raw_arguments):,} characters)"
+        self.args_content = Content(raw)
+        self._changed()
+
+    def ready(self, arguments: dict[str, Any] | None, error: str | None = None) -> None:
+        self.arguments = arguments
+        if error:
+            self.args_content = Content.assemble(self.raw_arguments + "\n", (error, "$text-error"))
+            self._set_status("error", "✗ bad arguments")
+        else:
+            self.args_content = Content(format_arguments(self.name, arguments))
+            self._set_status("running", "…")
+        self._changed()
+
+    def pending(self) -> None:
+        """Waiting for a person (the permission panel shows the details)."""
+        self._set_status("pending", "awaiting approval")
+        self._changed()
+
+    def decided(self, allowed: bool, scope: str, decided_by: str, reason: str | None) -> None:
+        verb = "allowed" if allowed else "denied"
+        self.decision = f"{verb} ({scope}) by {decided_by}" + (f": {reason}" if reason else "")
+        self.denied = not allowed
+        if allowed:
+            self._set_status("running", "running")
+        else:
+            self._set_status("denied", "denied")
+        self._changed()
+
+    def result(self, content: str, is_error: bool) -> None:
+        self.result_text = content
+        self.result_is_error = is_error
+        if self.status == "denied":
+            mark, status = "denied", "denied"
+        else:
+            mark, status = ("✗", "error") if is_error else ("✓", "ok")
+        if looks_like_diff(content) and not is_error:
+            self.result_content = render_diff(content, max_lines=MAX_RESULT_LINES)
+            self.collapsed = False  # a change to the user's files is shown, not hidden
+        else:
+            self.result_content = _clip(content)
+        self._set_status(status, mark)
+        self._changed()
+
+
+class ToolCallBlock(Collapsible):
+    """The widget of one :class:`ToolCallItem`: title line, arguments, decision, result.
+
+    Args:
+        call_id: the provider's id of the call (a new item is made for it)...
+        name: ...and the tool's name; or
+        item: the history item to show.
     """
 
     DEFAULT_CSS = """
@@ -117,70 +225,76 @@ class ToolCallBlock(Collapsible):
     ToolCallBlock .result.-error { color: $text-error; }
     """
 
-    def __init__(self, call_id: str, name: str) -> None:
-        self._args = Static("", classes="args", markup=False)
-        self._decision = Static("", classes="decision", markup=False)
-        self._result = Static("", classes="result", markup=False)
-        self._decision.display = False
-        self._result.display = False
-        super().__init__(self._args, self._decision, self._result, title=f"⚙ {name} …", collapsed=True)
-        self.call_id = call_id
-        self.tool = name
-        self.raw_arguments = ""
-        self.arguments: dict[str, Any] | None = None
-        self.status = "running"
-        self.result_text: str | None = None
-        self.add_class("-running")
+    def __init__(self, call_id: str = "", name: str = "", *, item: ToolCallItem | None = None) -> None:
+        self.item = item if item is not None else ToolCallItem(call_id, name)
+        item = self.item
+        self._args = Static(item.args_content, classes="args", markup=False)
+        self._decision = Static(item.decision or "", classes="decision", markup=False)
+        self._result = Static(item.result_content or "", classes="result", markup=False)
+        self._shown_status = item.status
+        super().__init__(
+            self._args, self._decision, self._result, title=item.title, collapsed=item.collapsed,
+            classes=f"-{item.status}",
+        )
+        self._decision.display = item.decision is not None
+        self._decision.set_class(item.denied, "-denied")
+        self._result.display = item.result_content is not None
+        self._result.set_class(item.result_is_error, "-error")
 
-    def _set_status(self, status: str, mark: str = "") -> None:
-        self.remove_class(f"-{self.status}")
-        self.status = status
-        self.add_class(f"-{status}")
-        summary = summarize_call(self.tool, self.arguments)
-        self.title = f"⚙ {summary}" + (f" · {mark}" if mark else "")
+    # The state, read from the item (the widget may be rebuilt at any time).
+    call_id = property(lambda self: self.item.call_id)
+    tool = property(lambda self: self.item.name)
+    status = property(lambda self: self.item.status)
+    arguments = property(lambda self: self.item.arguments)
+    raw_arguments = property(lambda self: self.item.raw_arguments)
+    result_text = property(lambda self: self.item.result_text)
 
+    def _on_collapsible_title_toggle(self, event: Any) -> None:
+        event.stop()
+        self.collapsed = not self.collapsed
+        if self.is_mounted:  # the user opened it: show it whole (this stops following the end)
+            self.call_after_refresh(self.scroll_visible)
+
+    def _watch_collapsed(self, collapsed: bool) -> None:
+        # Not Collapsible's watcher: it scrolls the block into view on every change, and a
+        # scroll releases the transcript's anchor, so an edit's diff opening by itself
+        # would stop the view from following the answer.
+        self._update_collapsed(collapsed)
+        self.post_message(self.Collapsed(self) if collapsed else self.Expanded(self))
+        self.item.collapsed = collapsed  # the user's choice outlives this widget
+
+    def sync(self) -> None:
+        """Show the item's current state (called by the item on every change)."""
+        item = self.item
+        self._args.update(item.args_content)
+        if item.decision is not None:
+            self._decision.update(Content(item.decision))
+            self._decision.display = True
+            self._decision.set_class(item.denied, "-denied")
+        if item.result_content is not None:
+            self._result.update(item.result_content)
+            self._result.display = True
+            self._result.set_class(item.result_is_error, "-error")
+        if item.status != self._shown_status:
+            self.remove_class(f"-{self._shown_status}")
+            self._shown_status = item.status
+            self.add_class(f"-{item.status}")
+        self.title = item.title
+        if self.collapsed != item.collapsed:
+            self.collapsed = item.collapsed
+
+    # Kept for callers that hold the widget: the same updates, made on the item.
     def args_delta(self, delta: str) -> None:
-        self.raw_arguments += delta
-        raw = self.raw_arguments
-        if len(raw) > MAX_STREAMED_ARGS:  # a long write streams its whole file: show the start
-            raw = raw[:MAX_STREAMED_ARGS] + f" … ({len(self.raw_arguments):,} characters)"
-        self._args.update(Content(raw))
+        self.item.args_delta(delta)
 
     def ready(self, arguments: dict[str, Any] | None, error: str | None = None) -> None:
-        self.arguments = arguments
-        if error:
-            self._args.update(Content.assemble(self.raw_arguments + "\n", (error, "$text-error")))
-            self._set_status("error", "✗ bad arguments")
-            return
-        self._args.update(Content(format_arguments(self.tool, arguments)))
-        self._set_status("running", "…")
+        self.item.ready(arguments, error)
 
     def pending(self) -> None:
-        """Waiting for a person (the permission panel shows the details)."""
-        self._set_status("pending", "awaiting approval")
+        self.item.pending()
 
     def decided(self, allowed: bool, scope: str, decided_by: str, reason: str | None) -> None:
-        verb = "allowed" if allowed else "denied"
-        text = f"{verb} ({scope}) by {decided_by}" + (f": {reason}" if reason else "")
-        self._decision.update(Content(text))
-        self._decision.display = True
-        self._decision.set_class(not allowed, "-denied")
-        if not allowed:
-            self._set_status("denied", "denied")
-        else:
-            self._set_status("running", "running")
+        self.item.decided(allowed, scope, decided_by, reason)
 
     def result(self, content: str, is_error: bool) -> None:
-        self.result_text = content
-        if self.status == "denied":
-            mark, status = "denied", "denied"
-        else:
-            mark, status = ("✗", "error") if is_error else ("✓", "ok")
-        if looks_like_diff(content) and not is_error:
-            self._result.update(render_diff(content, max_lines=MAX_RESULT_LINES))
-            self.collapsed = False  # a change to the user's files is shown, not hidden
-        else:
-            self._result.update(_clip(content))
-        self._result.display = True
-        self._result.set_class(is_error, "-error")
-        self._set_status(status, mark)
+        self.item.result(content, is_error)

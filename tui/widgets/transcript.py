@@ -1,38 +1,78 @@
-"""The transcript: a scrolling list of message widgets and tool-call blocks.
+"""The transcript: the session's history, of which only a window is mounted.
 
-It turns the session's typed events into widgets. Text deltas are only queued on the
-message being streamed; a frame timer (~30 Hz) flushes them in one batch, so a fast
-model costs one Markdown append per frame, not one per token. Only the messages being
-streamed hold a live Markdown; everything finished is a static renderable. The oldest
-items are unmounted past :attr:`Transcript.max_items` (the session store keeps them),
-so the layout cost does not grow with the length of the session.
+Every entry — prompt, answer, reasoning, tool call, notice, error — is a
+:class:`~tui.widgets.transcript_item.TranscriptItem` kept in :attr:`Transcript.items`
+for the whole session. Only a window of the newest ones is mounted as widgets: while
+the view follows the end, items that scroll far enough out of sight are unmounted (a
+line at the top says how many), and scrolling back up builds them again from their
+items, a batch at a time (``home`` builds them all). So what a new item costs — its
+mount, the layout pass, the memory of its widgets, what every full garbage collection
+walks — does not grow with the length of the session.
+
+Streaming: text deltas are only queued on the message being streamed; a frame timer
+(~30 Hz) flushes them in one batch, so a fast model costs one Markdown append per
+frame, not one per token (see :mod:`tui.widgets.message`). Nothing here changes a style
+that the whole transcript inherits while streaming: a class toggled on the transcript
+restyles every mounted widget.
+
+The API (what the session screen and other blocks use):
+
+- :meth:`Transcript.add_user`, :meth:`~Transcript.add_message`,
+  :meth:`~Transcript.add_notice`, :meth:`~Transcript.add_error`: a finished message;
+- :meth:`~Transcript.text_delta`, :meth:`~Transcript.thinking_delta`,
+  :meth:`~Transcript.finish_streams`: the answer being streamed;
+- :meth:`~Transcript.tool_started` … :meth:`~Transcript.tool_result`, and
+  :meth:`~Transcript.tool` (a call's :class:`~tui.widgets.tool_call.ToolCallItem` by
+  id, mounted or not): tool calls;
+- :meth:`~Transcript.add_item` for any other kind of block (subclass
+  ``TranscriptItem``); :meth:`~Transcript.add` for a plain widget (not rebuilt after it
+  was unmounted; see :class:`~tui.widgets.transcript_item.WidgetItem`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual._styles_cache import StylesCache
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from agentic_flow.tui.widgets.message import MessageView, Role
-from agentic_flow.tui.widgets.tool_call import ToolCallBlock
+from agentic_flow.tui.widgets.message import MessageItem, MessageView, Role
+from agentic_flow.tui.widgets.tool_call import ToolCallItem
+from agentic_flow.tui.widgets.transcript_item import TranscriptItem, WidgetItem
 
-__all__ = ["Transcript", "FRAME_SECONDS"]
+__all__ = ["Transcript", "FRAME_SECONDS", "release_render_caches"]
 
 FRAME_SECONDS = 1 / 30
+
+
+def release_render_caches() -> None:
+    """Let go of the line caches of widgets that were removed.
+
+    Textual 8 memoises ``StylesCache.get_inner_outer`` with an ``lru_cache(1024)`` keyed
+    by the cache object itself, so the rendered lines (``Strip`` objects, eight tracked
+    objects each) of up to 1,024 *removed* widgets stay alive. In a long session that
+    was most of the heap: ~100k objects that every full garbage collection walked (a
+    ~200 ms stall on this machine) and most of the RSS growth. Emptying that memo is
+    cheap (two ``Style`` objects per widget, made again on the next paint).
+    """
+    cached = getattr(StylesCache.get_inner_outer, "cache_clear", None)
+    if cached is not None:
+        cached()
 
 
 class Transcript(VerticalScroll):
     """The conversation so far.
 
     Args:
-        max_items: most widgets kept mounted; older ones are dropped from the screen.
-        max_lines: most lines kept mounted, likewise: Textual's compositor spends time
-            per frame in proportion to the height of what is mounted.
+        max_items: most items kept mounted while the view follows the end.
+        max_lines: most lines kept mounted likewise (default: four screens, at least
+            200): Textual's layout and compositor spend time in proportion to what is
+            mounted.
+        batch: items built at a time when the user scrolls back.
     """
 
     DEFAULT_CSS = """
@@ -43,47 +83,92 @@ class Transcript(VerticalScroll):
         background: $background;
         scrollbar-size-vertical: 1;
     }
-    Transcript.-streaming {
-        /* Repainting the scrollbar was the costliest widget of a streamed frame; the
-           gutter stays, so nothing moves when it comes back. */
-        scrollbar-visibility: hidden;
-    }
     Transcript > .hidden-count {
         color: $text-muted;
         text-style: italic;
+        margin: 0 0 1 0;
+    }
+    Transcript > .gone {
+        color: $text-muted;
         margin: 0 0 1 0;
     }
     """
 
     can_focus = True
 
-    def __init__(self, *, max_items: int = 400, max_lines: int = 8000, id: str | None = None) -> None:
+    #: Prune only once the window is this much over its budget, so that unmounting (a
+    #: layout pass) happens once per several items, not for each new one.
+    SLACK = 1.25
+
+    def __init__(
+        self, *, max_items: int = 60, max_lines: int | None = None, batch: int = 12, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.max_items = max_items
         self.max_lines = max_lines
+        self.batch = batch
+        self._items: list[TranscriptItem] = []
+        self._first = 0  # index in _items of the first mounted item; all after it are mounted
         self._answer: MessageView | None = None
         self._thinking: MessageView | None = None
-        self._tools: dict[str, ToolCallBlock] = {}
+        self._tools: dict[str, ToolCallItem] = {}
         self._timer: Timer | None = None
-        self._hidden = 0
         self._marker: Static | None = None
-        self._prune_busy = False
+        self._busy = False  # mounting or unmounting a window edge
+        self._scheduled = False  # a show_earlier / prune is queued
 
     def on_mount(self) -> None:
         self.anchor()
         self._timer = self.set_interval(FRAME_SECONDS, self.flush, pause=True)
 
+    # -- the history ----------------------------------------------------------------------
+    @property
+    def items(self) -> list[TranscriptItem]:
+        """Every item of the session, oldest first (read only: add through the methods)."""
+        return self._items
+
+    @property
+    def mounted_count(self) -> int:
+        """How many items are mounted now."""
+        return len(self._items) - self._first
+
+    @property
+    def hidden_count(self) -> int:
+        """How many of the oldest items are not mounted now."""
+        return self._first
+
+    @property
+    def following(self) -> bool:
+        """The view sticks to the end (the user has not scrolled up)."""
+        return self.is_anchored and not self._anchor_released
+
     # -- generic items ------------------------------------------------------------------
-    async def add(self, widget: Widget) -> Widget:
+    async def add_item(self, item: TranscriptItem) -> TranscriptItem:
+        """Append ``item`` to the history and mount its widget."""
+        widget = item.build()
+        item.view = widget
+        self._items.append(item)
         await self.mount(widget)
         await self._prune()  # by the heights of the last layout: the newest may still be 0
+        return item
+
+    async def add(self, widget: Widget) -> Widget:
+        """Append a widget (its ``item`` if it has one, else a :class:`WidgetItem`)."""
+        item = getattr(widget, "item", None)
+        if not isinstance(item, TranscriptItem):
+            item = WidgetItem(widget)
+        item.view = widget
+        self._items.append(item)
+        await self.mount(widget)
+        await self._prune()
         return widget
 
     async def add_message(self, role: Role, text: str, *, markdown: bool | None = None) -> MessageView:
         await self.finish_streams()
-        view = MessageView(role, text, markdown=markdown)
-        await self.add(view)
-        return view
+        item = MessageItem(role, text, markdown=markdown)
+        await self.add_item(item)
+        assert isinstance(item.view, MessageView)
+        return item.view
 
     async def add_user(self, text: str) -> MessageView:
         view = await self.add_message("user", text, markdown=False)
@@ -128,7 +213,6 @@ class Transcript(VerticalScroll):
     def _start_timer(self) -> None:
         if self._timer is not None:
             self._timer.resume()
-        self.add_class("-streaming")
 
     async def flush(self) -> None:
         """Write pending text of the streamed messages (called once per frame)."""
@@ -139,6 +223,11 @@ class Transcript(VerticalScroll):
     async def _finish(self, view: MessageView, stopped: bool = False) -> None:
         if view.is_mounted:
             await view.finish(stopped=stopped)
+        else:  # the screen is closing: keep the text in the history all the same
+            item = view.item
+            item.pieces = [item.text] if item.chunks else []
+            item.finished = True
+            item.stopped = item.stopped or stopped
 
     async def finish_streams(self, *, stopped: bool = False) -> None:
         """End the streamed messages: they become static; mark them stopped if asked."""
@@ -150,80 +239,166 @@ class Transcript(VerticalScroll):
             await self._finish(answer, stopped=stopped)
         if self._timer is not None:
             self._timer.pause()
-        self.remove_class("-streaming")
-        await self._prune()
+        if thinking is not None or answer is not None:
+            release_render_caches()  # the live Markdown's blocks were just removed
+            await self._prune()
 
     # -- tool calls -----------------------------------------------------------------------
-    async def tool_started(self, call_id: str, name: str) -> ToolCallBlock:
+    async def tool_started(self, call_id: str, name: str) -> ToolCallItem:
         await self.finish_streams()
-        block = self._tools.get(call_id)
-        if block is None:
-            block = ToolCallBlock(call_id, name)
-            self._tools[call_id] = block
-            await self.add(block)
-        return block
+        item = self._tools.get(call_id)
+        if item is None:
+            item = ToolCallItem(call_id, name)
+            self._tools[call_id] = item
+            await self.add_item(item)
+        return item
 
-    def tool(self, call_id: str) -> ToolCallBlock | None:
+    def tool(self, call_id: str) -> ToolCallItem | None:
+        """The tool call with this id, whether it is mounted or not."""
         return self._tools.get(call_id)
 
     async def tool_args(self, call_id: str, delta: str) -> None:
-        block = self._tools.get(call_id)
-        if block is not None:
-            block.args_delta(delta)
+        item = self._tools.get(call_id)
+        if item is not None:
+            item.args_delta(delta)
 
     async def tool_ready(self, call_id: str, name: str, arguments: dict[str, Any] | None, error: str | None) -> None:
-        block = self._tools.get(call_id) or await self.tool_started(call_id, name)
-        block.ready(arguments, error)
+        item = self._tools.get(call_id) or await self.tool_started(call_id, name)
+        item.ready(arguments, error)
 
     async def tool_pending(self, call_id: str) -> None:
-        block = self._tools.get(call_id)
-        if block is not None:
-            block.pending()
+        item = self._tools.get(call_id)
+        if item is not None:
+            item.pending()
 
     async def tool_decided(
         self, call_id: str, tool: str, allowed: bool, scope: str, decided_by: str, reason: str | None
     ) -> None:
-        block = self._tools.get(call_id) or await self.tool_started(call_id, tool)
-        block.decided(allowed, scope, decided_by, reason)
+        item = self._tools.get(call_id) or await self.tool_started(call_id, tool)
+        item.decided(allowed, scope, decided_by, reason)
 
     async def tool_result(self, call_id: str, name: str, content: str, is_error: bool) -> None:
-        block = self._tools.get(call_id) or await self.tool_started(call_id, name)
-        block.result(content, is_error)
+        item = self._tools.get(call_id) or await self.tool_started(call_id, name)
+        item.result(content, is_error)
 
-    # -- pruning ----------------------------------------------------------------------------
+    # -- the mounted window -----------------------------------------------------------------
+    def _line_budget(self) -> int:
+        if self.max_lines is not None:
+            return self.max_lines
+        return max(200, 4 * self.size.height)
+
     async def _prune(self) -> None:
-        if self._prune_busy:
+        """Unmount the oldest items past the budget, while the view follows the end."""
+        if self._busy or not self.following:
             return
-        self._prune_busy = True
-        try:
-            await self._prune_now()
-        finally:
-            self._prune_busy = False
-
-    async def _prune_now(self) -> None:
-        items = [c for c in self.children if c is not self._marker]
-        live = {self._answer, self._thinking}
-        excess = len(items) - self.max_items
-        lines = sum(item.outer_size.height for item in items)
-        victims: list[Widget] = []
-        for item in items[:-1]:  # never the newest
-            if excess <= 0 and lines <= self.max_lines:
+        mounted = self._items[self._first :]
+        heights = [item.view.outer_size.height if item.view is not None else 0 for item in mounted]
+        lines, budget = sum(heights), self._line_budget()
+        if len(mounted) <= self.max_items * self.SLACK and lines <= budget * self.SLACK:
+            return
+        count = 0
+        excess = len(mounted) - self.max_items
+        for item, height in zip(mounted[:-1], heights):  # never the newest
+            if excess <= 0 and lines <= budget:
                 break
-            if item in live:
-                continue
-            victims.append(item)
+            if item.live:
+                break  # the window stays one piece: nothing after a live item goes
+            count += 1
             excess -= 1
-            lines -= item.outer_size.height
-        if not victims:
+            lines -= height
+        if count:
+            await self._unmount_oldest(count)
+
+    async def _unmount_oldest(self, count: int) -> None:
+        self._busy = True
+        try:
+            victims = self._items[self._first : self._first + count]
+            widgets = [item.view for item in victims if item.view is not None]
+            for item in victims:
+                item.view = None
+            self._first += count
+            await self._show_marker()
+            await self.remove_children(widgets)
+            release_render_caches()
+        finally:
+            self._busy = False
+
+    async def _show_marker(self) -> None:
+        if self._first == 0:
+            if self._marker is not None:
+                self._marker.display = False
             return
-        for widget in victims:
-            if isinstance(widget, ToolCallBlock):
-                self._tools.pop(widget.call_id, None)
-        self._hidden += len(victims)
-        text = Content(f"… {self._hidden} earlier items are not shown (the session store keeps them)")
+        text = Content(f"… {self._first} earlier items: scroll up to show them, home for all")
         if self._marker is None:
             self._marker = Static(text, classes="hidden-count")
             await self.mount(self._marker, before=0)
         else:
             self._marker.update(text)
-        await self.remove_children(victims)
+            self._marker.display = True
+
+    async def show_earlier(self, count: int | None = None) -> int:
+        """Mount the ``count`` items before the window (all if None), keeping the view still.
+
+        Returns how many were mounted.
+        """
+        if self._busy or self._first == 0:
+            return 0
+        self._busy = True
+        try:
+            start = 0 if count is None else max(0, self._first - count)
+            items = self._items[start : self._first]
+            widgets = [item.build() for item in items]
+            for item, widget in zip(items, widgets):
+                item.view = widget
+            anchor = self._items[self._first].view
+            old_height = self.virtual_size.height
+            old_y = self.scroll_y
+            self._first = start
+            await self.mount_all(widgets, before=anchor)
+            await self._show_marker()
+        finally:
+            self._busy = False
+
+        def keep_view_still() -> None:
+            added = self.virtual_size.height - old_height
+            if added > 0 and not self.following:
+                self.scroll_to(y=old_y + added, animate=False, immediate=True)
+
+        self.call_after_refresh(keep_view_still)
+        return len(widgets)
+
+    async def scroll_to_start(self) -> None:
+        """Show the whole history and scroll to its beginning."""
+        await self.show_earlier(None)
+        self.release_anchor()
+        self.call_after_refresh(lambda: self.scroll_home(animate=False, immediate=True))
+
+    async def action_scroll_home(self) -> None:
+        await self.scroll_to_start()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._busy or not self.is_mounted:
+            return
+        if self._scheduled or self._first == 0:
+            return
+        if new_value < old_value and new_value <= max(1, self.size.height):
+            self._scheduled = True
+            self.call_later(self._scheduled_call, self.show_earlier, self.batch)  # near the top
+        elif self.following and new_value >= self.max_scroll_y:
+            self._scheduled = True
+            self.call_later(self._scheduled_call, self._prune)  # back at the end: shrink again
+
+    async def _scheduled_call(self, method: Any, *args: Any) -> None:
+        try:
+            await method(*args)
+        finally:
+            self._scheduled = False
+
+    # -- what is on screen --------------------------------------------------------------------
+    def render_text(self) -> str:
+        """The text of the transcript as it is on screen now (for tests and checks)."""
+        region = self.region
+        strips = self.screen._compositor.render_strips()
+        rows = strips[region.y : region.bottom]
+        return "\n".join(strip.crop(region.x, region.right).text.rstrip() for strip in rows)
