@@ -83,9 +83,9 @@ class GcPolicy:
     - while one model turn streams, only the young generations are collected (cheap, and
       enough for the short-lived garbage of rendering);
     - when that turn ends (a tool runs, or the answer is done) the usual thresholds come
-      back and a full collection runs at once, so the garbage of one turn is collected
-      before the next one starts (measured: ~10-40 ms, where a collection left to its
-      own schedule found the garbage of many turns and took half a second).
+      back, and every few turns a full collection runs at once, so garbage is collected
+      between turns in small amounts (measured: 20-45 ms, where a collection left to
+      its own schedule found the garbage of many turns and took half a second).
 
     Holds nest (several panes may stream at once); thresholds are restored by the last.
     """
@@ -122,6 +122,20 @@ class GcPolicy:
     def collect_if_idle(cls) -> None:
         if cls._holds == 0:
             gc.collect()
+            cls._turns = 0
+
+    _turns = 0
+    TURNS_PER_COLLECTION = 3
+    """A full collection after every this many model turns: each walks the whole heap
+    (~20 ms here), so one per turn cost a fifth of a fast session's time, while the
+    garbage of three turns still takes well under 50 ms to collect."""
+
+    @classmethod
+    def turn_ended(cls) -> None:
+        """A model turn ended (its hold was released): collect if enough turns passed."""
+        cls._turns += 1
+        if cls._turns >= cls.TURNS_PER_COLLECTION:
+            cls.collect_if_idle()
 
 
 class SessionCommands(PaletteProvider):
@@ -252,10 +266,10 @@ class SessionScreen(Screen[None]):
         while self._gc_holds:
             self._gc_holds -= 1
             GcPolicy.release()
-        # What one model turn left (removed Markdown blocks, finished widgets) goes now,
-        # while a tool runs or the person reads: ~10-40 ms for one turn's garbage. Left
-        # for the collector's own schedule it piled up into half-second collections.
-        GcPolicy.collect_if_idle()
+        # What the model turns left (removed Markdown blocks, finished widgets) goes now,
+        # while a tool runs or the person reads. Left for the collector's own schedule it
+        # piled up into half-second collections.
+        GcPolicy.turn_ended()
 
     def _idle_collect(self) -> None:
         if not self.busy:

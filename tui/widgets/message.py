@@ -378,11 +378,12 @@ class MessageView(Widget):
     }
     """
 
-    # Measured with benchmarks/tui_stream.py: writing a big batch into the live
-    # Markdown (parse + mount of many blocks) costs far more than rendering it frozen,
-    # so SOFT_LIMIT == FRAME_BUDGET: a backlog bypasses the live widget, a trickle
-    # (real network speed) streams through it.
-    SOFT_LIMIT = 3000
+    # Measured with benchmarks/tui_stream.py and tui_session.py: writing a big batch
+    # into the live Markdown (parse + mount of many blocks, each restyled, laid out and
+    # later garbage) costs far more than rendering it frozen. So the live widget keeps
+    # only the unfinished tail: a backlog bypasses it, a trickle (real network speed)
+    # streams through it and is frozen paragraph by paragraph.
+    SOFT_LIMIT = 1200
     """Freeze the live text at a block boundary once it holds this many characters."""
     HARD_LIMIT = 8000
     """Cut one growing block (a huge code fence) at a line end past this size."""
