@@ -9,6 +9,13 @@ opens straight on X's model table, ``--agent X --model Y`` straight into the ses
 The theme (F2 cycles the bundled themes; the palette lists them all) is remembered
 in the same state file.
 
+Start-up paints first: the module imports Textual and nothing of the core. The first
+frame is a small loading screen; settings, the agent and model catalogs, the saved
+state and the themes are read in a thread worker after it (importing pydantic, yaml,
+...), then the agent catalog replaces it and any keys typed meanwhile are replayed
+there. :attr:`WorkbenchApp.ready` is set once that is done. Ready-made inputs (tests)
+skip the worker. ``benchmarks/startup.py`` measures the first frame.
+
 Hooks for other screens:
 
 * ``app.register_command(name, help, callback, screen=SessionScreen)`` adds palette
@@ -29,41 +36,140 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import on, work
-from textual.app import App, SystemCommand
+from textual import events, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Center, Middle
 from textual.screen import Screen
+from textual.widgets import Static
 
-from agentic_flow.core.agents.catalog import Agent, AgentCatalog, load_catalog
-from agentic_flow.core.config import LoadedSettings, load_settings
-from agentic_flow.core.errors import AgentDefinitionError, StoreError
-from agentic_flow.core.evals.cache import EvalStore
-from agentic_flow.core.evals.records import EvalRun
-from agentic_flow.core.models.catalog import ModelCatalog, split_model_id
-from agentic_flow.core.runtime import RunOptions, Runtime, choose_model
-from agentic_flow.core.store.database import Store
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
-from agentic_flow.tui.screens.agents import AgentsScreen
-from agentic_flow.tui.screens.compare import CompareScreen
-from agentic_flow.tui.screens.eval_results import EvalResultsScreen, EvalRunPicker
-from agentic_flow.tui.screens.mcp import McpScreen
-from agentic_flow.tui.screens.models import ModelsScreen
-from agentic_flow.tui.screens.session import SessionScreen
-from agentic_flow.tui.state import WorkbenchState
-from agentic_flow.tui.themes import (
-    DEFAULT_THEME,
-    LoadedThemes,
-    load_themes,
-    register_themes,
-)
-from agentic_flow.tui.widgets.model_table import ModelTable
 
-__all__ = ["WorkbenchApp", "run_app"]
+if TYPE_CHECKING:  # pragma: no cover
+    from agentic_flow.core.agents.catalog import Agent, AgentCatalog
+    from agentic_flow.core.config import LoadedSettings
+    from agentic_flow.core.evals.records import EvalRun
+    from agentic_flow.core.models.catalog import ModelCatalog
+    from agentic_flow.core.runtime import RunOptions
+    from agentic_flow.tui.screens.agents import AgentsScreen
+    from agentic_flow.tui.state import WorkbenchState
+    from agentic_flow.tui.themes import LoadedThemes
+
+__all__ = ["WorkbenchApp", "LoadingScreen", "run_app"]
 
 ModelCallback = Callable[[str | None], Any]
+
+
+def __getattr__(name: str) -> Any:
+    """The screens, imported on first use (each pulls in part of the core)."""
+    if name == "SessionScreen":
+        # lazy: the session screen imports the core's event models
+        from agentic_flow.tui.screens.session import SessionScreen as value
+    elif name == "ModelsScreen":
+        # lazy: the model table imports the model catalog, the store and the runtime
+        from agentic_flow.tui.screens.models import ModelsScreen as value
+    elif name == "CompareScreen":
+        # lazy: the compare screen imports the compare runner and the store
+        from agentic_flow.tui.screens.compare import CompareScreen as value
+    elif name == "McpScreen":
+        # lazy: the MCP screen imports the MCP client
+        from agentic_flow.tui.screens.mcp import McpScreen
+
+        value = McpScreen
+    elif name in ("EvalResultsScreen", "EvalRunPicker"):
+        # lazy: the eval screens import the eval store and charts
+        from agentic_flow.tui.screens import eval_results
+
+        value = getattr(eval_results, name)
+    elif name == "AgentsScreen":
+        # lazy: the agent catalog screen imports the catalog loader (yaml)
+        from agentic_flow.tui.screens.agents import AgentsScreen as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # a test may replace it (monkeypatch), as with any module attribute
+    return value
+
+
+def _screen(name: str) -> Any:
+    """A screen class by name: the module attribute (lazily imported, or patched)."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+@dataclass
+class _Inputs:
+    """What the workbench reads at start-up (in a thread worker, after the first frame)."""
+
+    settings: "LoadedSettings"
+    agent_catalog: "AgentCatalog"
+    model_catalog: "ModelCatalog"
+    state: "WorkbenchState"
+    themes: "LoadedThemes"
+
+
+def _load_inputs(
+    workspace: Path,
+    agents_dir: Path | None,
+    agent_catalog: "AgentCatalog | None" = None,
+    model_catalog: "ModelCatalog | None" = None,
+    settings: "LoadedSettings | None" = None,
+    state: "WorkbenchState | None" = None,
+    themes: "LoadedThemes | None" = None,
+) -> _Inputs:
+    """Read what was not given (raises ``ConfigError`` for a bad settings file).
+
+    The core's heavy imports (pydantic models, yaml, the catalogs) happen here, in the
+    start-up worker, after the first frame.
+    """
+    from agentic_flow.core.agents.catalog import load_catalog  # lazy: after the first frame
+    from agentic_flow.core.config import load_settings  # lazy: after the first frame
+    from agentic_flow.core.models.catalog import ModelCatalog  # lazy: after the first frame
+    from agentic_flow.tui.state import WorkbenchState  # lazy: after the first frame
+    from agentic_flow.tui.themes import load_themes  # lazy: after the first frame (yaml)
+
+    _screen("AgentsScreen")  # imported here, off the event loop
+    settings = settings if settings is not None else load_settings(workspace)
+    return _Inputs(
+        settings=settings,
+        agent_catalog=agent_catalog if agent_catalog is not None else load_catalog(agents_dir, cwd=workspace),
+        model_catalog=model_catalog if model_catalog is not None else ModelCatalog.load(settings=settings.merged),
+        state=state if state is not None else WorkbenchState.load(),
+        themes=themes if themes is not None else load_themes(),
+    )
+
+
+class LoadingScreen(Screen[None]):
+    """The first frame: shown while the catalogs load; keeps the keys typed meanwhile."""
+
+    DEFAULT_CSS = """
+    LoadingScreen {
+        background: $background;
+    }
+    LoadingScreen Static {
+        width: auto;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="loading")
+        self.keys: list[events.Key] = []
+
+    def compose(self) -> ComposeResult:
+        with Middle():
+            with Center():
+                yield Static("agentic-flow · loading agents and models…", markup=False)
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        if event.key == "ctrl+q":
+            self.app.exit()
+            return
+        self.keys.append(events.Key(event.key, event.character))
 
 
 class WorkbenchApp(App[int]):
@@ -112,15 +218,6 @@ class WorkbenchApp(App[int]):
         self.base_url = base_url
         self._initial_agent = agent
         self._initial_model = model
-        self.settings = settings if settings is not None else load_settings(self.workspace)
-        self.agent_catalog = (
-            agent_catalog if agent_catalog is not None else load_catalog(self.agents_dir, cwd=self.workspace)
-        )
-        self.model_catalog = (
-            model_catalog if model_catalog is not None else ModelCatalog.load(settings=self.settings.merged)
-        )
-        self.state = state if state is not None else WorkbenchState.load()
-        self.themes = register_themes(self, themes if themes is not None else load_themes())
         self.load_latency = load_latency
         self.discover_models = discover_models
         self.current_agent: Agent | None = None
@@ -130,42 +227,116 @@ class WorkbenchApp(App[int]):
         self.last_run_options: RunOptions | None = None
         """What the last session was started with."""
         self._commands: list[tuple[PaletteCommand, type[Screen[Any]] | None]] = []
-        self._notes: list[tuple[str, str]] = [(w, "warning") for w in self.state.warnings]
+        self._notes: list[tuple[str, str]] = []
+        self._remember_theme = False
+        self.ready = asyncio.Event()
+        """Set once the catalogs are loaded and the agent catalog screen is up."""
+        self.startup_error: Exception | None = None
+        """Why the workbench could not start (a bad settings file): ``run_app`` raises it."""
+        self._given = dict(
+            agent_catalog=agent_catalog, model_catalog=model_catalog, settings=settings, state=state, themes=themes
+        )
+        self.settings: LoadedSettings
+        self.agent_catalog: AgentCatalog
+        self.model_catalog: ModelCatalog
+        self.state: WorkbenchState
+        self.themes: LoadedThemes
+        if agent_catalog is not None and model_catalog is not None and settings is not None:
+            # Everything that costs time was given (tests): no loading screen.
+            self._use(_load_inputs(self.workspace, self.agents_dir, **self._given))
+
+    def _use(self, inputs: _Inputs) -> None:
+        # lazy: registering themes needs the theme module (loaded with the inputs)
+        from agentic_flow.tui.themes import register_themes
+
+        self.settings = inputs.settings
+        self.agent_catalog = inputs.agent_catalog
+        self.model_catalog = inputs.model_catalog
+        self.state = inputs.state
+        self.themes = register_themes(self, inputs.themes)
+        self._notes += [(w, "warning") for w in self.state.warnings]
         self._notes += [(p, "warning") for p in self.themes.problems]
         self._notes += [(w, "warning") for w in self.model_catalog.warnings]
-        self._remember_theme = False
+        self._given = {}
+
+    def load(self) -> None:
+        """Read the settings, catalogs, state and themes now (the start-up worker's job)."""
+        if not self.loaded:
+            self._use(_load_inputs(self.workspace, self.agents_dir, **self._given))
+
+    @property
+    def loaded(self) -> bool:
+        """The settings and catalogs are read (see :attr:`ready` to wait for it)."""
+        return not self._given
 
     # ------------------------------------------------------------------ start-up
 
     @property
-    def agents_screen(self) -> AgentsScreen:
+    def agents_screen(self) -> "AgentsScreen":
         """The agent catalog screen (the bottom of the workbench's flow)."""
+        agents_screen = _screen("AgentsScreen")
         for screen in self.screen_stack:
-            if isinstance(screen, AgentsScreen):
-                return screen
+            if isinstance(screen, agents_screen):
+                return screen  # type: ignore[no-any-return]
         raise LookupError("the agent catalog screen is not open")
 
     def on_mount(self) -> None:
+        if self.loaded:
+            self._open_workbench()
+            return
+        self.push_screen(LoadingScreen())
+        self.call_after_refresh(self._start_loading)  # the first frame is painted first
+
+    def _start_loading(self) -> None:
+        self.run_worker(self._load_in_thread, thread=True, group="startup", exit_on_error=False)
+
+    def _load_in_thread(self) -> None:
+        try:
+            inputs = _load_inputs(self.workspace, self.agents_dir, **self._given)
+        except Exception as exc:  # a bad settings file: the CLI says what to fix
+            self.call_from_thread(self._startup_failed, exc)
+            return
+        self.call_from_thread(self._loaded, inputs)
+
+    def _startup_failed(self, exc: Exception) -> None:
+        self.startup_error = exc
+        self.exit(return_code=2)
+
+    def _loaded(self, inputs: _Inputs) -> None:
+        loading = self.screen if isinstance(self.screen, LoadingScreen) else None
+        self._use(inputs)
+        self._open_workbench(replace=loading is not None)
+        if loading is not None and loading.keys:
+            keys = list(loading.keys)
+            self.call_after_refresh(lambda: [self.post_message(key) for key in keys])  # typed while loading
+
+    def _open_workbench(self, replace: bool = False) -> None:
         self.theme = self._initial_theme()
         # Pushed rather than made the default screen: Textual loads a screen's CSS_PATH
         # only for pushed screens.
-        self.push_screen(
-            AgentsScreen(
-                self.agent_catalog,
-                workspace=self.workspace,
-                remembered=self.state.models,
-                # The agent `run` would use is highlighted, so Enter Enter starts a session.
-                selected=self._initial_agent or self.settings.merged.default_agent or "coder",
-                id="agents",
-            )
+        screen = _screen("AgentsScreen")(
+            self.agent_catalog,
+            workspace=self.workspace,
+            remembered=self.state.models,
+            # The agent `run` would use is highlighted, so Enter Enter starts a session.
+            selected=self._initial_agent or self.settings.merged.default_agent or "coder",
+            id="agents",
         )
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
         self._remember_theme = True
         for message, severity in self._notes:
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
         if self._initial_agent:
             self.call_after_refresh(self._open_initial)
+        self.call_after_refresh(self.ready.set)
 
     def _initial_theme(self) -> str:
+        # lazy: the theme module reads YAML; it was loaded with the inputs
+        from agentic_flow.tui.themes import DEFAULT_THEME
+
         fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         for name, source in ((self.state.theme, str(self.state.path)), (self.settings.merged.theme, "settings")):
             if not name:
@@ -176,6 +347,8 @@ class WorkbenchApp(App[int]):
         return fallback
 
     def _open_initial(self) -> None:
+        from agentic_flow.core.errors import AgentDefinitionError  # lazy: after the first frame
+
         assert self._initial_agent is not None
         try:
             agent = self.agent_catalog.get(self._initial_agent)
@@ -190,21 +363,24 @@ class WorkbenchApp(App[int]):
 
     # ------------------------------------------------------------------ the flow
 
-    @on(AgentsScreen.AgentPicked)
-    def _agent_picked(self, event: AgentsScreen.AgentPicked) -> None:
+    # Handlers by name (AgentsScreen.AgentPicked, ModelTable.MarkToggled): a decorator
+    # would need those classes, and so the core, before the first frame.
+    def on_agents_screen_agent_picked(self, event: Any) -> None:
         self.open_models(event.agent)
 
-    @on(ModelTable.MarkToggled)
-    def _mark_toggled(self, event: ModelTable.MarkToggled) -> None:
+    def on_model_table_mark_toggled(self, event: Any) -> None:
         (self.marked_models.add if event.marked else self.marked_models.discard)(event.model_id)
 
-    def preselected_model(self, agent: Agent) -> str:
+    def preselected_model(self, agent: "Agent") -> str:
         """The model the table opens on: ``--model``, else last pick, else the default."""
         if self._initial_model:
             return self._initial_model
         remembered = self.state.models.get(agent.name)
         if remembered:
             return remembered
+        # lazy: the runtime (httpx, providers) loads when a model is first chosen
+        from agentic_flow.core.runtime import choose_model
+
         return choose_model(None, agent, self.settings)[0]
 
     def open_models(self, agent: Agent | None = None, on_pick: ModelCallback | None = None) -> None:
@@ -219,7 +395,7 @@ class WorkbenchApp(App[int]):
             self.notify("Pick an agent first.", severity="warning")
             return
         self.current_agent = agent
-        screen = ModelsScreen(
+        screen = _screen("ModelsScreen")(
             agent,
             self.model_catalog,
             settings=self.settings.merged,
@@ -231,12 +407,13 @@ class WorkbenchApp(App[int]):
         )
         self.push_screen(screen, on_pick or functools.partial(self._model_picked, agent))
 
-    @on(ModelsScreen.ModelsDiscovered)
-    def _models_discovered(self, event: ModelsScreen.ModelsDiscovered) -> None:
+    # By name, like the handlers above (ModelsScreen.ModelsDiscovered, .KeyEntered).
+    def on_models_screen_models_discovered(self, event: Any) -> None:
         self.model_catalog = event.catalog  # compare prices them too
 
-    @on(ModelsScreen.KeyEntered)
-    def _key_entered(self, event: ModelsScreen.KeyEntered) -> None:
+    def on_models_screen_key_entered(self, event: Any) -> None:
+        from agentic_flow.core.config import load_settings  # lazy: after the first frame
+
         if event.path is not None:
             self.settings = load_settings(self.workspace)
 
@@ -245,16 +422,19 @@ class WorkbenchApp(App[int]):
         for screen in reversed(self.screen_stack):
             manager = getattr(getattr(screen, "runtime", None), "mcp", None)
             if manager is not None:
-                self.push_screen(McpScreen(manager))
+                self.push_screen(_screen("McpScreen")(manager))
                 return
-        self.push_screen(McpScreen(workspace=self.workspace, settings=self.settings))
+        self.push_screen(_screen("McpScreen")(workspace=self.workspace, settings=self.settings))
 
     def _model_picked(self, agent: Agent, model_id: str | None) -> None:
         if model_id is not None:
             self.start_session(agent, model_id)
 
-    def run_options(self, agent: str, model: str) -> RunOptions:
+    def run_options(self, agent: str, model: str) -> "RunOptions":
         """The options a session for ``agent`` on ``model`` is opened with."""
+        # lazy: the runtime (httpx, providers) loads when a session is first opened
+        from agentic_flow.core.runtime import RunOptions
+
         return RunOptions(
             model=model,
             agent=agent,
@@ -263,8 +443,11 @@ class WorkbenchApp(App[int]):
             workspace=str(self.workspace),
         )
 
-    def start_session(self, agent: Agent, model_id: str) -> None:
+    def start_session(self, agent: "Agent", model_id: str) -> None:
         """Remember ``model_id`` for ``agent`` and open a session screen with them."""
+        from agentic_flow.core.models.catalog import split_model_id  # lazy: after the first frame
+        from agentic_flow.core.runtime import Runtime  # lazy: httpx and the providers, when first used
+
         try:
             provider, _ = split_model_id(model_id)
         except ValueError as exc:
@@ -283,10 +466,11 @@ class WorkbenchApp(App[int]):
         opts = self.run_options(agent.name, model_id)
         self.last_run_options = opts
         self._pop_to_agents()
-        self.push_screen(SessionScreen(opts))
+        self.push_screen(_screen("SessionScreen")(opts))
 
     def _pop_to_agents(self) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, AgentsScreen):
+        agents_screen = _screen("AgentsScreen")
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, agents_screen):
             self.pop_screen()
 
     def open_compare(self, models: Iterable[str] | None = None, *, task: str = "") -> None:
@@ -296,11 +480,11 @@ class WorkbenchApp(App[int]):
             self.notify("Mark two or more models in the model table (Space) to compare them.", severity="warning")
             return
 
-        self.push_screen(CompareScreen(chosen, task=task, agent=self.current_agent))
+        self.push_screen(_screen("CompareScreen")(chosen, task=task, agent=self.current_agent))
 
     def open_eval_results(self, run_id: str | None = None) -> None:
         """Push the results of eval run ``run_id`` (None: the latest)."""
-        self.push_screen(EvalResultsScreen(run_id))
+        self.push_screen(_screen("EvalResultsScreen")(run_id))
 
     def pick_eval_run(self) -> None:
         """List the stored eval runs; the one picked opens in the results screen."""
@@ -308,6 +492,8 @@ class WorkbenchApp(App[int]):
 
     @work(exclusive=True, group="eval-runs", exit_on_error=False)
     async def _pick_eval_run(self) -> None:
+        from agentic_flow.core.errors import StoreError  # lazy: after the first frame
+
         try:
             runs = await asyncio.to_thread(_eval_runs)
         except StoreError as exc:
@@ -316,7 +502,7 @@ class WorkbenchApp(App[int]):
         if not runs:
             self.notify("No eval runs yet: agentic-flow eval SUITE.yaml --models A,B", severity="warning")
             return
-        picked = await self.push_screen_wait(EvalRunPicker(runs))
+        picked = await self.push_screen_wait(_screen("EvalRunPicker")(runs))
         if picked:
             self.open_eval_results(picked)
 
@@ -351,7 +537,7 @@ class WorkbenchApp(App[int]):
         self._pop_to_agents()
 
     def action_open_models(self) -> None:
-        if isinstance(self.screen, ModelsScreen):
+        if isinstance(self.screen, _screen("ModelsScreen")):
             return
         self.open_models()
 
@@ -427,7 +613,10 @@ class WorkbenchApp(App[int]):
                 yield command
 
 
-def _eval_runs() -> list[EvalRun]:
+def _eval_runs() -> list["EvalRun"]:
+    from agentic_flow.core.evals.cache import EvalStore  # lazy: after the first frame
+    from agentic_flow.core.store.database import Store  # lazy: after the first frame
+
     with Store() as store:
         return EvalStore(store).list_runs()
 
@@ -446,4 +635,6 @@ def run_app(
     """
     app = WorkbenchApp(agent=agent, model=model, agents_dir=agents_dir, base_url=base_url, workspace=workspace)
     result = app.run()
+    if app.startup_error is not None:
+        raise app.startup_error  # ConfigError: the CLI prints what to fix
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -480,6 +480,7 @@ def test_run_app_builds_the_app_from_the_flags(monkeypatch, tmp_path):
     assert run_app(agent="alpha", model="openai:gpt-mid", workspace=str(tmp_path)) == 0
     app = seen["app"]
     assert app.workspace == tmp_path.resolve()
+    app.load()  # what the start-up worker does after the first frame
     assert "alpha" in app.agent_catalog  # ./agents of the workspace is searched
     assert app.run_options("alpha", "openai:gpt-mid").workspace == str(tmp_path.resolve())
 
@@ -496,6 +497,7 @@ async def test_fast_typing_then_enter_picks_the_filtered_agent():
         for ch in "reviewer":
             app.post_message(events.Key(ch, ch))
         app.post_message(events.Key("enter", "\r"))
+        await app.ready.wait()  # keys typed while the catalogs load are kept for the catalog screen
         await pilot.pause()
         await pilot.pause()
         assert app.screen.agent.name == "reviewer"

@@ -7,7 +7,7 @@ for hundreds of milliseconds. So an answer being streamed is split into *pieces*
 - the tail is one live ``Markdown`` fed through ``Markdown.get_stream()``, written once
   per frame with everything that arrived since the last frame (:meth:`MessageView.flush`),
   at most :attr:`MessageView.FRAME_BUDGET` characters per frame;
-- once the tail holds ~3,000 characters, the part before the last safe block boundary
+- once the tail holds ~1,200 characters, the part before the last safe block boundary
   (a blank line outside a code fence, see :class:`Segmenter`) is *frozen*: appended to
   the message's one :class:`FrozenMarkdown` — a leaf widget that renders each piece once
   with Rich and paints from cached lines — and the live widget keeps only the rest.
