@@ -11,6 +11,8 @@ Scenarios (``serve(name, **params)``):
              write, ``delay`` seconds before each write after the first
   tool_loop  a model that writes ``words`` words and calls ``read`` on ``path``, until
              the request holds ``calls`` tool results; then a short answer
+  text       ``chunks`` text deltas (``tok<i> ``) as fast as the socket takes them, then
+             the usage chunk (``stream_options.include_usage``, as the core asks)
   session    ``calls`` tool calls (edit / bash / read in turn, see ``_content.py``),
              each after ``words`` tokens of Markdown; then a last answer of ``words`` tokens
   per_model  ``chunks`` text deltas; model ``m<K>`` waits ``base + step * K`` seconds
@@ -103,6 +105,9 @@ def _server(scenario: str, params: dict):  # noqa: ANN202 - runs in the child on
         server = ScriptedLLMServer()
         server.set_handler(tool_loop)
         return server
+    if scenario == "text":
+        deltas = [f"tok{i % 97} " for i in range(int(params["chunks"]))]
+        return ScriptedLLMServer(default=Reply.text(deltas))
     if scenario == "session":
         from _content import session_call, session_text
 

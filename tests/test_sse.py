@@ -135,3 +135,18 @@ def test_random_bytes_never_raise_and_split_is_stable(data, cut):
     whole = decode([data])
     cut %= len(data) + 1
     assert decode([data[:cut], data[cut:]]) == whole
+
+
+def test_a_long_line_in_many_chunks_is_one_event() -> None:
+    """A multi-megabyte data line (a long tool argument, a big JSON chunk) arriving in many
+    reads, with a UTF-8 character and a CRLF torn between them, is one event, intact."""
+    text = ("é" + "x" * 997 + "\u20ac") * 3000  # ~3 MB of UTF-8, each 3-byte "€" and 2-byte "é"
+    body = b"event: big\r\ndata: " + text.encode() + b"\r\ndata: tail\r\n\r\n"
+    dec = SSEDecoder()
+    events = []
+    size = 4093  # odd, so chunk edges fall inside multi-byte characters and the CRLF
+    for i in range(0, len(body), size):
+        events += dec.feed(body[i : i + size])
+    events += dec.flush()
+    assert len(events) == 1
+    assert events[0].event == "big" and events[0].data == text + "\ntail"
