@@ -179,7 +179,7 @@ def main() -> None:
     print(f"  in memory, {len(chunks):,} chunks as received:")
     print(f"    SSEDecoder + orjson                   : {med(rates['decoder'])}")
     print(f"    bytes.split + orjson splitter         : {med(rates['splitter'])}")
-    print(f"  per CPU second of the client process (the server's CPU not counted):")
+    print("  per CPU second of the client process (the server's CPU not counted):")
     print(f"    baseline                              : {med(cpu_rates['baseline'])}")
     print(f"    core                                  : {med(cpu_rates['core'])}")
     ratios = [c / b for c, b in zip(rates["core"], rates["baseline"])]

@@ -142,7 +142,13 @@ async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int]
         out["items"] = len(transcript.items)
         # What was shown: every answer and every tool call, in order, in the history...
         expected_text = ["".join(session_text(k, words)) for k in range(calls + 1)]
-        answers = [item.text for item in transcript.items if getattr(item, "role", None) == "assistant"]
+        answers: list[str] = []
+        for item in transcript.items:
+            if getattr(item, "role", None) == "assistant":
+                if getattr(item, "continues", False):
+                    answers[-1] += item.text  # a long answer continued in a new item
+                else:
+                    answers.append(item.text)
         calls_seen = [item for item in transcript.items if getattr(item, "kind", None) == "tool"]
         problems: list[str] = []
         if answers != expected_text:

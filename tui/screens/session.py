@@ -16,6 +16,7 @@ import asyncio
 import functools
 import gc
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -72,7 +73,7 @@ async def default_open_runtime(opts: "RunOptions", approver: TuiApprover, on_not
 
 
 class GcPolicy:
-    """Keep full garbage collections out of streamed answers.
+    """Keep full garbage collections out of streamed answers, and small.
 
     A full (generation 2) collection walks every tracked object and stops the event loop
     for as long as that takes — the worst stalls of a streamed answer were these. So:
@@ -80,12 +81,18 @@ class GcPolicy:
     - once the session is open, the start-up heap (modules, Textual, catalogs), which
       lives as long as the process, is collected and frozen (``gc.freeze``): later full
       collections skip it;
-    - while one model turn streams, only the young generations are collected (cheap, and
-      enough for the short-lived garbage of rendering);
-    - when that turn ends (a tool runs, or the answer is done) the usual thresholds come
-      back, and every few turns a full collection runs at once, so garbage is collected
-      between turns in small amounts (measured: 20-45 ms, where a collection left to
-      its own schedule found the garbage of many turns and took half a second).
+    - while one model turn streams, the collector's own full collections are held off
+      (only the young generations run: cheap, and enough for the short-lived garbage of
+      rendering); an answer that streams for longer than :attr:`SLICE_SECONDS` gets one
+      explicit full collection per slice, so garbage never piles up within a turn;
+    - when the turn ends (a tool runs, or the answer is done) the usual thresholds come
+      back, and every :attr:`TURNS_PER_COLLECTION` turns (or after a long one) a full
+      collection runs at once, while a tool runs or the person reads.
+
+    Measured with ``benchmarks/tui_session.py`` (100k tokens, 200 tool calls): a hold
+    for a whole ``send()`` piled garbage up into half-second collections; one full
+    collection per turn cost a fifth of the session's time; one per three turns takes
+    20-45 ms each on this machine.
 
     Holds nest (several panes may stream at once); thresholds are restored by the last.
     """
@@ -93,6 +100,13 @@ class GcPolicy:
     _holds = 0
     _saved: tuple[int, int, int] | None = None
     _frozen = False
+    _turns = 0
+    _last_collection = 0.0
+
+    TURNS_PER_COLLECTION = 3
+    """A full collection after every this many model turns."""
+    SLICE_SECONDS = 4.0
+    """Most seconds of streaming (or of turns) between two full collections."""
 
     @classmethod
     def freeze_startup_heap(cls) -> None:
@@ -100,6 +114,7 @@ class GcPolicy:
             cls._frozen = True
             gc.collect()
             gc.freeze()
+            cls._last_collection = time.monotonic()
 
     @classmethod
     def hold(cls) -> None:
@@ -119,22 +134,27 @@ class GcPolicy:
             cls._saved = None
 
     @classmethod
+    def collect(cls) -> None:
+        gc.collect()
+        cls._turns = 0
+        cls._last_collection = time.monotonic()
+
+    @classmethod
     def collect_if_idle(cls) -> None:
         if cls._holds == 0:
-            gc.collect()
-            cls._turns = 0
+            cls.collect()
 
-    _turns = 0
-    TURNS_PER_COLLECTION = 3
-    """A full collection after every this many model turns: each walks the whole heap
-    (~20 ms here), so one per turn cost a fifth of a fast session's time, while the
-    garbage of three turns still takes well under 50 ms to collect."""
+    @classmethod
+    def collect_if_due(cls) -> None:
+        """While streaming: a full collection once a slice of time has passed since the last."""
+        if time.monotonic() - cls._last_collection > cls.SLICE_SECONDS:
+            cls.collect()
 
     @classmethod
     def turn_ended(cls) -> None:
-        """A model turn ended (its hold was released): collect if enough turns passed."""
+        """A model turn ended (its hold was released): collect if enough turns or time passed."""
         cls._turns += 1
-        if cls._turns >= cls.TURNS_PER_COLLECTION:
+        if cls._turns >= cls.TURNS_PER_COLLECTION or time.monotonic() - cls._last_collection > cls.SLICE_SECONDS:
             cls.collect_if_idle()
 
 
@@ -184,6 +204,7 @@ class SessionScreen(Screen[None]):
         self._open = open_runtime or default_open_runtime
         self._previews: dict[str, str | None] = {}
         self._turn: Worker[None] | None = None
+        self._transcript: Transcript | None = None
         self._gc_holds = 0
         self._status = SessionStatus(model=opts.model or "", agent=opts.agent or "")
         self.closed = False
@@ -201,7 +222,12 @@ class SessionScreen(Screen[None]):
 
     @property
     def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
+        # Looked up once: handle_event runs for every token, and a DOM query costs
+        # more than the rest of the token's path.
+        transcript = self._transcript
+        if transcript is None or not transcript.is_attached:
+            transcript = self._transcript = self.query_one(Transcript)
+        return transcript
 
     @property
     def panel(self) -> PermissionPanel:
@@ -312,12 +338,16 @@ class SessionScreen(Screen[None]):
         transcript = self.transcript
         self._set_status("streaming")
         stopped = False
+        events = 0
         try:
             async for event in runtime.send(text):
                 if not self._gc_holds:  # a model turn starts streaming
                     GcPolicy.hold()
                     self._gc_holds += 1
                 await self.handle_event(event)
+                events += 1
+                if not events & 1023:  # a long answer: a small full collection per slice
+                    GcPolicy.collect_if_due()
                 if type(event) is TurnEnded:  # the hold lasts one model turn, no longer
                     self._release_gc()
         except asyncio.CancelledError:

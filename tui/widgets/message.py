@@ -23,8 +23,9 @@ a finished message can be unmounted and built again from its item, pieces and al
 from __future__ import annotations
 
 import asyncio
+import time
 from bisect import bisect_right
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Literal
 
 from rich.console import Console
@@ -63,23 +64,39 @@ class Segmenter:
     longer than ``hard`` characters is cut at a line end, closing the fence in the first
     piece and reopening it (same info string) in the rest, so neither piece is broken.
 
+    Each character is scanned once however the text is cut (a whole answer given to
+    :meth:`add` at once, then cut into hundreds of pieces, costs what its length does).
+
     Args:
         soft: cut at the last safe place once the text is at least this long.
         hard: cut even without a blank line once the text is this long.
     """
 
+    COMPACT = 1 << 16
+
     def __init__(self, soft: int = 3000, hard: int = 8000) -> None:
         self.soft = soft
         self.hard = hard
-        self.text = ""
-        self._scanned = 0  # index of the first character of the first unscanned line
+        self._buf = ""
+        self._start = 0  # where the unfinished text begins in _buf
+        self._prefix = ""  # a code fence reopened by a hard cut, shown before it
+        self._scanned = 0  # first character of the first unscanned (incomplete) line
         self._fence: str | None = None  # the opening fence line while inside one
-        self._cuts: list[int] = []  # safe cuts (after a blank line outside a fence)
-        self._line_end = 0  # end of the last complete line
+        self._cuts: deque[int] = deque()  # safe cuts past _start, in _buf
+
+    @property
+    def text(self) -> str:
+        """The unfinished text (what no piece has taken yet)."""
+        return self._prefix + self._buf[self._start :]
+
+    @property
+    def source_text(self) -> str:
+        """:attr:`text` as it was added (without a code fence reopened by a cut)."""
+        return self._buf[self._start :]
 
     def add(self, fragment: str) -> None:
-        self.text += fragment
-        text = self.text
+        self._buf += fragment
+        text = self._buf
         start = self._scanned
         while True:
             end = text.find("\n", start)
@@ -88,7 +105,6 @@ class Segmenter:
             line = text[start:end]
             self._scan_line(line)
             start = end + 1
-            self._line_end = start
             if self._fence is None and not line.strip():
                 self._cuts.append(start)
         self._scanned = start
@@ -106,40 +122,88 @@ class Segmenter:
 
     def take(self) -> str | None:
         """The next finished piece, removed from :attr:`text`; None when none is ready."""
-        size = len(self.text)
+        size = len(self._prefix) + len(self._buf) - self._start
         if size < self.soft:
             return None
         if self._cuts:
             # The first cut past ``soft`` keeps pieces small even when a burst of text
-            # arrives at once; else the last cut there is.
-            cut = next((c for c in self._cuts if c >= self.soft), self._cuts[-1])
-            return self._split(cut)
+            # arrives at once; else the last cut there is, if it is within ``hard``.
+            least = self._start + self.soft - len(self._prefix)
+            best = None
+            for cut in self._cuts:
+                if cut - self._start > self.hard:
+                    break
+                best = cut
+                if cut >= least:
+                    break
+            if best is not None:
+                return self._split(best)
+            # The nearest safe cut is past ``hard`` (a long code block): cut harder.
         if size < self.hard:
             return None
-        if self._fence is not None and self._line_end > 0:
+        line_end = self._scanned
+        if line_end - self._start > self.hard:  # a burst: cut near ``hard``, not at its end
+            near = self._buf.rfind("\n", self._start, self._start + self.hard) + 1
+            if near > self._start:
+                return self._hard_cut(near)
+        if self._fence is not None and line_end > self._start:
             char = self._fence[0]
             width = len(self._fence) - len(self._fence.lstrip(char))
-            fence = self._fence
-            piece = self.text[: self._line_end] + char * width + "\n"
-            rest = fence + "\n" + self.text[self._line_end :]
-            self._reset(rest)
+            piece = self._prefix + self._buf[self._start : line_end] + char * width + "\n"
+            self._advance(line_end)
+            self._prefix = self._fence + "\n"
             return piece
         # One endless paragraph: cut at a line end, else at a space, else anywhere.
-        at = self._line_end or (self.text.rfind(" ") + 1) or size
+        if line_end > self._start:
+            at = line_end
+        else:
+            at = self._buf.rfind(" ", self._start) + 1 or len(self._buf)
         return self._split(at)
 
-    def _split(self, at: int) -> str:
-        piece, rest = self.text[:at], self.text[at:]
-        self._reset(rest)
+    def _hard_cut(self, at: int) -> str:
+        """Cut at line end ``at`` with no blank line before it: inside a code fence the
+        fence is closed in the piece and reopened in the rest."""
+        fence = self._fence_at(at)
+        if fence is None:
+            return self._split(at)
+        char = fence[0]
+        width = len(fence) - len(fence.lstrip(char))
+        piece = self._prefix + self._buf[self._start : at] + char * width + "\n"
+        self._advance(at)
+        self._prefix = fence + "\n"
         return piece
 
-    def _reset(self, rest: str) -> None:
-        self.text = ""
-        self._scanned = 0
-        self._fence = None
-        self._cuts = []
-        self._line_end = 0
-        self.add(rest)
+    def _fence_at(self, at: int) -> str | None:
+        """The code fence open at line end ``at`` (scanning from the piece's start)."""
+        fence = self._prefix.rstrip("\n") or None
+        for line in self._buf[self._start : at].splitlines():
+            stripped = line.strip()
+            if fence is None:
+                if stripped.startswith("```") or stripped.startswith("~~~"):
+                    fence = stripped
+            else:
+                char = fence[0]
+                width = len(fence) - len(fence.lstrip(char))
+                if stripped.startswith(char * width) and not stripped.strip(char):
+                    fence = None
+        return fence
+
+    def _split(self, at: int) -> str:
+        piece = self._prefix + self._buf[self._start : at]
+        self._prefix = ""
+        self._advance(at)
+        return piece
+
+    def _advance(self, at: int) -> None:
+        self._start = at
+        cuts = self._cuts
+        while cuts and cuts[0] <= at:
+            cuts.popleft()
+        if at > self.COMPACT and at * 2 > len(self._buf):  # drop what was taken, now and then
+            self._buf = self._buf[at:]
+            self._scanned -= at
+            self._cuts = deque(c - at for c in cuts)
+            self._start = 0
 
 
 class FrozenMarkdown(Widget):
@@ -180,6 +244,11 @@ class FrozenMarkdown(Widget):
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    @property
+    def line_count(self) -> int:
+        """Lines shown at the last known width (0 before the first layout)."""
+        return self._height
 
     def _render_piece(self, index: int, width: int) -> list[list[Segment]]:
         """Lines of piece ``index`` (a blank gap line first, except for the very first)."""
@@ -287,9 +356,21 @@ class MessageItem(TranscriptItem):
 
     kind = "message"
 
-    def __init__(self, role: Role, text: str = "", *, streaming: bool = False, markdown: bool | None = None) -> None:
+    def __init__(
+        self,
+        role: Role,
+        text: str = "",
+        *,
+        streaming: bool = False,
+        markdown: bool | None = None,
+        continues: bool = False,
+    ) -> None:
         super().__init__()
         self.role: Role = role
+        self.continues = continues
+        """This item carries on the message of the item before it (a long answer is split
+        into items of at most :attr:`MessageView.MAX_VIEW_LINES` lines, so its beginning
+        can be unmounted and mounted again like any other item)."""
         self.markdown = markdown if markdown is not None else role in ("assistant", "thinking")
         self.chunks: list[str] = [text] if text else []
         """Everything received, in order."""
@@ -388,6 +469,13 @@ class MessageView(Widget):
     HARD_LIMIT = 8000
     """Cut one growing block (a huge code fence) at a line end past this size."""
     FRAME_BUDGET = 3000
+    SLICE_SECONDS = 0.02
+    """Finishing a long backlog yields to the event loop after this much work."""
+    MAX_VIEW_CHARS = 24_000
+    """A streamed message holding this much frozen text (~400 lines) is continued in a
+    new item (see :attr:`full`): Textual's layout costs grow with the height of one
+    widget (its spatial map: ~100 ms a frame for a 5,000-line answer), and items,
+    unlike the lines of one widget, can leave the screen and come back."""
     """Most characters one frame takes on; a burst beyond it is spread over frames."""
 
     def __init__(
@@ -402,7 +490,7 @@ class MessageView(Widget):
     ) -> None:
         if item is None:
             item = MessageItem(role, text, streaming=streaming, markdown=markdown)
-        super().__init__(id=id, classes=f"-{item.role}")
+        super().__init__(id=id, classes=f"-{item.role}" + (" -continues" if item.continues else ""))
         self.item = item
         self.role = item.role
         self.streaming = not item.finished
@@ -412,6 +500,8 @@ class MessageView(Widget):
         self._stream: MarkdownStream | None = None
         self._segmenter = Segmenter(soft=self.SOFT_LIMIT, hard=self.HARD_LIMIT)  # the live text
         self._frozen_view: FrozenMarkdown | None = None
+        self._behind = False  # the live widget shows less than the segmenter holds
+        self._frozen_chars = 0
         self._lock = asyncio.Lock()
         self._finished = item.finished
         if self.streaming and item.chunks:
@@ -421,7 +511,7 @@ class MessageView(Widget):
 
     # -- composition ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        label = _LABELS.get(self.role, "")
+        label = _LABELS.get(self.role, "") if not self.item.continues else ""
         if label:
             yield Static(label, classes="label", markup=False)
         item = self.item
@@ -439,6 +529,7 @@ class MessageView(Widget):
 
     async def _freeze(self, piece: str) -> None:
         """Move a finished piece into the message's one static widget."""
+        self._frozen_chars += len(piece)
         if self._frozen_view is None:
             self._frozen_view = FrozenMarkdown([piece], classes="segment")
             if self._live is not None:
@@ -474,6 +565,29 @@ class MessageView(Widget):
     def has_pending(self) -> bool:
         return bool(self._pending)
 
+    @property
+    def full(self) -> bool:
+        """The frozen part reached :attr:`MAX_VIEW_CHARS`: continue in a new message."""
+        return not self._finished and self._frozen_chars >= self.MAX_VIEW_CHARS
+
+    def split_off(self) -> "MessageView":
+        """Stop taking text here: what was received and not frozen yet moves to a new,
+        unmounted message that continues this one (call :meth:`finish` on this one next).
+
+        The items of a continued message hold its text exactly once, in order.
+        """
+        shown = self._segmenter.text + "".join(self._pending)
+        source = self._segmenter.source_text + "".join(self._pending)
+        self._segmenter = Segmenter(soft=self.SOFT_LIMIT, hard=self.HARD_LIMIT)
+        self._pending.clear()
+        if source:
+            text = self.item.text
+            self.item.chunks = [text[: len(text) - len(source)]]
+        item = MessageItem(self.role, source, streaming=True, markdown=self.markdown, continues=True)
+        view = MessageView(self.role, item=item)
+        view._pending = [shown] if shown else []
+        return view
+
     async def flush(self) -> None:
         """Write what arrived since the last frame to the live Markdown (one append)."""
         async with self._lock:
@@ -494,32 +608,58 @@ class MessageView(Widget):
         while (piece := self._segmenter.take()) is not None:
             pieces.append(piece)
         if not pieces:
+            if self._behind:  # the live widget was emptied: show the whole unfinished text
+                self._behind = False
+                await self._live.update(self._segmenter.text)
+                return
             if self._stream is None:
                 self._stream = Markdown.get_stream(self._live)
             await self._stream.write(batch)
             return
         # Finished pieces go straight to the static widget (never mounted as live
-        # blocks); the live widget restarts with the unfinished rest only.
+        # blocks). The unfinished rest (less than a paragraph) is shown from the next
+        # frame that cuts nothing: while text arrives faster than frames, every frame
+        # cuts, and mounting the rest only to remove it a frame later was most of the
+        # cost of a fast stream.
         for piece in pieces:
             await self._freeze(piece)
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
-        await self._live.update(self._segmenter.text)
+        if self._live.children:
+            await self._live.update("")
+        self._behind = bool(self._segmenter.text)
 
-    async def finish(self, *, stopped: bool = False) -> None:
-        """Flush, then turn the live Markdown into a cheap static renderable."""
+    async def finish(self, *, stopped: bool = False) -> "MessageView | None":
+        """Flush, then turn the live Markdown into a cheap static renderable.
+
+        Returns None, or, when a long backlog did not fit (past :attr:`MAX_VIEW_CHARS`),
+        an unmounted message holding the rest (see :meth:`split_off`): the caller mounts
+        it and finishes it in turn.
+        """
         async with self._lock:
             if self._finished:
-                return
-            while self._pending:
-                await self._flush_locked()
+                return None
             if self._stream is not None:
                 await self._stream.stop()
                 self._stream = None
+            # What is still pending goes straight to the static widget, cut into
+            # pieces as a stream would have been: never through the live widget.
+            self._segmenter.add("".join(self._pending))
+            self._pending.clear()
+            slice_start = time.perf_counter()
+            overflow: MessageView | None = None
+            while (piece := self._segmenter.take()) is not None:
+                await self._freeze(piece)
+                if self._frozen_chars >= self.MAX_VIEW_CHARS and self._segmenter.text:
+                    overflow = self.split_off()
+                    break
+                if time.perf_counter() - slice_start > self.SLICE_SECONDS:
+                    await asyncio.sleep(0)  # a long backlog: let frames and keys in between
+                    slice_start = time.perf_counter()
             rest = self._segmenter.text
             self._segmenter = Segmenter()
-            if rest.strip():
+            if rest.strip() or (rest and self._frozen_view is not None):
                 await self._freeze(rest)
             live, self._live = self._live, None
             if live is not None:
@@ -528,10 +668,11 @@ class MessageView(Widget):
             item = self.item
             item.pieces = list(self._frozen_view.pieces) if self._frozen_view is not None else []
             item.finished = True
-            if stopped:
+            if stopped and not overflow:
                 item.stopped = True
                 self.add_class("-stopped")
                 await self.mount(_stopped_label())
+            return overflow
 
 
 def _stopped_label() -> Static:

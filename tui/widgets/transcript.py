@@ -68,10 +68,11 @@ class Transcript(VerticalScroll):
     """The conversation so far.
 
     Args:
-        max_items: most items kept mounted while the view follows the end.
+        max_items: most items kept mounted while the view follows the end (as long as
+            they fill two screens).
         max_lines: most lines kept mounted likewise (default: four screens, at least
-            200): Textual's layout and compositor spend time in proportion to what is
-            mounted.
+            200; never under two screens): Textual's layout and compositor spend time in
+            proportion to what is mounted.
         batch: items built at a time when the user scrolls back.
     """
 
@@ -219,10 +220,30 @@ class Transcript(VerticalScroll):
         for view in (self._thinking, self._answer):
             if view is not None and view.is_mounted and view.has_pending:
                 await view.flush()
+                if view.full:
+                    await self._continue(view)
+
+    async def _continue(self, view: MessageView) -> None:
+        """Carry a long streamed message on in a new item (see ``MessageView.MAX_VIEW_CHARS``)."""
+        new = view.split_off()
+        # Before anything is awaited: deltas arriving meanwhile go to the new message.
+        if view is self._answer:
+            self._answer = new
+        else:
+            self._thinking = new
+        overflow = await view.finish()
+        assert overflow is None  # split_off left nothing to finish
+        if new.item.finished:  # the streams were finished meanwhile (unmounted: static now)
+            await self.add_item(new.item)
+        else:
+            await self.add(new)
 
     async def _finish(self, view: MessageView, stopped: bool = False) -> None:
         if view.is_mounted:
-            await view.finish(stopped=stopped)
+            overflow = await view.finish(stopped=stopped)
+            while overflow is not None:  # a long backlog: continued over items of bounded height
+                await self.add(overflow)
+                overflow = await overflow.finish(stopped=stopped)
         else:  # the screen is closing: keep the text in the history all the same
             item = view.item
             item.pieces = [item.text] if item.chunks else []
@@ -283,8 +304,11 @@ class Transcript(VerticalScroll):
 
     # -- the mounted window -----------------------------------------------------------------
     def _line_budget(self) -> int:
+        # Never less than two screens: the user must be able to scroll up to reach the
+        # items above (scrolling near the top builds them).
+        floor = 2 * self.size.height
         if self.max_lines is not None:
-            return self.max_lines
+            return max(floor, self.max_lines)
         return max(200, 4 * self.size.height)
 
     async def _prune(self) -> None:
@@ -298,8 +322,9 @@ class Transcript(VerticalScroll):
             return
         count = 0
         excess = len(mounted) - self.max_items
+        floor = 2 * self.size.height  # whatever max_items says, two screens stay mounted
         for item, height in zip(mounted[:-1], heights):  # never the newest
-            if excess <= 0 and lines <= budget:
+            if (excess <= 0 and lines <= budget) or lines - height < floor:
                 break
             if item.live:
                 break  # the window stays one piece: nothing after a live item goes
