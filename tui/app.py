@@ -66,15 +66,22 @@ ModelCallback = Callable[[str | None], Any]
 
 def __getattr__(name: str) -> Any:
     """The screens, imported on first use (each pulls in part of the core)."""
+    value: Any
     if name == "SessionScreen":
         # lazy: the session screen imports the core's event models
-        from agentic_flow.tui.screens.session import SessionScreen as value
+        from agentic_flow.tui.screens.session import SessionScreen
+
+        value = SessionScreen
     elif name == "ModelsScreen":
         # lazy: the model table imports the model catalog, the store and the runtime
-        from agentic_flow.tui.screens.models import ModelsScreen as value
+        from agentic_flow.tui.screens.models import ModelsScreen
+
+        value = ModelsScreen
     elif name == "CompareScreen":
         # lazy: the compare screen imports the compare runner and the store
-        from agentic_flow.tui.screens.compare import CompareScreen as value
+        from agentic_flow.tui.screens.compare import CompareScreen
+
+        value = CompareScreen
     elif name == "McpScreen":
         # lazy: the MCP screen imports the MCP client
         from agentic_flow.tui.screens.mcp import McpScreen
@@ -87,7 +94,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(eval_results, name)
     elif name == "AgentsScreen":
         # lazy: the agent catalog screen imports the catalog loader (yaml)
-        from agentic_flow.tui.screens.agents import AgentsScreen as value
+        from agentic_flow.tui.screens.agents import AgentsScreen
+
+        value = AgentsScreen
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # a test may replace it (monkeypatch), as with any module attribute
@@ -233,7 +242,7 @@ class WorkbenchApp(App[int]):
         """Set once the catalogs are loaded and the agent catalog screen is up."""
         self.startup_error: Exception | None = None
         """Why the workbench could not start (a bad settings file): ``run_app`` raises it."""
-        self._given = dict(
+        self._given: dict[str, Any] = dict(
             agent_catalog=agent_catalog, model_catalog=model_catalog, settings=settings, state=state, themes=themes
         )
         self.settings: LoadedSettings
@@ -277,7 +286,7 @@ class WorkbenchApp(App[int]):
         agents_screen = _screen("AgentsScreen")
         for screen in self.screen_stack:
             if isinstance(screen, agents_screen):
-                return screen  # type: ignore[no-any-return]
+                return screen
         raise LookupError("the agent catalog screen is not open")
 
     def on_mount(self) -> None:

@@ -112,7 +112,7 @@ async def test_what_is_rebuilt_after_unmounting_is_what_was_shown() -> None:
 
 
 async def test_scrolling_up_builds_the_previous_items_and_keeps_the_view_still() -> None:
-    app = TranscriptApp(max_items=6, max_lines=30, batch=4)
+    app = TranscriptApp(max_items=6, max_lines=30, batch_size=4)
     async with app.run_test(size=SIZE) as pilot:
         transcript = app.query_one(Transcript)
         for i in range(30):

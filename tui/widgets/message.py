@@ -369,7 +369,7 @@ class MessageItem(TranscriptItem):
         self.role: Role = role
         self.continues = continues
         """This item carries on the message of the item before it (a long answer is split
-        into items of at most :attr:`MessageView.MAX_VIEW_LINES` lines, so its beginning
+        into items of at most about :attr:`MessageView.MAX_VIEW_CHARS` characters, so its beginning
         can be unmounted and mounted again like any other item)."""
         self.markdown = markdown if markdown is not None else role in ("assistant", "thinking")
         self.chunks: list[str] = [text] if text else []

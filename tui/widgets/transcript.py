@@ -73,7 +73,7 @@ class Transcript(VerticalScroll):
         max_lines: most lines kept mounted likewise (default: four screens, at least
             200; never under two screens): Textual's layout and compositor spend time in
             proportion to what is mounted.
-        batch: items built at a time when the user scrolls back.
+        batch_size: items built at a time when the user scrolls back.
     """
 
     DEFAULT_CSS = """
@@ -102,12 +102,12 @@ class Transcript(VerticalScroll):
     SLACK = 1.25
 
     def __init__(
-        self, *, max_items: int = 60, max_lines: int | None = None, batch: int = 12, id: str | None = None
+        self, *, max_items: int = 60, max_lines: int | None = None, batch_size: int = 12, id: str | None = None
     ) -> None:
         super().__init__(id=id)
         self.max_items = max_items
         self.max_lines = max_lines
-        self.batch = batch
+        self.batch_size = batch_size
         self._items: list[TranscriptItem] = []
         self._first = 0  # index in _items of the first mounted item; all after it are mounted
         self._answer: MessageView | None = None
@@ -116,7 +116,7 @@ class Transcript(VerticalScroll):
         self._timer: Timer | None = None
         self._marker: Static | None = None
         self._busy = False  # mounting or unmounting a window edge
-        self._scheduled = False  # a show_earlier / prune is queued
+        self._edge_queued = False  # a show_earlier / prune is queued
 
     def on_mount(self) -> None:
         self.anchor()
@@ -398,27 +398,27 @@ class Transcript(VerticalScroll):
         self.release_anchor()
         self.call_after_refresh(lambda: self.scroll_home(animate=False, immediate=True))
 
-    async def action_scroll_home(self) -> None:
-        await self.scroll_to_start()
+    def action_scroll_home(self) -> None:
+        self.call_later(self.scroll_to_start)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if self._busy or not self.is_mounted:
             return
-        if self._scheduled or self._first == 0:
+        if self._edge_queued or self._first == 0:
             return
         if new_value < old_value and new_value <= max(1, self.size.height):
-            self._scheduled = True
-            self.call_later(self._scheduled_call, self.show_earlier, self.batch)  # near the top
+            self._edge_queued = True
+            self.call_later(self._queued_call, self.show_earlier, self.batch_size)  # near the top
         elif self.following and new_value >= self.max_scroll_y:
-            self._scheduled = True
-            self.call_later(self._scheduled_call, self._prune)  # back at the end: shrink again
+            self._edge_queued = True
+            self.call_later(self._queued_call, self._prune)  # back at the end: shrink again
 
-    async def _scheduled_call(self, method: Any, *args: Any) -> None:
+    async def _queued_call(self, method: Any, *args: Any) -> None:
         try:
             await method(*args)
         finally:
-            self._scheduled = False
+            self._edge_queued = False
 
     # -- what is on screen --------------------------------------------------------------------
     def render_text(self) -> str:
