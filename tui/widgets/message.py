@@ -667,6 +667,7 @@ class MessageView(Widget):
             self._finished = True
             item = self.item
             item.pieces = list(self._frozen_view.pieces) if self._frozen_view is not None else []
+            item.chunks = [item.text] if item.chunks else []  # one string, not one per token
             item.finished = True
             if stopped and not overflow:
                 item.stopped = True

@@ -114,13 +114,35 @@ class ToolCallItem(TranscriptItem):
         self.status = "running"
         """``running``, ``pending`` (waiting for a person), ``ok``, ``error`` or ``denied``."""
         self.mark = ""
-        self.args_content: Content = Content("")
+        self.args_error: str | None = None
         self.decision: str | None = None
         self.denied = False
         self.result_text: str | None = None
-        self.result_content: Content | None = None
         self.result_is_error = False
+        self.result_is_diff = False
         self.collapsed = True
+        # Only strings are kept (the widget builds its Content from them): a session's
+        # history of items stays small, and so does what a full collection walks.
+
+    @property
+    def args_content(self) -> Content:
+        """The arguments as shown: the streamed start, the formatted call, or the error."""
+        if self.args_error is not None:
+            return Content.assemble(self.raw_arguments + "\n", (self.args_error, "$text-error"))
+        if self.mark:  # ready: the formatted arguments
+            return Content(format_arguments(self.name, self.arguments))
+        raw = self.raw_arguments
+        if len(raw) > MAX_STREAMED_ARGS:  # a long write streams its whole file: show the start
+            raw = raw[:MAX_STREAMED_ARGS] + f" … ({len(self.raw_arguments):,} characters)"
+        return Content(raw)
+
+    @property
+    def result_content(self) -> Content | None:
+        if self.result_text is None:
+            return None
+        if self.result_is_diff:
+            return render_diff(self.result_text, max_lines=MAX_RESULT_LINES)
+        return _clip(self.result_text)
 
     @property
     def tool(self) -> str:
@@ -149,19 +171,14 @@ class ToolCallItem(TranscriptItem):
 
     def args_delta(self, delta: str) -> None:
         self.raw_arguments += delta
-        raw = self.raw_arguments
-        if len(raw) > MAX_STREAMED_ARGS:  # a long write streams its whole file: show the start
-            raw = raw[:MAX_STREAMED_ARGS] + f" … ({len(self.raw_arguments):,} characters)"
-        self.args_content = Content(raw)
         self._changed()
 
     def ready(self, arguments: dict[str, Any] | None, error: str | None = None) -> None:
         self.arguments = arguments
         if error:
-            self.args_content = Content.assemble(self.raw_arguments + "\n", (error, "$text-error"))
+            self.args_error = error
             self._set_status("error", "✗ bad arguments")
         else:
-            self.args_content = Content(format_arguments(self.name, arguments))
             self._set_status("running", "…")
         self._changed()
 
@@ -188,10 +205,8 @@ class ToolCallItem(TranscriptItem):
         else:
             mark, status = ("✗", "error") if is_error else ("✓", "ok")
         if looks_like_diff(content) and not is_error:
-            self.result_content = render_diff(content, max_lines=MAX_RESULT_LINES)
+            self.result_is_diff = True
             self.collapsed = False  # a change to the user's files is shown, not hidden
-        else:
-            self.result_content = _clip(content)
         self._set_status(status, mark)
         self._changed()
 
@@ -232,13 +247,14 @@ class ToolCallBlock(Collapsible):
         self._decision = Static(item.decision or "", classes="decision", markup=False)
         self._result = Static(item.result_content or "", classes="result", markup=False)
         self._shown_status = item.status
+        self._args_stale = False
         super().__init__(
             self._args, self._decision, self._result, title=item.title, collapsed=item.collapsed,
             classes=f"-{item.status}",
         )
         self._decision.display = item.decision is not None
         self._decision.set_class(item.denied, "-denied")
-        self._result.display = item.result_content is not None
+        self._result.display = item.result_text is not None
         self._result.set_class(item.result_is_error, "-error")
 
     # The state, read from the item (the widget may be rebuilt at any time).
@@ -262,17 +278,24 @@ class ToolCallBlock(Collapsible):
         self._update_collapsed(collapsed)
         self.post_message(self.Collapsed(self) if collapsed else self.Expanded(self))
         self.item.collapsed = collapsed  # the user's choice outlives this widget
+        if not collapsed and self._args_stale:
+            self._args_stale = False
+            self._args.update(self.item.args_content)
 
     def sync(self) -> None:
         """Show the item's current state (called by the item on every change)."""
         item = self.item
-        self._args.update(item.args_content)
+        if not self.collapsed or item.args_error is not None or item.mark:
+            self._args.update(item.args_content)
+        else:  # hidden while collapsed: shown when opened (see _watch_collapsed)
+            self._args_stale = True
         if item.decision is not None:
             self._decision.update(Content(item.decision))
             self._decision.display = True
             self._decision.set_class(item.denied, "-denied")
-        if item.result_content is not None:
-            self._result.update(item.result_content)
+        result = item.result_content if item.result_text is not None and not self._result.display else None
+        if result is not None:
+            self._result.update(result)
             self._result.display = True
             self._result.set_class(item.result_is_error, "-error")
         if item.status != self._shown_status:
