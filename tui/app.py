@@ -172,6 +172,11 @@ class LoadingScreen(Screen[None]):
             with Center():
                 yield Static("agentic-flow · loading agents and models…", markup=False)
 
+    def on_screen_resume(self) -> None:
+        app = self.app
+        if isinstance(app, WorkbenchApp) and app.loaded and self.is_current:
+            app._open_workbench(replace=True)
+
     def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
@@ -312,8 +317,13 @@ class WorkbenchApp(App[int]):
         self.exit(return_code=2)
 
     def _loaded(self, inputs: _Inputs) -> None:
-        loading = self.screen if isinstance(self.screen, LoadingScreen) else None
         self._use(inputs)
+        loading = self.screen if isinstance(self.screen, LoadingScreen) else None
+        if loading is None and any(isinstance(s, LoadingScreen) for s in self.screen_stack):
+            # Something was pushed over the loading screen meanwhile: the agent catalog
+            # takes the loading screen's place when that is back on top (on_screen_resume).
+            self.ready.set()
+            return
         self._open_workbench(replace=loading is not None)
         if loading is not None and loading.keys:
             keys = list(loading.keys)
