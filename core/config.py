@@ -172,6 +172,25 @@ class Settings(_Strict):
     router: RouterPolicy = Field(default_factory=RouterPolicy)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    """Model names agent files and ``agent`` calls may use (``haiku: openrouter:...``);
+    they override the built-in ``haiku`` / ``sonnet`` / ``opus`` (see ``core.agents.models``)."""
+    subagent_model: str | None = None
+    """Forces one model for every subagent (beats the agents' ``model:``, not a call's ``model``)."""
+    max_parallel_agents: int | None = Field(default=None, ge=1, le=32)
+    """Subagents one agent's turn may run at once (default 4)."""
+    max_agent_depth: int | None = Field(default=None, ge=1, le=8)
+    """How deep delegation may go: 1 = subagents cannot delegate further (default 2)."""
+
+    @field_validator("model_aliases")
+    @classmethod
+    def _aliases_name_models(cls, aliases: dict[str, str]) -> dict[str, str]:
+        for name, target in aliases.items():
+            if ":" in name or not name.strip():
+                raise ValueError(f"alias {name!r}: an alias is a plain name such as haiku (no colon)")
+            if ":" not in target:
+                raise ValueError(f"alias {name!r}: {target!r} is not a provider:model id")
+        return aliases
 
 
 class LoadedSettings(BaseModel):
@@ -314,7 +333,7 @@ def _known_keys(parent: tuple[Any, ...]) -> list[str]:
 def _merge(user: Settings, project: Settings) -> Settings:
     merged = user.model_dump(exclude_unset=True)
     for key, value in project.model_dump(exclude_unset=True).items():
-        if key in ("providers", "mcpServers") and isinstance(value, dict):
+        if key in ("providers", "mcpServers", "model_aliases") and isinstance(value, dict):
             merged.setdefault(key, {}).update(value)
         elif key == "permissions":
             perms = merged.setdefault("permissions", {})

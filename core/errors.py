@@ -16,7 +16,8 @@
     │   ├── StreamCutOff             the stream ended without a finish reason
     │   └── MalformedStream          an event could not be parsed
     ├── ToolError                    a built-in or MCP tool failed (sent back to the model)
-    │   └── WorkspaceEscape          a path points outside the workspace root
+    │   ├── WorkspaceEscape          a path points outside the workspace root
+    │   └── DelegationRefused        an ``agent`` call cannot start (unknown agent, cycle, depth)
     ├── PermissionDenied             a tool call was denied (rule, mode, person, policy)
     ├── McpError                     an MCP server failed to start, answer or stay up
     ├── StoreError                   the SQLite store cannot be read or written
@@ -47,6 +48,7 @@ __all__ = [
     "MalformedStream",
     "ToolError",
     "WorkspaceEscape",
+    "DelegationRefused",
     "PermissionDenied",
     "McpError",
     "StoreError",
@@ -203,6 +205,12 @@ class ToolError(AgenticFlowError):
 
 class WorkspaceEscape(ToolError):
     """A path resolves outside the workspace root (``..``, absolute, symlink)."""
+
+
+class DelegationRefused(ToolError):
+    """An ``agent`` call that cannot start: the agent is unknown or not callable from here,
+    it would delegate in a cycle or past the depth limit, or its model cannot be chosen.
+    The message goes back to the model, which can pick another agent or do the work itself."""
 
 
 class PermissionDenied(AgenticFlowError):

@@ -9,7 +9,7 @@ with ``TurnEnded``, so text already received is never lost.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,12 @@ __all__ = [
     "ProviderFailed",
     "Retrying",
     "Notice",
+    "SubagentStarted",
+    "SubagentUpdated",
+    "SubagentFinished",
+    "MAIN_AGENT_ID",
+    "AGENT_PATH_SEPARATOR",
+    "as_agent",
     "StopReason",
     "AnyEvent",
     "event_to_json",
@@ -47,10 +53,25 @@ StopReason = Literal[
 ]
 
 
+MAIN_AGENT_ID = "main"
+#: Between the names of an agent path: ``coder › reviewer``.
+AGENT_PATH_SEPARATOR = " › "
+
+
 class Event(BaseModel):
-    """Base of all events."""
+    """Base of all events.
+
+    ``agent_id`` says which agent of a run the event is about: ``main`` for the agent the
+    user talks to, ``main.1``, ``main.2``, ... for the subagents it delegated to (in start
+    order), ``main.1.1`` for theirs. ``parent_id`` is the delegating agent's id (None for
+    ``main``). Providers and the main loop leave the defaults; a subagent's session sets
+    them with :func:`as_agent`.
+    """
 
     model_config = ConfigDict(frozen=True)
+
+    agent_id: str = MAIN_AGENT_ID
+    parent_id: str | None = None
 
 
 class MessageStarted(Event):
@@ -184,6 +205,50 @@ class Notice(Event):
     level: Literal["info", "warning"] = "info"
 
 
+class SubagentStarted(Event):
+    """A delegated agent started (``agent_id`` is the subagent, ``parent_id`` who delegated).
+
+    ``call_id`` is the parent's ``agent`` tool call; ``path`` the chain of agent names
+    (``coder › reviewer``); ``session_id`` the subagent's stored transcript, if any.
+    """
+
+    type: Literal["subagent_started"] = "subagent_started"
+    call_id: str
+    agent: str
+    path: str
+    model: str
+    model_reason: str
+    description: str = ""
+    session_id: str | None = None
+    depth: int = 1
+
+
+class SubagentUpdated(Event):
+    """A subagent's running totals, after each of its model turns."""
+
+    type: Literal["subagent_updated"] = "subagent_updated"
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None = None
+    estimated: bool = False
+
+
+class SubagentFinished(Event):
+    """A subagent ended; its final message went back to the parent as the tool result."""
+
+    type: Literal["subagent_finished"] = "subagent_finished"
+    call_id: str
+    stop_reason: StopReason
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None = None
+    estimated: bool = False
+    duration_s: float = 0.0
+    error: str | None = None
+
+
 AnyEvent = Annotated[
     Union[
         MessageStarted,
@@ -200,9 +265,19 @@ AnyEvent = Annotated[
         ProviderFailed,
         Retrying,
         Notice,
+        SubagentStarted,
+        SubagentUpdated,
+        SubagentFinished,
     ],
     Field(discriminator="type"),
 ]
+
+E = TypeVar("E", bound=Event)
+
+
+def as_agent(event: E, agent_id: str, parent_id: str | None) -> E:
+    """``event`` as told by agent ``agent_id`` (the one place events get their agent)."""
+    return event.model_copy(update={"agent_id": agent_id, "parent_id": parent_id})
 
 
 def event_to_json(event: Event) -> str:

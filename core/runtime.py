@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from agentic_flow.core.agents.catalog import load_catalog
+from agentic_flow.core.agents.delegation import Delegation, DelegationContext
+from agentic_flow.core.agents.models import AUTO, DEFAULT_MODEL_ALIASES, agent_model
 from agentic_flow.core.config import LoadedSettings, Settings, load_settings
 from agentic_flow.core.errors import UnknownModel
 from agentic_flow.core.events import Event
@@ -79,11 +81,8 @@ __all__ = [
     "default_temperature",
 ]
 
-CLAUDE_MODEL_ALIASES = {
-    "sonnet": "anthropic:claude-sonnet-4-5",
-    "opus": "anthropic:claude-opus-4-1",
-    "haiku": "anthropic:claude-haiku-4-5",
-}
+#: The built-in aliases on Anthropic (kept for callers; see ``core.agents.models``).
+CLAUDE_MODEL_ALIASES = DEFAULT_MODEL_ALIASES["anthropic"]
 LOCAL_DEFAULT_MODEL = LOCAL_MODEL_ID
 
 
@@ -144,27 +143,59 @@ class TrustPrompt(Protocol):
         ...
 
 
-def _agent_model(agent: "Agent | None") -> str | None:
-    if agent is None or not agent.model or agent.model == "inherit":
-        return None
-    if agent.model in CLAUDE_MODEL_ALIASES:
-        return CLAUDE_MODEL_ALIASES[agent.model]
-    return agent.model if ":" in agent.model else None
-
-
-def choose_model(explicit: str | None, agent: "Agent | None", settings: LoadedSettings) -> tuple[str, str]:
-    """The model to use and why (shown to the user when it was not explicit)."""
-    if explicit:
-        return explicit, "--model"
-    from_agent = _agent_model(agent)
-    if from_agent:
-        return from_agent, f"agent {agent.name}'s model" if agent else "agent"
+def _default_model(settings: LoadedSettings) -> tuple[str, str]:
     if settings.merged.default_model:
         return settings.merged.default_model, f"default_model in {settings.user_file} or {settings.project_file}"
     for provider, preset in PRESETS.items():  # the preset table's order is the preference
         if preset.default_model and key_status(provider, settings.merged) is None:
             return preset.default_model, f"the default for {provider} (its key is set)"
     return LOCAL_DEFAULT_MODEL, "no API key is set, so the embedded local model"
+
+
+def choose_model(explicit: str | None, agent: "Agent | None", settings: LoadedSettings) -> tuple[str, str]:
+    """The model to use and why (shown to the user when it was not explicit).
+
+    ``--model``, else the agent's ``model:`` (an alias resolves near the default model,
+    see ``core.agents.models``; ``auto`` is routed by ``Runtime.open``), else the default.
+    """
+    if explicit:
+        return explicit, "--model"
+    default, why = _default_model(settings)
+    from_agent, note = agent_model(agent, settings.merged, default)
+    if from_agent and from_agent != AUTO and agent is not None:
+        return from_agent, f"agent {agent.name}'s model: {agent.model}"
+    if note:
+        return default, f"{why}; {note}"
+    return default, why
+
+
+def _provider_opener(
+    opts: RunOptions, settings: LoadedSettings, main_model: str, http: HttpClient
+) -> Callable[[str], Provider]:
+    """Providers for subagents: the run's timeouts and retries; ``--base-url`` for the
+    main model's provider only (it names that provider's server)."""
+    main_provider = split_model_id(main_model)[0]
+
+    def open_provider(model_id: str) -> Provider:
+        same = split_model_id(model_id)[0] == main_provider
+        return make_provider(
+            model_id, settings, base_url=opts.base_url if same else None, timeout=opts.timeout, retry=opts.retry,
+            http=http,
+        )
+
+    return open_provider
+
+
+def _router(settings: LoadedSettings, catalog: ModelCatalog, store: Store) -> Callable[[str, "Agent"], tuple[str, str]]:
+    """``model: auto`` for a subagent: the router chooses for the delegated task."""
+
+    def route(task: str, agent: "Agent") -> tuple[str, str]:
+        decision = choose_auto(task, agent, settings, catalog, store)
+        if decision.model_id is None:
+            raise UnknownModel(f"model auto found no model to use: {decision.reason}")
+        return decision.model_id, decision.reason
+
+    return route
 
 
 def make_provider(
@@ -418,7 +449,7 @@ class Runtime:
         agent = agents.get(agent_name)
         catalog = ModelCatalog.load(settings=settings.merged)
         store = Store()
-        if opts.model == "auto":
+        if opts.model == AUTO or (opts.model is None and agent is not None and agent.model == AUTO):
 
             decision = choose_auto(
                 opts.task or "", agent, settings, catalog, store, tools=False if opts.no_tools else None
@@ -476,6 +507,23 @@ class Runtime:
         except BaseException:
             await stack.aclose()  # MCP servers already started must not outlive a failed open
             raise
+        name = agent.name if agent else agent_name
+        delegation = None
+        if tools and getattr(tools, "delegates", None) is not None:
+            context = DelegationContext(
+                agents=agents,
+                settings=settings,
+                open_provider=_provider_opener(opts, settings, model_id, http),
+                prepare_model=lambda model: prepare_model(model, on_notice),
+                route=_router(settings, catalog, store),
+                max_tokens=lambda model: opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model),
+                extra_tools=mcp.tools() if mcp is not None else {},
+            )
+            delegation = Delegation(context, allowed=tools.delegates, path=(name,))
+            if delegation.tool is not None:
+                tools[delegation.tool.name] = delegation.tool
+            else:
+                warnings.append(f"agent {name} lists the agent tool but cannot delegate: {delegation.refusal}")
         session = AgentSession(
             provider=provider,
             model_id=model_id,
@@ -483,9 +531,10 @@ class Runtime:
             engine=engine,
             approver=approver or default_approver,
             tools=tools,
+            delegation=delegation,
             options=SessionOptions(
                 system=system,
-                agent_name=agent.name if agent else agent_name,
+                agent_name=name,
                 max_tokens=max_tokens,
                 temperature=_temperature(opts.temperature, settings.merged.temperature, model_id),
                 max_turns=opts.max_turns or settings.merged.max_turns or DEFAULT_MAX_TURNS,
@@ -531,7 +580,8 @@ class Runtime:
 
     @property
     def totals(self) -> SessionTotals:
-        return self.session.totals
+        """The run's figures, every subagent's included."""
+        return self.session.all_totals()
 
     @property
     def mode(self) -> str:

@@ -6,6 +6,13 @@ One :class:`AgentSession` holds a conversation in the provider-neutral form of
 permission and tool-result events, so every front end (TUI, CLI, tests) consumes one
 stream. Nothing said is ever lost: cancelled or cut-off turns keep their partial text in
 the history and in the store.
+
+Delegation: a call of the ``agent`` tool runs another catalog agent as a child session
+(fresh context, its own tools and model, see :mod:`core.agents.delegation`). Its events
+join this stream live, marked with its ``agent_id``; several delegation calls of one
+turn run at once (at most ``max_parallel`` of them), while the turn's other tool calls
+run one after another beside them. Only the child's final message comes back, as the
+tool result. Stopping the run stops every child, each keeping what it produced.
 """
 
 from __future__ import annotations
@@ -15,15 +22,22 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
 
-from agentic_flow.core.errors import StoreError
+from agentic_flow.core.errors import AgenticFlowError, StoreError
 from agentic_flow.core.events import (
+    AGENT_PATH_SEPARATOR,
+    MAIN_AGENT_ID,
     Event,
     MessageStarted,
     Notice,
     PermissionDecided,
     PermissionRequested,
+    ProviderFailed,
+    StopReason,
+    SubagentFinished,
+    SubagentStarted,
+    SubagentUpdated,
     TextDelta,
     ThinkingDelta,
     ToolCallReady,
@@ -31,6 +45,7 @@ from agentic_flow.core.events import (
     ToolResult,
     TurnEnded,
     Usage,
+    as_agent,
 )
 from agentic_flow.core.messages import (
     AssistantMessage,
@@ -40,21 +55,33 @@ from agentic_flow.core.messages import (
     ToolResultMessage,
     UserMessage,
 )
+from agentic_flow.core.models.catalog import format_cost
 from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 from agentic_flow.core.permissions import PermissionRequest
 from agentic_flow.core.permissions.audit import AuditEntry
 from agentic_flow.core.redact import redact, redact_obj
+from agentic_flow.core.tools.agent import AgentArgs, AgentTool
 from agentic_flow.core.tools.base import ToolContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agentic_flow.core.permissions import Approver, PermissionEngine
+    from agentic_flow.core.agents.delegation import Delegation
+    from agentic_flow.core.permissions import Approver, Decision, PermissionEngine
     from agentic_flow.core.permissions.audit import AuditLog
     from agentic_flow.core.providers.base import Provider
     from agentic_flow.core.sandbox import Sandbox
     from agentic_flow.core.store.database import LatencySource, Store
     from agentic_flow.core.tools.base import Tool
 
-__all__ = ["TurnStats", "SessionTotals", "SessionOptions", "SessionRecord", "Pricing", "AgentSession", "DEFAULT_MAX_TURNS"]
+__all__ = [
+    "TurnStats",
+    "SessionTotals",
+    "SessionOptions",
+    "SessionRecord",
+    "Lineage",
+    "Pricing",
+    "AgentSession",
+    "DEFAULT_MAX_TURNS",
+]
 
 DEFAULT_MAX_TURNS = 25
 
@@ -74,6 +101,8 @@ class TurnStats:
     ttft_s: float | None = None
     total_s: float = 0.0
     stop_reason: str = ""
+    ended: float = field(default_factory=time.monotonic)
+    """When the turn was recorded (orders the turns of parallel subagents)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -99,6 +128,13 @@ class SessionTotals:
         if self.cost is not None:
             self.cost = None if turn.cost is None else self.cost + turn.cost
 
+    def merged(self, others: list["SessionTotals"]) -> "SessionTotals":
+        """These totals plus ``others`` (a session and its subagents), turns in time order."""
+        out = SessionTotals()
+        for turn in sorted([*self.turns, *(t for o in others for t in o.turns)], key=lambda t: t.ended):
+            out.add(turn)
+        return out
+
 
 Pricing = Callable[[str, int, int], "float | None"]
 """``(model_id, input_tokens, output_tokens) -> cost in USD, or None when unknown``."""
@@ -113,6 +149,28 @@ class SessionOptions:
     max_tokens: int | None = None
     temperature: float | None = None
     max_turns: int = DEFAULT_MAX_TURNS
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a session sits in a tree of delegations; the defaults are the main agent.
+
+    Attributes:
+        agent_id: this agent's id in the run's events (``main``, ``main.1``, ``main.1.2``).
+        parent_id: the delegating agent's id.
+        path: agent names from the main agent down to this one (``coder``, ``reviewer``).
+        parent_session_id: the delegating session's stored id (links the transcripts).
+    """
+
+    agent_id: str = MAIN_AGENT_ID
+    parent_id: str | None = None
+    path: tuple[str, ...] = ()
+    parent_session_id: str | None = None
+
+    @property
+    def depth(self) -> int:
+        """0 for the main agent, 1 for its subagents, ..."""
+        return max(len(self.path) - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -140,6 +198,9 @@ class AgentSession:
         record: where the session, its turns and its decisions are kept, and its prices.
         messages: the history to continue (a resumed session).
         sandbox: the command sandbox commands run in (None: each gets a default one).
+        lineage: where it sits in a tree of delegations (default: the main agent).
+        delegation: what its ``agent`` tool may delegate to (None: it cannot).
+        cancel_event: shared with the parent for a subagent (one Esc stops them all).
     """
 
     def __init__(
@@ -155,6 +216,9 @@ class AgentSession:
         record: SessionRecord = SessionRecord(),
         messages: list[Message] | None = None,
         sandbox: "Sandbox | None" = None,
+        lineage: Lineage = Lineage(),
+        delegation: "Delegation | None" = None,
+        cancel_event: asyncio.Event | None = None,
     ) -> None:
         self.provider = provider
         self.model_id = model_id
@@ -174,14 +238,51 @@ class AgentSession:
         self.messages: list[Message] = list(messages or [])
         self.sandbox = sandbox
         self.totals = SessionTotals()
-        self.cancel_event = asyncio.Event()
+        self.cancel_event = cancel_event if cancel_event is not None else asyncio.Event()
+        self.lineage = lineage
+        self.delegation = delegation
+        self.children: list[AgentSession] = []
+        """Every subagent this session started (their totals count in :meth:`all_totals`)."""
+        self.last_stop = ""
+        self.last_error: str | None = None
         self.session_id = record.session_id
         if self.store is not None and self.session_id is None:
             self.session_id = self.store.create_session(
-                agent=self.agent_name or "", model=model_id, workspace=str(workspace)
+                agent=self.agent_name or "",
+                model=model_id,
+                workspace=str(workspace),
+                parent_id=lineage.parent_session_id,
             )
 
     # -- public API -----------------------------------------------------------------
+    @property
+    def agent_id(self) -> str:
+        return self.lineage.agent_id
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.lineage.parent_id
+
+    @property
+    def agent_path(self) -> str:
+        """``coder`` for the main agent, ``coder › reviewer`` for its subagent."""
+        if self.lineage.path:
+            return AGENT_PATH_SEPARATOR.join(self.lineage.path)
+        return self.agent_name or ""
+
+    def all_totals(self) -> SessionTotals:
+        """This session's figures plus every subagent's below it (what the run cost)."""
+        if not self.children:
+            return self.totals
+        return self.totals.merged([child.all_totals() for child in self.children])
+
+    def final_text(self) -> str:
+        """The last thing the agent said (a subagent's answer to its parent)."""
+        for message in reversed(self.messages):
+            if isinstance(message, AssistantMessage) and message.content.strip():
+                return message.content
+        return ""
+
     @property
     def wire_model(self) -> str:
         return self.model_id.split(":", 1)[1] if ":" in self.model_id else self.model_id
@@ -204,9 +305,24 @@ class AgentSession:
             temperature=self.temperature,
         )
 
-    async def send(self, text: str) -> AsyncIterator[Event]:
-        """Add a user message and run the loop until the model stops."""
-        self.cancel_event.clear()
+    async def send(self, text: str, *, clear_cancel: bool = True) -> AsyncIterator[Event]:
+        """Add a user message and run the loop until the model stops.
+
+        A subagent's own events are marked with its ``agent_id`` / ``parent_id``; events
+        of its own subagents pass through as they come (already marked).
+        ``clear_cancel=False`` for a subagent: its stop signal is its parent's.
+        """
+        if clear_cancel:
+            self.cancel_event.clear()
+        if self.parent_id is None:
+            async for event in self._loop(text):
+                yield event
+            return
+        agent_id, parent_id = self.agent_id, self.parent_id
+        async for event in self._loop(text):
+            yield as_agent(event, agent_id, parent_id) if event.agent_id == MAIN_AGENT_ID else event
+
+    async def _loop(self, text: str) -> AsyncIterator[Event]:
         self._append(UserMessage(content=text))
         turns = 0
         while True:
@@ -216,6 +332,7 @@ class AgentSession:
                     "send another message to continue",
                     level="warning",
                 )
+                self.last_stop = "max_turns"
                 yield TurnEnded(stop_reason="max_turns", model=None)
                 return
             turns += 1
@@ -224,9 +341,21 @@ class AgentSession:
             async for event in self._one_turn():
                 if isinstance(event, ToolCallReady):
                     ready.append(event)
-                if isinstance(event, TurnEnded):
+                elif isinstance(event, TurnEnded):
                     ended = event
+                    self.last_stop = event.stop_reason
+                elif isinstance(event, ProviderFailed):
+                    self.last_error = event.message
                 yield event
+            if self.parent_id is not None:  # the parent shows a subagent's running figures
+                total = self.all_totals()
+                yield SubagentUpdated(
+                    turns=len(total.turns),
+                    input_tokens=total.input_tokens,
+                    output_tokens=total.output_tokens,
+                    cost=total.cost,
+                    estimated=total.estimated,
+                )
             if ended is None or not ready:
                 return
             if ended.stop_reason not in ("tool_use", "max_tokens", "end_turn"):
@@ -368,77 +497,190 @@ class AgentSession:
             except StoreError as exc:  # never mask the cancellation with a store error
                 logger.warning("could not store the stopped call %s: %s", call.call_id, exc)
 
-    async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
-
-        by_wire = {tool.wire_name: tool for tool in self.tools.values()}
-        ctx = ToolContext(
+    def _tool_context(self) -> ToolContext:
+        return ToolContext(
             workspace=self.workspace,
             cancel_event=self.cancel_event,
             hidden=lambda rel: self.engine.path_denied("read", rel) is not None,
             sandbox=self.sandbox,
             mode=self.engine.mode,
         )
-        for call in ready:
-            tool = by_wire.get(call.name)
-            display = tool.name if tool else call.name
-            if call.error or call.arguments is None:
-                async for event in self._result(call, display, call.error or "invalid arguments", True):
+
+    async def _decide_and_run(self, ready: list[ToolCallReady]) -> AsyncIterator[Event]:
+        by_wire = {tool.wire_name: tool for tool in self.tools.values()}
+        ctx = self._tool_context()
+        delegations = [
+            call for call in ready
+            if isinstance(by_wire.get(call.name), AgentTool) and call.arguments is not None and not call.error
+        ]
+        if not delegations or self.delegation is None:
+            for call in ready:
+                async for event in self._one_call(call, by_wire, ctx):
                     yield event
-                continue
-            if tool is None:
-                names = ", ".join(sorted(by_wire)) or "none"
-                message = f"unknown tool {call.name!r}; the tools available are: {names}"
-                async for event in self._result(call, display, message, True):
+            return
+        others = [call for call in ready if call not in delegations]
+        slots = asyncio.Semaphore(self.delegation.max_parallel)
+
+        async def one_by_one() -> AsyncIterator[Event]:
+            for call in others:
+                async for event in self._one_call(call, by_wire, ctx):
                     yield event
-                continue
-            request = PermissionRequest(
-                call_id=call.call_id,
-                tool=tool.name,
-                arguments=call.arguments,
-                workspace=self.workspace,
-                session_id=self.session_id,
-                agent=self.agent_name,
-                model=self.model_id,
-            )
-            verdict = self.engine.evaluate(request)
-            if verdict.outcome == "ask":
-                yield PermissionRequested(
-                    call_id=call.call_id,
-                    tool=tool.name,
-                    arguments=call.arguments,
-                    reason=verdict.reason,
-                    preview=tool.preview(call.arguments, ctx),
-                )
-            decision = await self.engine.decide(request, self.approver)
-            yield PermissionDecided(
-                call_id=call.call_id,
-                tool=tool.name,
-                allowed=decision.allowed,
-                scope=decision.scope,
-                decided_by=decision.decided_by,
-                reason=decision.reason,
-            )
-            if decision.rule_written:
-                yield Notice(message=f"saved rule {decision.rule_written} to {decision.rule_file}")
-            if not decision.allowed:
-                why = decision.reason or "denied"
-                message = f"permission denied for {tool.name}: {why}. Do not retry the same call; ask the user or try another approach."
-                self._audit(call, tool.name, decision, "not executed (denied)", 0.0)
-                async for event in self._result(call, tool.name, message, True):
-                    yield event
-                continue
-            began = time.perf_counter()
-            try:
-                output = await tool.run(call.arguments, ctx)
-            except asyncio.CancelledError:  # it ran (part way): the audit log must say so
-                stopped = "stopped: the run was cancelled while the tool was running"
-                self._audit(call, tool.name, decision, stopped, time.perf_counter() - began)
-                raise
-            duration = time.perf_counter() - began
-            summary = output.summary or (output.content.splitlines()[0][:120] if output.content else "")
-            self._audit(call, tool.name, decision, ("error: " if output.is_error else "") + summary, duration)
-            async for event in self._result(call, tool.name, output.content, output.is_error):
+
+        sources = [one_by_one(), *(self._delegate(call, by_wire[call.name], slots) for call in delegations)]
+        async for event in _merge(sources):
+            yield event
+
+    async def _one_call(self, call: ToolCallReady, by_wire: dict[str, "Tool"], ctx: ToolContext) -> AsyncIterator[Event]:
+        tool = by_wire.get(call.name)
+        display = tool.name if tool else call.name
+        if call.error or call.arguments is None:
+            async for event in self._result(call, display, call.error or "invalid arguments", True):
                 yield event
+            return
+        if tool is None:
+            names = ", ".join(sorted(by_wire)) or "none"
+            message = f"unknown tool {call.name!r}; the tools available are: {names}"
+            if call.name == "agent" and self.delegation is not None and self.delegation.refusal:
+                message = f"delegation refused: {self.delegation.refusal}. Do the work yourself."
+            async for event in self._result(call, display, message, True):
+                yield event
+            return
+        allowed: list["Decision"] = []
+        async for event in self._permit(call, tool, ctx, allowed):
+            yield event
+        if not allowed:
+            return
+        decision = allowed[0]
+        began = time.perf_counter()
+        try:
+            output = await tool.run(call.arguments, ctx)
+        except asyncio.CancelledError:  # it ran (part way): the audit log must say so
+            stopped = "stopped: the run was cancelled while the tool was running"
+            self._audit(call, tool.name, decision, stopped, time.perf_counter() - began)
+            raise
+        duration = time.perf_counter() - began
+        summary = output.summary or (output.content.splitlines()[0][:120] if output.content else "")
+        self._audit(call, tool.name, decision, ("error: " if output.is_error else "") + summary, duration)
+        async for event in self._result(call, tool.name, output.content, output.is_error):
+            yield event
+
+    async def _permit(
+        self, call: ToolCallReady, tool: "Tool", ctx: ToolContext, allowed: list["Decision"]
+    ) -> AsyncIterator[Event]:
+        """Ask the engine (and through it the approver) about one call.
+
+        Appends the decision to ``allowed`` when the call may run; a denied call is
+        audited and answered here.
+        """
+        arguments = call.arguments or {}
+        request = PermissionRequest(
+            call_id=call.call_id,
+            tool=tool.name,
+            arguments=arguments,
+            workspace=self.workspace,
+            session_id=self.session_id,
+            agent=self.agent_path,
+            model=self.model_id,
+            agent_id=self.agent_id,
+        )
+        verdict = self.engine.evaluate(request)
+        if verdict.outcome == "ask":
+            yield PermissionRequested(
+                call_id=call.call_id,
+                tool=tool.name,
+                arguments=arguments,
+                reason=verdict.reason,
+                preview=tool.preview(arguments, ctx),
+            )
+        decision = await self.engine.decide(request, self.approver)
+        yield PermissionDecided(
+            call_id=call.call_id,
+            tool=tool.name,
+            allowed=decision.allowed,
+            scope=decision.scope,
+            decided_by=decision.decided_by,
+            reason=decision.reason,
+        )
+        if decision.rule_written:
+            yield Notice(message=f"saved rule {decision.rule_written} to {decision.rule_file}")
+        if decision.allowed:
+            allowed.append(decision)
+            return
+        why = decision.reason or "denied"
+        message = f"permission denied for {tool.name}: {why}. Do not retry the same call; ask the user or try another approach."
+        self._audit(call, tool.name, decision, "not executed (denied)", 0.0)
+        async for event in self._result(call, tool.name, message, True):
+            yield event
+
+    # -- delegation -------------------------------------------------------------------
+    async def _delegate(self, call: ToolCallReady, tool: "Tool", slots: asyncio.Semaphore) -> AsyncIterator[Event]:
+        """Run one ``agent`` call: the subagent's events, then its final message as the result."""
+        assert self.delegation is not None
+        allowed: list["Decision"] = []
+        async for event in self._permit(call, tool, self._tool_context(), allowed):
+            yield event
+        if not allowed:
+            return
+        decision = allowed[0]
+        began = time.perf_counter()
+        try:
+            args = tool.parse_arguments(call.arguments)
+            assert isinstance(args, AgentArgs)
+            child, choice = await self.delegation.open_child(self, args, call.call_id)
+        except AgenticFlowError as exc:  # refused (unknown agent, cycle, depth, model) or no provider
+            self._audit(call, tool.name, decision, f"refused: {exc.message.splitlines()[0][:200]}", 0.0)
+            async for event in self._result(call, tool.name, f"delegation refused: {exc.message}", True):
+                yield event
+            return
+        for note in choice.notes:
+            yield Notice(message=note, level="warning")
+        async with slots:
+            began = time.perf_counter()
+            yield as_agent(
+                SubagentStarted(
+                    call_id=call.call_id,
+                    agent=child.agent_name or "",
+                    path=child.agent_path,
+                    model=child.model_id,
+                    model_reason=choice.reason,
+                    description=args.description,
+                    session_id=child.session_id,
+                    depth=child.lineage.depth,
+                ),
+                child.agent_id,
+                self.agent_id,
+            )
+            try:
+                async for event in child.send(args.prompt, clear_cancel=False):
+                    yield event
+            except (asyncio.CancelledError, GeneratorExit):
+                # Keep what the subagent produced: its transcript is stored, and its
+                # partial answer is this call's result in the parent's history.
+                content = _delegated_result(child, stopped=True)[0]
+                self._audit(call, tool.name, decision, f"stopped: {child.agent_path} was cancelled", time.perf_counter() - began)
+                self._append(ToolResultMessage(call_id=call.call_id, name=call.name, content=redact(content), is_error=True))
+                raise
+            total = child.all_totals()
+            yield as_agent(
+                SubagentFinished(
+                    call_id=call.call_id,
+                    stop_reason=cast(StopReason, child.last_stop or "end_turn"),
+                    turns=len(total.turns),
+                    input_tokens=total.input_tokens,
+                    output_tokens=total.output_tokens,
+                    cost=total.cost,
+                    estimated=total.estimated,
+                    duration_s=time.perf_counter() - began,
+                    error=child.last_error if child.last_stop == "error" else None,
+                ),
+                child.agent_id,
+                self.agent_id,
+            )
+        content, is_error = _delegated_result(child)
+        summary = f"{child.agent_path} on {child.model_id}: {child.last_stop or 'end_turn'}, {_stats(child)}"
+        self._audit(call, tool.name, decision, ("error: " if is_error else "") + summary, time.perf_counter() - began)
+        async for event in self._result(call, tool.name, content, is_error):
+            yield event
 
     async def _result(self, call: ToolCallReady, name: str, content: str, is_error: bool) -> AsyncIterator[Event]:
         content = redact(content)
@@ -452,7 +694,7 @@ class AgentSession:
         self.audit.append(
             AuditEntry(
                 session_id=self.session_id,
-                agent=self.agent_name,
+                agent=self.agent_path,
                 model=self.model_id,
                 tool=tool,
                 arguments=call.arguments or {},
@@ -469,6 +711,82 @@ class AgentSession:
         self.messages.append(message)
         if self.store is not None and self.session_id:
             self.store.append_message(self.session_id, _for_store(message))
+
+
+def _stats(child: AgentSession) -> str:
+    total = child.all_totals()
+    est = "~" if total.estimated else ""
+    turns = len(total.turns)
+    return (
+        f"{turns} turn{'s' if turns != 1 else ''}, {est}{total.input_tokens + total.output_tokens:,} tokens, "
+        f"cost {format_cost(total.cost)}"
+    )
+
+
+def _delegated_result(child: AgentSession, *, stopped: bool = False) -> tuple[str, bool]:
+    """What a subagent's parent gets back: its final message and a short stats line."""
+    text = child.final_text().strip()
+    stats = f"[{child.agent_name} · {child.model_id} · {_stats(child)}]"
+    if stopped:
+        return (
+            f"{child.agent_name} was stopped by the user before it finished. What it had produced:\n"
+            f"{text or '(nothing yet)'}\n\n{stats}",
+            True,
+        )
+    stop = child.last_stop
+    if stop == "error":
+        return f"{child.agent_name} failed: {child.last_error or 'provider error'}\n{text}\n\n{stats}".replace("\n\n\n", "\n\n"), True
+    if not text:
+        return f"{child.agent_name} finished ({stop or 'no answer'}) without a final message.\n\n{stats}", True
+    if stop in ("max_turns", "max_tokens", "cut_off"):
+        why = {"max_turns": "its turn limit", "max_tokens": "the token limit", "cut_off": "a cut-off stream"}[stop]
+        return f"{text}\n\n(note: {child.agent_name} stopped at {why}; this may be incomplete)\n{stats}", False
+    return f"{text}\n\n{stats}", False
+
+
+_DONE = object()
+
+
+async def _merge(sources: list[AsyncIterator[Event]]) -> AsyncIterator[Event]:
+    """The events of several sources as they come, each source in its own task.
+
+    If the consumer stops (cancelled, closed), every source is cancelled and awaited
+    before this returns, so each can record what it had done. An exception in a
+    source cancels the others and is raised here.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def pump(source: AsyncIterator[Event]) -> None:
+        try:
+            async for event in source:
+                queue.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put_nowait(_Failed(exc))
+        finally:
+            queue.put_nowait(_DONE)
+
+    tasks = [asyncio.create_task(pump(source)) for source in sources]
+    try:
+        running = len(tasks)
+        while running:
+            item = await queue.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, _Failed):
+                raise item.exc
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class _Failed:
+    exc: BaseException
 
 
 def _for_store(message: Message) -> Message:

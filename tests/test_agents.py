@@ -441,7 +441,7 @@ def test_tools_as_string_and_list_give_the_same_result(tmp_path, project):
     write(folder, "none.md", agent_md("none", extra="tools: []\n"))
     catalog = load_dir(folder, project)
     assert catalog.problems == []
-    expected = ["read", "edit", "mcp:gh/search", "Task"]
+    expected = ["read", "edit", "mcp:gh/search", "agent"]  # Claude Code's Task is our agent tool
     assert catalog.get("s").tools == expected
     assert catalog.get("l").tools == expected
     assert catalog.get("f").tools == expected

@@ -246,6 +246,7 @@ def test_exact_rule_names_exactly_its_command(command: str) -> None:
         ("mcp__github__create_issue", "mcp:github/create_issue"),
         ("mcp__github", "mcp:github/*"),
         ("mcp__github__*", "mcp:github/*"),
+        ("Task", "agent"),
     ],
 )
 def test_claude_rule_mapping(claude: str, ours: str) -> None:
@@ -253,7 +254,9 @@ def test_claude_rule_mapping(claude: str, ours: str) -> None:
     parse_rule(ours)  # every mapped rule is valid in our syntax
 
 
-@pytest.mark.parametrize("claude", ["WebFetch(domain:example.com)", "WebSearch", "Task", "NotebookEdit(x)", "Bash(ls"])
+@pytest.mark.parametrize(
+    "claude", ["WebFetch(domain:example.com)", "WebSearch", "Task(reviewer)", "NotebookEdit(x)", "Bash(ls"]
+)
 def test_claude_rules_we_cannot_map_are_warnings(claude: str) -> None:
     ours, warning = claude_rule_to_ours(claude)
     assert ours is None

@@ -66,6 +66,8 @@ _TOOL_NAMES: dict[str, str] = {
     "grep": "grep",
     "ls": "ls",
     "bash": "bash",
+    "agent": "agent",
+    "task": "agent",  # Claude Code's delegation tool
 }
 
 #: Keys a subagent file may carry at the top level. In the lenient reader these are
@@ -558,7 +560,8 @@ def _parse_tools(value: Any, line: int | None, report: _FileReport) -> list[str]
     if isinstance(value, str):
         if value.strip() in ("*", "all"):
             return None
-        items: list[Any] = re.split(r"[,\n]", value)
+        # Commas inside parentheses belong to the entry: "read, agent(reviewer, tester)".
+        items: list[Any] = re.split(r"[,\n](?![^()]*\))", value)
     elif isinstance(value, list):
         items = value
     else:

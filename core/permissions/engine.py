@@ -4,7 +4,7 @@ Order of evaluation (first that applies wins)::
 
     1. deny rules          any rule matching (any part of a command,    -> deny
                            a file a command reads or writes)
-    2. read-only mode      anything but a read                         -> deny
+    2. read-only mode      anything but a read (or a delegation)       -> deny
     3. ask rules           any rule matching                           -> ask
     4. dangerous           unless a specific allow rule names it       -> ask
     5. opaque commands     code the parser cannot see (shell.py)       -> ask
@@ -122,7 +122,11 @@ _ANSWER_KINDS = ("once", "session", "always", "deny")
 
 @dataclass(frozen=True)
 class PermissionRequest:
-    """One tool call waiting for permission (``tool`` as users see it: ``bash``, ``mcp:s/t``)."""
+    """One tool call waiting for permission (``tool`` as users see it: ``bash``, ``mcp:s/t``).
+
+    ``agent`` is the agent path (``coder``, or ``coder › reviewer`` for a subagent's call)
+    and ``agent_id`` the run's id of that agent (``main``, ``main.1``; see ``core.events``).
+    """
 
     call_id: str
     tool: str
@@ -131,6 +135,7 @@ class PermissionRequest:
     session_id: str | None = None
     agent: str | None = None
     model: str | None = None
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -618,7 +623,7 @@ class PermissionEngine:
         if rule is not None:
             where = f" ({rule.source})" if rule.source else ""
             return Verdict("deny", f"denied by rule {rule.display}{where}", rule.decided_by)
-        if self._mode == "read-only" and kind != "read":
+        if self._mode == "read-only" and kind not in ("read", "delegate"):
             return Verdict("deny", READ_ONLY_REASON, "mode:read-only")
         rule = self._first("ask", call)
         if rule is not None:

@@ -6,6 +6,9 @@
     auto          allow         allow         allow                   allow (dangerous asks)
     read-only     allow         deny          deny                    reads ask, rest deny
 
+Delegating to a subagent (the ``agent`` tool) is allowed in every mode: it acts on
+nothing itself, and every call the subagent makes goes through the same engine.
+
 Dangerous operations are not the mode's business: the engine checks them first and
 asks unless a specific allow rule names them, so ``auto`` never means "anything".
 """
@@ -47,6 +50,8 @@ def parse_mode(value: str, *, where: str | None = None) -> Mode:
 
 def mode_outcome(mode: Mode, kind: ToolKind, inside: bool) -> tuple[Literal["allow", "deny", "ask"], str]:
     """The mode's verdict for a call of ``kind``; ``inside`` is False for paths outside."""
+    if kind == "delegate":
+        return "allow", f"{mode} mode: delegating is allowed (the subagent's own calls are each decided)"
     if mode == "read-only":
         if kind != "read":
             return "deny", READ_ONLY_REASON

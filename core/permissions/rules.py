@@ -368,6 +368,9 @@ def parse_rule(
         return Rule(action, tool, source=source, original=original)
     if not arg.strip():
         raise _fail(text, f"empty pattern; write '{tool}' alone to mean all of them", source, line)
+    if tool == "agent":
+        raise _fail(text, "'agent' rules take no pattern; to limit which agents an agent may call, "
+                    "list them in its tools: agent(reviewer, tester)", source, line)
     if tool == "bash":
         pattern: str | None = normalize_blanks(arg)
         if pattern is not None and pattern.endswith(":*") and not pattern.endswith("\\:*"):
@@ -390,6 +393,7 @@ _CLAUDE_TOOLS = {
     "Glob": "glob",
     "Grep": "grep",
     "LS": "ls",
+    "Task": "agent",
 }
 
 _CLAUDE_MODES = {
@@ -438,6 +442,8 @@ def claude_rule_to_ours(text: str) -> tuple[str | None, str | None]:
     arg = rest[:-1].strip()
     if not arg:
         return ours, None
+    if ours == "agent":
+        return None, f"Claude rule '{text}' ignored: agent rules take no pattern (list callable agents in tools:)"
     if ours == "bash":
         if arg.endswith(":*"):
             arg = arg[:-2].rstrip() + " *"  # "npm run test:*": that prefix, then a word boundary

@@ -31,7 +31,7 @@ __all__ = [
     "MCP_NAME",
 ]
 
-ToolKind = Literal["read", "edit", "execute", "mcp", "other"]
+ToolKind = Literal["read", "edit", "execute", "mcp", "delegate", "other"]
 
 BUILTIN_TOOLS: dict[str, ToolKind] = {
     "read": "read",
@@ -41,6 +41,8 @@ BUILTIN_TOOLS: dict[str, ToolKind] = {
     "write": "edit",
     "edit": "edit",
     "bash": "execute",
+    # Handing a task to a subagent touches nothing; each of the subagent's calls is decided.
+    "agent": "delegate",
 }
 
 #: ``mcp:server/tool`` as users see MCP tools.

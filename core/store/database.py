@@ -38,7 +38,10 @@ __all__ = [
     "DB_FILENAME",
     "LatencySource",
     "LatencyStats",
+    "AgentUsage",
+    "ModelUsage",
     "SessionAmbiguous",
+    "SessionNode",
     "SessionNotFound",
     "SessionRow",
     "Store",
@@ -136,7 +139,8 @@ class SessionRow:
     """A session with its totals.
 
     ``cost`` sums the turns whose price was known; ``unpriced_turns`` counts the others,
-    so a front end can show ``?`` (or "at least") instead of a false ``$0``.
+    so a front end can show ``?`` (or "at least") instead of a false ``$0``. Totals are the
+    session's own turns; a subagent's session (``parent_id`` set) has its own row.
     """
 
     id: str
@@ -152,10 +156,46 @@ class SessionRow:
     output_tokens: int
     cost: float
     unpriced_turns: int
+    parent_id: str | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    """Turns of one model (in one session, or over a period for one agent)."""
+
+    model: str
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    unpriced_turns: int
+
+    @property
+    def known_cost(self) -> float | None:
+        """The cost, or None when some turn's price was unknown."""
+        return None if self.unpriced_turns else self.cost
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNode:
+    """A session in a tree of delegations: its row, depth (0 = the root) and models."""
+
+    session: SessionRow
+    depth: int
+    models: tuple[ModelUsage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUsage:
+    """Usage of one agent on one model; ``subagent`` when it ran delegated."""
+
+    agent: str
+    subagent: bool
+    usage: ModelUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +249,7 @@ _SESSION_SELECT = """
 SELECT s.id, s.created_at, s.updated_at, s.agent, s.model, s.workspace, s.title, s.status,
        (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count,
        COALESCE(t.input_tokens, 0), COALESCE(t.output_tokens, 0),
-       COALESCE(t.cost, 0.0), COALESCE(t.unpriced, 0)
+       COALESCE(t.cost, 0.0), COALESCE(t.unpriced, 0), s.parent_id
 FROM sessions s
 LEFT JOIN (
     SELECT session_id, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
@@ -234,7 +274,18 @@ def _session_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionRow:
         output_tokens=row[10],
         cost=float(row[11]),
         unpriced_turns=row[12],
+        parent_id=row[13],
     )
+
+
+def _usage(row: Sequence[Any], first: int) -> ModelUsage:
+    model, turns, tin, tout, cost, unpriced = row[first : first + 6]
+    return ModelUsage(model, int(turns), int(tin or 0), int(tout or 0), float(cost or 0.0), int(unpriced or 0))
+
+
+_USAGE_COLUMNS = (
+    "t.model, COUNT(*), SUM(t.input_tokens), SUM(t.output_tokens), COALESCE(SUM(t.cost), 0.0), SUM(t.cost IS NULL)"
+)
 
 
 # --------------------------------------------------------------------------- store
@@ -352,15 +403,20 @@ class Store:
 
     # -- sessions ---------------------------------------------------------------
 
-    def create_session(self, agent: str | None, model: str | None, workspace: str | Path | None) -> str:
-        """Create a session and return its id (12 hex characters)."""
+    def create_session(
+        self, agent: str | None, model: str | None, workspace: str | Path | None, *, parent_id: str | None = None
+    ) -> str:
+        """Create a session and return its id (12 hex characters).
+
+        ``parent_id``: the session that delegated to this one (a subagent's transcript).
+        """
         session_id = uuid.uuid4().hex[:12]
         now = now_iso()
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, agent, model, workspace) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, now, now, agent, model, str(workspace) if workspace is not None else None),
+                "INSERT INTO sessions (id, created_at, updated_at, agent, model, workspace, parent_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, now, now, agent, model, str(workspace) if workspace is not None else None, parent_id),
             )
         return session_id
 
@@ -400,13 +456,57 @@ class Store:
             raise SessionNotFound(f"Session '{session_id}' no longer exists.")
         return _session_row(row)
 
-    def list_sessions(self, limit: int = 50) -> list[SessionRow]:
-        """Most recently updated first."""
+    def list_sessions(self, limit: int = 50, *, include_subagents: bool = False) -> list[SessionRow]:
+        """Most recently updated first; subagents' sessions only when asked for."""
+        where = "" if include_subagents else " WHERE s.parent_id IS NULL"
         with self.read() as conn:
             rows = conn.execute(
-                _SESSION_SELECT + " ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?", (limit,)
+                _SESSION_SELECT + where + " ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?", (limit,)
             ).fetchall()
         return [_session_row(r) for r in rows]
+
+    def session_tree(self, id_or_prefix: str) -> list[SessionNode]:
+        """The session and every subagent session below it, depth first, oldest child first."""
+        root = self.resolve_session_id(id_or_prefix)
+        with self.read() as conn:
+            ids = conn.execute(
+                """WITH RECURSIVE tree(id, depth, path) AS (
+                       SELECT id, 0, created_at || id FROM sessions WHERE id = ?
+                       UNION ALL
+                       SELECT s.id, tree.depth + 1, tree.path || '/' || s.created_at || s.id
+                       FROM sessions s JOIN tree ON s.parent_id = tree.id
+                   ) SELECT id, depth FROM tree ORDER BY path""",
+                (root,),
+            ).fetchall()
+            marks = ",".join("?" * len(ids))
+            rows = {r[0]: _session_row(r) for r in conn.execute(_SESSION_SELECT + f" WHERE s.id IN ({marks})", [i for i, _ in ids])}
+            usage: dict[str, list[ModelUsage]] = {}
+            for r in conn.execute(
+                f"SELECT t.session_id, {_USAGE_COLUMNS} FROM turns t WHERE t.session_id IN ({marks}) "
+                "GROUP BY t.session_id, t.model ORDER BY MIN(t.id)",
+                [i for i, _ in ids],
+            ):
+                usage.setdefault(r[0], []).append(_usage(r, 1))
+        return [SessionNode(rows[i], depth, tuple(usage.get(i, ()))) for i, depth in ids if i in rows]
+
+    def subagent_counts(self, session_ids: Sequence[str]) -> dict[str, tuple[int, ModelUsage]]:
+        """Per session: how many subagent sessions hang below it, and the whole tree's usage."""
+        if not session_ids:
+            return {}
+        marks = ",".join("?" * len(session_ids))
+        with self.read() as conn:
+            rows = conn.execute(
+                f"""WITH RECURSIVE tree(root, id) AS (
+                        SELECT id, id FROM sessions WHERE id IN ({marks})
+                        UNION ALL
+                        SELECT tree.root, s.id FROM sessions s JOIN tree ON s.parent_id = tree.id
+                    )
+                    SELECT tree.root, COUNT(DISTINCT tree.id) - 1, '', COUNT(t.id), SUM(t.input_tokens),
+                           SUM(t.output_tokens), COALESCE(SUM(t.cost), 0.0), SUM(t.id IS NOT NULL AND t.cost IS NULL)
+                    FROM tree LEFT JOIN turns t ON t.session_id = tree.id GROUP BY tree.root""",
+                list(session_ids),
+            ).fetchall()
+        return {r[0]: (int(r[1]), _usage(r, 2)) for r in rows}
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Change some of agent, model, workspace, title, status; bumps ``updated_at``."""
@@ -519,6 +619,24 @@ class Store:
         with self.read() as conn:
             rows = conn.execute(sql + " GROUP BY model ORDER BY model", params).fetchall()
         return {model: (int(i), int(o)) for model, i, o in rows}
+
+    def usage_by_agent(self, since: datetime | str | None = None) -> list[AgentUsage]:
+        """Usage per agent and model (since a time), subagent runs apart; most tokens first.
+
+        Turns outside a session (compare) count under the agent name ``""``.
+        """
+        sql = (
+            f"SELECT COALESCE(s.agent, ''), s.parent_id IS NOT NULL, {_USAGE_COLUMNS} "
+            "FROM turns t LEFT JOIN sessions s ON s.id = t.session_id"
+        )
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE t.created_at >= ?"
+            params = (to_iso(since),)
+        sql += " GROUP BY 1, 2, t.model ORDER BY SUM(t.input_tokens + t.output_tokens) DESC, 1, t.model"
+        with self.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [AgentUsage(r[0], bool(r[1]), _usage(r, 2)) for r in rows]
 
     # -- latency ----------------------------------------------------------------
 

@@ -161,8 +161,14 @@ def m004_published_latency(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_subagent_sessions(conn: sqlite3.Connection) -> None:
+    """A subagent's transcript is a session of its own, linked to the delegating one."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN parent_id TEXT REFERENCES sessions(id) ON DELETE CASCADE")
+    conn.execute("CREATE INDEX sessions_parent ON sessions(parent_id)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_published_latency]
+MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_published_latency, m005_subagent_sessions]
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:

@@ -34,7 +34,7 @@ __all__ = [
     "format_validation_error",
 ]
 
-ToolKind = Literal["read", "edit", "execute", "mcp"]
+ToolKind = Literal["read", "edit", "execute", "mcp", "agent"]
 
 #: What OpenAI, Anthropic and Gemini all accept as a function name.
 WIRE_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -97,7 +97,7 @@ class Tool(ABC):
         wire_name: the name sent to providers (``^[a-zA-Z0-9_-]{1,64}$``); defaults to
             ``name`` for classes that set ``name``.
         description: told to the model.
-        kind: ``read`` | ``edit`` | ``execute`` | ``mcp``; permission modes key on it.
+        kind: ``read`` | ``edit`` | ``execute`` | ``mcp`` | ``agent`` (delegation).
         args_model: pydantic model (``extra="forbid"``) the arguments must satisfy.
     """
 

@@ -4,6 +4,11 @@ Agent files list tools the way their authors know them: our names (``read``,
 ``mcp:github/*``) or Claude Code's (``Read``, ``LS``, ``mcp__github__create_issue``).
 Both select the same tools here. A name that matches nothing is not fatal — the agent
 still runs — but it comes back as a warning so the UI can show it.
+
+Delegation is opt-in: ``agent`` (Claude Code: ``Task``) lets an agent call every other
+agent of the catalog, ``agent(reviewer, tester)`` only those. The ``agent`` tool itself is
+made by the session's delegation (it lists the callable agents), so here the entries
+only become :attr:`ToolSet.delegates`; an omitted ``tools:`` or ``*`` does not include it.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from agentic_flow.core.messages import ToolSpec
 from agentic_flow.core.tools.base import Tool
 from agentic_flow.core.tools.builtin import BUILTIN_TOOL_TYPES
 
-__all__ = ["ToolSet", "builtin_tools", "tools_for_agent", "tool_by_wire_name"]
+__all__ = ["ALL_AGENTS", "ToolSet", "builtin_tools", "tools_for_agent", "tool_by_wire_name", "delegation_entry"]
 
 #: Claude Code tool names that map onto a built-in of ours (compared case-insensitively).
 _ALIASES = {"multiedit": "edit"}
 _ARG_PATTERN = re.compile(r"^([^()]+)\((.*)\)$")
+#: In :attr:`ToolSet.delegates`: every agent may be called.
+ALL_AGENTS = "*"
+_DELEGATION_NAMES = ("agent", "task")
 
 
 class ToolSet(dict[str, Tool]):
@@ -28,11 +36,16 @@ class ToolSet(dict[str, Tool]):
 
     Attributes:
         warnings: one sentence per tool name that selected nothing or clashed.
+        delegates: the agents ``tools:`` lets this agent delegate to (``ALL_AGENTS``
+            in it: any), or None when it names no ``agent`` entry.
     """
 
-    def __init__(self, tools: Iterable[Tool] = (), warnings: Iterable[str] = ()) -> None:
+    def __init__(
+        self, tools: Iterable[Tool] = (), warnings: Iterable[str] = (), delegates: frozenset[str] | None = None
+    ) -> None:
         super().__init__((tool.name, tool) for tool in tools)
         self.warnings: list[str] = list(warnings)
+        self.delegates = delegates
 
     def by_wire_name(self, wire_name: str) -> Tool | None:
         """The tool a provider means by ``wire_name`` (``None`` if it is not offered)."""
@@ -80,9 +93,16 @@ def tools_for_agent(
         return selection, selection.warnings
     selected: list[Tool] = []
     warnings: list[str] = []
+    delegates: set[str] | None = None
     for raw in allowed:
         entry = raw.strip()
         if not entry:
+            continue
+        names = delegation_entry(entry)
+        if names is not None:
+            if not names:
+                warnings.append(f"'{entry}' names no agent; write agent for all, or agent(reviewer, tester).")
+            delegates = (delegates or set()) | names
             continue
         matched = _select(entry, builtins, extras, warnings)
         if matched is None:
@@ -95,7 +115,22 @@ def tools_for_agent(
             if all(tool is not chosen for chosen in selected):
                 selected.append(tool)
     selection = _dedupe_wire_names(selected, warnings)
+    selection.delegates = frozenset(delegates) if delegates is not None else None
     return selection, selection.warnings
+
+
+def delegation_entry(entry: str) -> set[str] | None:
+    """The agents a ``tools:`` entry lets an agent call, or None if it is not about delegation.
+
+    ``agent`` / ``Task`` -> ``{"*"}``; ``agent(reviewer, tester)`` -> ``{"reviewer", "tester"}``.
+    """
+    head, paren, rest = entry.strip().partition("(")
+    if head.strip().lower() not in _DELEGATION_NAMES:
+        return None
+    if not paren:
+        return {ALL_AGENTS}
+    inner = rest[:-1] if rest.endswith(")") else rest
+    return {name.strip() for name in re.split(r"[,\s]+", inner) if name.strip()}
 
 
 def _select(entry: str, builtins: dict[str, Tool], extras: dict[str, Tool], warnings: list[str]) -> list[Tool] | None:
