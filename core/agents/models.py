@@ -145,18 +145,18 @@ def subagent_model(
         model, how = _interpret(argument, settings, parent_model)
         if model is None:
             raise DelegationRefused(f"model {argument!r} cannot be used: {how}")
-        return ModelChoice(model, f"the call's model argument ({how})")
+        return ModelChoice(model, f"the call's model argument: {how}")
     setting = settings.subagent_model if settings is not None else None
     if setting:
         model, how = _interpret(setting, settings, parent_model)
         if model is None:
             raise DelegationRefused(f"the subagent_model setting cannot be used: {how}")
-        return ModelChoice(model, f"the subagent_model setting ({how})")
+        return ModelChoice(model, f"the subagent_model setting: {how}")
     notes: tuple[str, ...] = ()
     if agent.model:
         model, how = _interpret(agent.model, settings, parent_model)
         if model is not None:
-            return ModelChoice(model, f"agent {agent.name}'s model: ({how})")
+            return ModelChoice(model, f"agent {agent.name}'s model: {how}")
         notes = (f"agent {agent.name}'s model: {how}; using the parent's model",)
     return ModelChoice(parent_model, "inherited: the parent's model", notes)
 

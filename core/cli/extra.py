@@ -7,15 +7,14 @@ when it runs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from agentic_flow.core.cli.output import err, fmt_cost, table
+from agentic_flow.core.cli.output import err, table
+from agentic_flow.core.cli.sessions import cmd_sessions
 from agentic_flow.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,13 +30,21 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
     for p in (sessions, sessions_list):
         p.add_argument("--limit", type=int, default=30, help="how many sessions (default 30)")
         p.add_argument("--json", action="store_true", help="print JSON")
+    show = sessions_sub.add_parser(
+        "show", help="one session and its subagents: per agent the model, turns, tokens and cost"
+    )
+    show.add_argument("id", metavar="ID", help="session id or a unique prefix")
+    show.add_argument("--json", action="store_true", help="print JSON")
 
     audit = sub.add_parser("audit", help="review the approval audit log: filter, verify, export")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     audit_list = audit_sub.add_parser("list", help="filtered table of decisions (default)")
     for p in (audit, audit_list):
-        p.add_argument("--session", help="only this session (id or prefix)")
+        p.add_argument("--session", help="only this session and its subagents (id or prefix)")
         p.add_argument("--tool", help="only this tool; globs work (mcp:github/*)")
+        p.add_argument(
+            "--agent", metavar="NAME", help="only calls this agent made (reviewer), or a chain ('coder › reviewer')"
+        )
         p.add_argument("--decision", choices=["allow", "deny"], help="only allowed or denied calls")
         p.add_argument("--since", metavar="TIME", help="ISO date/time, e.g. 2026-11-01 or 2026-11-01T12:00")
         p.add_argument("--until", metavar="TIME", help="ISO date/time")
@@ -90,7 +97,7 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
     if result is not None:
         return result
     if args.command == "sessions":
-        return _sessions(args)
+        return cmd_sessions(args)
     if args.command == "audit":
         return _audit(args)
     if args.command in ("mcp", "trust"):
@@ -99,37 +106,6 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
 
         return cmd_mcp(args) if args.command == "mcp" else cmd_trust(args)
     return None
-
-
-def _sessions(args: argparse.Namespace) -> int:
-
-    # lazy: each command loads only what it runs (`--help` stays fast)
-    from agentic_flow.core.store.database import Store
-
-    rows = Store().list_sessions(limit=args.limit)
-    if args.json:
-        json.dump([_row_dict(r) for r in rows], sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-        return EXIT_OK
-    if not rows:
-        print("no sessions yet: start one with `agentic-flow` or `agentic-flow run --task ...`")
-        return EXIT_OK
-    out = []
-    for r in rows:
-        if r.unpriced_turns:
-            cost = "?" if not r.cost else f"≥{fmt_cost(r.cost)}"  # some turns had no known price
-        else:
-            cost = fmt_cost(r.cost)
-        out.append([r.id, r.updated_at.strftime("%Y-%m-%d %H:%M"), r.agent, r.model, r.message_count, r.total_tokens, cost, (r.title or "")[:40]])
-    print(table(["SESSION", "UPDATED", "AGENT", "MODEL", "MSGS", "TOKENS", "COST", "TITLE"], out, right=(4, 5, 6)))
-    return EXIT_OK
-
-
-def _row_dict(row: object) -> dict[str, object]:
-
-    if is_dataclass(row):
-        return asdict(row)  # type: ignore[arg-type]
-    return dict(vars(row))
 
 
 def _parse_time(value: str | None, flag: str) -> datetime | None:
@@ -164,6 +140,7 @@ def _audit(args: argparse.Namespace) -> int:
         since=_parse_time(args.since, "--since"),
         until=_parse_time(args.until, "--until"),
         limit=args.limit,
+        agent=args.agent,
     )
     if args.json or args.csv:
         text = export_json(rows) if args.json else export_csv(rows)
@@ -178,11 +155,12 @@ def _audit(args: argparse.Namespace) -> int:
         print("no audit rows match")
         return EXIT_OK
     out = [
-        [r.id, r.ts.strftime("%Y-%m-%d %H:%M:%S"), (r.session_id or "")[:8], r.tool, r.decision, r.scope, r.decided_by[:40],
-         (r.result_summary or r.reason or "")[:50]]
+        [r.id, r.ts.strftime("%Y-%m-%d %H:%M:%S"), (r.session_id or "")[:8], (r.agent or "")[:32], r.tool, r.decision,
+         r.scope, r.decided_by[:40], (r.result_summary or r.reason or "")[:50]]
         for r in rows
     ]
-    print(table(["ID", "TIME (UTC)", "SESSION", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out, right=(0,)))
+    print(table(["ID", "TIME (UTC)", "SESSION", "AGENT", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out,
+                right=(0,)))
     return EXIT_OK
 
 

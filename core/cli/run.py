@@ -6,6 +6,11 @@ session id. Progress, tool calls, errors (one line each) and the final summary g
 stderr, so stdout can be piped or redirected cleanly; a line on stderr never puts a
 character into stdout (when both are one terminal, stderr gets the line break).
 
+Only the main agent's answer goes to stdout. Subagents' work (see ``core.agents.delegation``)
+shows on stderr, each line marked with its agent path (``[coder › reviewer]``), their
+figures count in the summary, and ``--json`` lines carry every event's ``agent_id`` /
+``parent_id``.
+
 When the reader of stdout goes away (``run … | head -1``) the run stops as after Ctrl-C
 — the answer so far is saved — without a traceback, and exits 141 like a program killed
 by SIGPIPE (``git log | head``). Ctrl-C stops the model and keeps what arrived; SIGTERM
@@ -38,6 +43,7 @@ from agentic_flow.core.cli.exit_codes import (
 from agentic_flow.core.cli.output import err, fmt_cost, fmt_seconds, fmt_tokens, silence_stdout, warn
 from agentic_flow.core.cli.task_input import read_task
 from agentic_flow.core.events import (
+    MAIN_AGENT_ID,
     Event,
     MessageStarted,
     Notice,
@@ -45,6 +51,8 @@ from agentic_flow.core.events import (
     PermissionRequested,
     ProviderFailed,
     Retrying,
+    SubagentFinished,
+    SubagentStarted,
     TextDelta,
     ToolCallReady,
     ToolResult,
@@ -224,6 +232,7 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     last_stop = ""
     had_error = False
     answer: list[str] = []
+    paths: dict[str, str] = {}  # agent_id -> agent path, for the stderr lines
     started = time.perf_counter()
     interrupted = False
     events = session.send(task)
@@ -231,7 +240,10 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
         async for event in events:
             if args.json:
                 out.write(_json_line(event, session.session_id) + "\n")
-            if isinstance(event, TextDelta):
+            if event.agent_id != MAIN_AGENT_ID:  # a subagent's: never on stdout
+                if not args.json:
+                    _describe_subagent(event, paths, out)
+            elif isinstance(event, TextDelta):
                 answer.append(event.text)
                 if not args.json:
                     out.write(event.text)
@@ -279,6 +291,13 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
 
 def _describe(event: Event, out: _Answer) -> None:
     """Tool activity and retries, one line each on stderr."""
+    line = _line_for(event)
+    if line:
+        out.before_stderr()
+        print(line, file=sys.stderr, flush=True)
+
+
+def _line_for(event: Event) -> str | None:
     line = None
     if isinstance(event, ToolCallReady):
         shown = redact_obj(event.arguments or {})  # before cutting: a cut key would not be recognised
@@ -296,16 +315,36 @@ def _describe(event: Event, out: _Answer) -> None:
         line = f"retrying in {event.delay:.1f}s (attempt {event.attempt}/{event.max_attempts}): {event.reason}"
     elif isinstance(event, Notice):
         line = event.message
-    if line:
-        out.before_stderr()
-        print(line, file=sys.stderr, flush=True)
+    return line
+
+
+def _describe_subagent(event: Event, paths: dict[str, str], out: _Answer) -> None:
+    """A subagent's start, tool activity and end, one line each on stderr, marked with its path."""
+    if isinstance(event, SubagentStarted):
+        paths[event.agent_id] = event.path
+        line = f"⇢ [{event.path}] {event.description} · {event.model} ({event.model_reason})"
+    elif isinstance(event, SubagentFinished):
+        est = "~" if event.estimated else ""
+        error = f": {event.error}" if event.error else ""
+        line = (
+            f"⇠ [{paths.get(event.agent_id, event.agent_id)}] {event.stop_reason}{error} · {event.turns} turns · "
+            f"{est}{event.input_tokens + event.output_tokens} tokens · cost {fmt_cost(event.cost)}"
+        )
+    else:
+        detail = failure_line(event) if isinstance(event, ProviderFailed) else _line_for(event)
+        if not detail:
+            return
+        line = f"  [{paths.get(event.agent_id, event.agent_id)}] {detail.strip()}"
+    out.before_stderr()
+    print(line, file=sys.stderr, flush=True)
 
 
 def _summary(session, reported: str | None, stop: str, total: float) -> None:  # noqa: ANN001
-    totals = session.totals
-    ttft = next((t.ttft_s for t in totals.turns if t.ttft_s is not None), None)
+    totals = session.all_totals()  # the subagents' turns count too
+    ttft = next((t.ttft_s for t in session.totals.turns if t.ttft_s is not None), None)
     est = " (estimated)" if totals.estimated else ""
     model = reported or session.wire_model
+    subagents = _count(session)
     parts = [
         f"model {session.model_id.split(':', 1)[0]}:{model}",
         f"tokens in {fmt_tokens(totals.input_tokens, totals.estimated)} / out {fmt_tokens(totals.output_tokens, totals.estimated)}{est}",
@@ -314,6 +353,12 @@ def _summary(session, reported: str | None, stop: str, total: float) -> None:  #
         f"total {fmt_seconds(total)}",
         f"stop {stop or 'none'}",
     ]
+    if subagents:
+        parts.insert(3, f"{subagents} subagent{'s' if subagents != 1 else ''} (counted in tokens and cost)")
     if session.session_id:
         parts.append(f"session {session.session_id}")
     print("── " + " · ".join(parts), file=sys.stderr, flush=True)
+
+
+def _count(session) -> int:  # noqa: ANN001
+    return sum(1 + _count(child) for child in session.children)

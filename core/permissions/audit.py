@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agentic_flow.core.events import PermissionDecided
+from agentic_flow.core.events import AGENT_PATH_SEPARATOR, PermissionDecided
 from agentic_flow.core.permissions.audit_anchor import AnchorState, AuditAnchor, AuditHead
 from agentic_flow.core.redact import redact, redact_obj
 from agentic_flow.core.store.database import Store
@@ -77,7 +77,8 @@ class AuditEntry(BaseModel):
     """What the caller knows about one tool call and its decision.
 
     ``decided_by`` says who decided: ``"person"``, ``"rule:bash(git status*) [file]"``,
-    ``"mode:auto"``, ``"policy:headless"``.
+    ``"mode:auto"``, ``"policy:headless"``. ``agent`` is the agent path: ``coder``, or
+    ``coder › reviewer`` for a call its subagent made.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -273,16 +274,33 @@ class AuditLog:
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         limit: int | None = None,
+        agent: str | None = None,
     ) -> list[AuditRow]:
         """Rows matching every filter given, oldest first.
 
-        ``tool`` may be a glob (``mcp:github/*``); ``limit`` keeps the newest rows.
+        ``session`` includes the calls of its subagents' sessions. ``tool`` may be a glob
+        (``mcp:github/*``). ``agent`` is a name (the agent that made the call, main agent
+        or subagent: ``reviewer``) or a path (``coder › reviewer``, that chain and below).
+        ``limit`` keeps the newest rows.
         """
         where: list[str] = []
         params: list[Any] = []
         if session is not None:
-            where.append("session_id = ?")
+            where.append(
+                "session_id IN (WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL "
+                "SELECT s.id FROM sessions s JOIN tree ON s.parent_id = tree.id) SELECT id FROM tree)"
+            )
             params.append(session)
+        if agent is not None:
+            parts = [p.strip() for p in agent.replace(">", "›").split("›") if p.strip()]
+            if len(parts) > 1:
+                path = AGENT_PATH_SEPARATOR.join(parts)
+                where.append("(agent = ? OR agent LIKE ? ESCAPE '\\')")
+                params += [path, _like_escape(path + AGENT_PATH_SEPARATOR) + "%"]
+            else:
+                name = parts[0] if parts else agent
+                where.append("(agent = ? OR agent LIKE ? ESCAPE '\\')")
+                params += [name, "%" + _like_escape(AGENT_PATH_SEPARATOR + name)]
         if tool is not None:
             where.append("tool GLOB ?" if any(c in tool for c in "*?[") else "tool = ?")
             params.append(tool)
@@ -443,6 +461,10 @@ def _against(head: AuditHead, ending: AuditHead, hash_at: str | None, checked: i
     newer = ending.count - head.count
     note = f" {newer} row(s) came after the head {what} holds." if newer else ""
     return VerifyResult(True, checked, None, f"All {checked} audit rows verified.{note}")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def export_json(rows: Iterable[AuditRow]) -> str:
