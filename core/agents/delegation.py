@@ -175,10 +175,9 @@ class Delegation:
         path = (*self.path, agent.name)
         delegation = None
         if selection.delegates is not None:
-            allowed = selection.delegates
-            if ALL_AGENTS not in self.allowed:  # never more than the parent may call
-                allowed = self.allowed if ALL_AGENTS in allowed else allowed & self.allowed
-            delegation = Delegation(context, allowed=frozenset(allowed), path=path)
+            # Which agents it may call is its own tools:' business (delegating gives no
+            # tool the parent lacks: each level's tools are cut to its parent's).
+            delegation = Delegation(context, allowed=selection.delegates, path=path)
             if delegation.tool is not None:
                 tools[AGENT_TOOL] = delegation.tool
         lineage = Lineage(

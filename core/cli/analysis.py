@@ -216,6 +216,29 @@ def _cost_checked(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _agents_text(projection: Any, format_cost: Any) -> list[str]:
+    """The window's real usage per agent and model, and the all-on-the-priciest figure."""
+    agents = projection.agents
+    window = f"last {projection.history.days} days" if projection.history and projection.history.days else "all usage"
+    rows = [
+        [
+            line.agent + (" (subagent)" if line.subagent else ""),
+            line.model_id,
+            line.turns,
+            f"{line.input_tokens:,}",
+            f"{line.output_tokens:,}",
+            format_cost(line.cost),
+        ]
+        for line in agents.lines
+    ]
+    out = ["", f"by agent and model ({window}, at catalog prices):"]
+    out.append(table(["AGENT", "MODEL", "TURNS", "INPUT", "OUTPUT", "COST"], rows, right=(2, 3, 4, 5)))
+    out.append(f"as run: {format_cost(agents.total)}")
+    if agents.strongest is not None:
+        out.append(f"the same tokens all on {agents.strongest}: {format_cost(agents.all_strongest)}")
+    return out
+
+
 def _cost_text(projection: Any, catalog: Any) -> str:
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.models.catalog import format_cost, format_price
@@ -253,6 +276,8 @@ def _cost_text(projection: Any, catalog: Any) -> str:
         ]
         lines.append(table(["SHARE", "MODEL", "INPUT", "OUTPUT", "PER MONTH"], mix_rows, right=(0, 2, 3, 4)))
         lines.append(f"mix total: {format_cost(projection.mix_total)} a month")
+    if projection.agents is not None and projection.agents.lines:
+        lines += _agents_text(projection, format_cost)
     for note in projection.notes:
         lines.append(f"note: {note}")
     lines.append("? = price unknown (never counted as $0)")

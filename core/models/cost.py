@@ -4,7 +4,10 @@ From catalog prices (each with the date it was true): a volume of tokens a month
 into input and output by ``input_share``, costed per model and for a mix of models.
 From history (``--from-history``): the user's own stored usage (``Store.usage_totals``)
 gives the real input share and the per-model mix, each model with its own input share,
-and — when no volume is given — the volume itself (the last ``days`` scaled to 30).
+and — when no volume is given — the volume itself (the last ``days`` scaled to 30). It
+also breaks the window's usage down per agent and model (subagents apart), costed at
+catalog prices, next to what the same tokens would have cost all on the priciest model
+used: the real hybrid mix against the all-strong-model figure.
 
 Parsing is strict: ``10M``, ``500k``, ``1.5B``, ``2,000,000`` and plain integers are
 volumes; anything else is a :class:`ValueError` whose message shows the accepted forms.
@@ -31,6 +34,8 @@ __all__ = [
     "parse_share",
     "parse_mix",
     "CostLine",
+    "AgentLine",
+    "AgentBreakdown",
     "History",
     "Projection",
     "project",
@@ -145,6 +150,76 @@ class CostLine:
 
 
 @dataclass(frozen=True)
+class AgentLine:
+    """One agent's tokens on one model over the window; ``cost`` at catalog prices (None: unknown)."""
+
+    agent: str
+    subagent: bool
+    model_id: str
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "subagent": self.subagent,
+            "model": self.model_id,
+            "turns": self.turns,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost,
+        }
+
+
+@dataclass(frozen=True)
+class AgentBreakdown:
+    """The window's usage per agent and model, and the same tokens on the priciest model used."""
+
+    lines: list[AgentLine]
+    strongest: str | None
+    all_strongest: float | None
+
+    @property
+    def total(self) -> float | None:
+        if not self.lines or any(line.cost is None for line in self.lines):
+            return None
+        return sum(line.cost for line in self.lines if line.cost is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agents": [line.to_dict() for line in self.lines],
+            "total_usd": self.total,
+            "strongest_model": self.strongest,
+            "all_on_strongest_usd": self.all_strongest,
+        }
+
+
+def agent_breakdown(store: "Store", days: int | None, catalog: ModelCatalog) -> AgentBreakdown:
+    """Usage per agent and model over the last ``days``, costed at catalog prices."""
+    since = None if days is None else datetime.now(timezone.utc) - timedelta(days=days)
+    lines: list[AgentLine] = []
+    for row in store.usage_by_agent(since=since):
+        u = row.usage
+        info = catalog.get(u.model)
+        lines.append(
+            AgentLine(
+                row.agent or "(no agent)", row.subagent, u.model, u.turns, u.input_tokens, u.output_tokens,
+                None if info is None else cost(info, u.input_tokens, u.output_tokens),
+            )
+        )
+    priced = [(catalog.get(line.model_id), line.model_id) for line in lines]
+    known = [(info, model) for info, model in priced if info is not None and info.price_known]
+    if not known:
+        return AgentBreakdown(lines, None, None)
+    info, strongest = max(known, key=lambda pair: ((pair[0].price_in or 0) + (pair[0].price_out or 0), pair[1]))
+    tin = sum(line.input_tokens for line in lines)
+    tout = sum(line.output_tokens for line in lines)
+    return AgentBreakdown(lines, strongest, cost(info, tin, tout))
+
+
+@dataclass(frozen=True)
 class History:
     """Stored usage over a window: per model ``(input, output)`` tokens."""
 
@@ -182,6 +257,7 @@ class Projection:
     source: str = "catalog prices"
     history: History | None = None
     notes: list[str] = field(default_factory=list)
+    agents: AgentBreakdown | None = None
 
     @property
     def mix_total(self) -> float | None:
@@ -202,6 +278,7 @@ class Projection:
             "mix": [line.to_dict() for line in self.mix] or None,
             "mix_monthly_usd": self.mix_total,
             "history_days": self.history.days if self.history else None,
+            "by_agent": self.agents.to_dict() if self.agents is not None else None,
             "notes": self.notes,
         }
 
@@ -285,4 +362,7 @@ def project_from_history(
             own = input_share if input_share is not None else i / (i + o)
             mix_lines.append(_line(catalog, m, volume, own, s))
     notes += [f"{line.model_id}: not in the catalog, price unknown (?)" for line in lines if line.info is None]
-    return Projection(volume, share, lines, mix_lines, source="your stored usage", history=history, notes=notes)
+    return Projection(
+        volume, share, lines, mix_lines, source="your stored usage", history=history, notes=notes,
+        agents=agent_breakdown(store, days, catalog),
+    )

@@ -90,11 +90,11 @@ async def test_table_verify_status_and_filters(store: Store, tmp_path: Path) -> 
         assert table.row_count == 4
         verify = str(screen.query_one("#audit-verify", Static).render())
         assert "✓" in verify and "All 4 audit rows verified" in verify
-        # A row: session, tool, decision, who decided, time.
+        # A row: session, agent (path), tool, decision, who decided, time.
         row = table.get_row_at(2)
-        assert [str(c) for c in row[2:7]] == ["s1aaaaaa", "bash", "deny", "once", "person"]
-        assert str(row[6]) == "person"
-        assert str(table.get_row_at(3)[6]) == "rule:bash(git status*) [settings.yaml]"  # not eaten as markup
+        assert [str(c) for c in row[2:8]] == ["s1aaaaaa", "coder", "bash", "deny", "once", "person"]
+        assert str(row[7]) == "person"
+        assert str(table.get_row_at(3)[7]) == "rule:bash(git status*) [settings.yaml]"  # not eaten as markup
         await pilot.press("slash")
         assert screen.query_one("#audit-filter", Input).has_focus
         await pilot.press(*"tool:bash")

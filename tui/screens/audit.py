@@ -3,7 +3,8 @@
 The top line says whether the hash chain verifies (``AuditLog.verify``). The table lists
 the rows (newest last) and is filtered by what you type after ``/``: words match any
 column; ``tool:bash``, ``decision:deny``, ``session:1a2b``, ``who:person``,
-``since:2025-01-01``, ``until:…`` narrow the query itself. Enter opens one entry; ``j`` /
+``agent:reviewer`` (the agent path a call came from: ``coder › reviewer`` for a
+subagent's), ``since:2025-01-01``, ``until:…`` narrow the query itself. Enter opens one entry; ``j`` /
 ``c`` export the rows shown to a JSON / CSV file at a path the save dialog shows first
 (:mod:`tui.screens.save_dialog`; never silently into the workspace).
 """
@@ -212,7 +213,7 @@ class AuditScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Verifying the audit chain…", id="audit-verify", classes="-pending")
         yield Input(
-            placeholder="/ filter: words, tool:bash decision:deny session:ID who:person since:2025-01-01",
+            placeholder="/ filter: words, tool:bash decision:deny session:ID agent:reviewer who:person since:2025-01-01",
             id="audit-filter",
         )
         table: DataTable[Any] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
@@ -225,6 +226,7 @@ class AuditScreen(Screen[None]):
         table.add_column("id", key="id")
         table.add_column("time", key="time")
         table.add_column("session", key="session")
+        table.add_column("agent", key="agent")
         table.add_column("tool", key="tool")
         table.add_column("decision", key="decision")
         table.add_column("scope", key="scope")
@@ -287,6 +289,7 @@ class AuditScreen(Screen[None]):
                 Text(str(row.id)),
                 Text(_when(row.ts)),
                 Text((row.session_id or "")[:8]),
+                Text(row.agent or ""),
                 Text(row.tool),
                 Text(row.decision, style=deny_style if row.decision == "deny" else allow_style),
                 Text(row.scope),

@@ -8,6 +8,11 @@ Each prompt runs ``AgentSession.send()`` in one exclusive worker that turns the 
 events into widgets (see :class:`~tui.widgets.transcript.Transcript`). Esc cancels that
 worker: the session keeps the partial answer (``core.session`` records it on
 cancellation) and the transcript marks it stopped.
+
+Subagents: a ``SubagentStarted`` event mounts a
+:class:`~tui.widgets.subagent_block.SubagentBlock` in its parent's transcript; every later
+event carrying that ``agent_id`` goes to the block (its header figures, its own inner
+transcript), so parallel subagents update independently. Esc stops them all.
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ from textual.widgets import Footer
 from textual.worker import Worker
 
 from agentic_flow.core.events import (
+    AGENT_PATH_SEPARATOR,
+    MAIN_AGENT_ID,
     Event,
     Notice,
     PermissionDecided,
     PermissionRequested,
     ProviderFailed,
     Retrying,
+    SubagentFinished,
+    SubagentStarted,
+    SubagentUpdated,
     TextDelta,
     ThinkingDelta,
     ToolCallArgsDelta,
@@ -51,6 +61,7 @@ from agentic_flow.tui.widgets.message import warm_up_renderers
 from agentic_flow.tui.widgets.permission_panel import PendingApproval, PermissionPanel
 from agentic_flow.tui.widgets.prompt_input import PromptInput
 from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
+from agentic_flow.tui.widgets.subagent_block import SubagentBlock
 from agentic_flow.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,7 +213,9 @@ class SessionScreen(Screen[None]):
         self.approver = TuiApprover()
         self.runtime: Any = None
         self._open = open_runtime or default_open_runtime
-        self._previews: dict[str, str | None] = {}
+        self._previews: dict[tuple[str, str], str | None] = {}
+        self.subagents: dict[str, SubagentBlock] = {}
+        """Every subagent block of this session, by the subagent's ``agent_id``."""
         self._turn: Worker[None] | None = None
         self._transcript: Transcript | None = None
         self._gc_holds = 0
@@ -358,6 +371,11 @@ class SessionScreen(Screen[None]):
         finally:
             if self.is_attached:  # not when the screen is being closed
                 await transcript.finish_streams(stopped=stopped)
+                for block in self.subagents.values():
+                    if block.state == "running":
+                        block.stopped()
+                        if block.is_attached:
+                            await block.transcript.finish_streams(stopped=True)
                 self.panel.withdraw_all()
                 if stopped:
                     await transcript.add_notice("Stopped. The partial answer is kept in the conversation.", "warning")
@@ -368,6 +386,11 @@ class SessionScreen(Screen[None]):
     async def handle_event(self, event: Event) -> None:
         """Show one event of the session's stream (the one place events become widgets)."""
         t = self.transcript
+        if event.agent_id != MAIN_AGENT_ID:
+            target = await self._subagent_event(event)
+            if target is None:
+                return
+            t = target
         match event:
             case TextDelta(text=text):
                 await t.text_delta(text)
@@ -380,7 +403,7 @@ class SessionScreen(Screen[None]):
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments, error=error):
                 await t.tool_ready(call_id, name, arguments, error)
             case PermissionRequested(call_id=call_id, preview=preview):
-                self._previews[call_id] = preview  # the approver's request comes next
+                self._previews[(event.agent_id, call_id)] = preview  # the approver's request comes next
                 await t.tool_pending(call_id)
                 self._set_status("waiting")
             case PermissionDecided():
@@ -391,7 +414,7 @@ class SessionScreen(Screen[None]):
             case Usage():
                 self._set_status("streaming")
             case TurnEnded():
-                await self._turn_ended(event)
+                await self._turn_ended(event, t)
             case ProviderFailed():
                 status = f" (HTTP {event.status})" if event.status else ""
                 await t.add_error(f"{event.provider} · {event.model}{status}: {event.message}")
@@ -408,8 +431,37 @@ class SessionScreen(Screen[None]):
             case _:
                 pass  # MessageStarted and future events: nothing to show
 
-    async def _turn_ended(self, event: TurnEnded) -> None:
-        t = self.transcript
+    async def _subagent_event(self, event: Event) -> Transcript | None:
+        """Update a subagent's block; the transcript its content goes to (None: nothing to show)."""
+        if isinstance(event, SubagentStarted):
+            parent = self.subagents.get(event.parent_id or "")
+            host = parent.transcript if parent is not None else self.transcript
+            block = SubagentBlock(event)
+            self.subagents[event.agent_id] = block
+            if host.is_attached:
+                await host.finish_streams()
+                await host.add(block)
+            return None
+        block = self.subagents.get(event.agent_id)
+        if block is None:
+            return None
+        match event:
+            case SubagentUpdated():
+                block.updated(event)
+                self._set_status(self._status.state)
+                return None
+            case SubagentFinished():
+                block.finished(event)
+                if block.is_attached:
+                    await block.transcript.finish_streams()
+                return None
+            case ToolCallStarted(name=name) | ToolCallReady(name=name):
+                block.tool_started(name)
+            case ToolResult():
+                block.tool_done()
+        return block.transcript if block.is_attached else None
+
+    async def _turn_ended(self, event: TurnEnded, t: Transcript) -> None:
         await t.finish_streams()
         reason = event.stop_reason
         if reason == "cut_off":
@@ -439,7 +491,8 @@ class SessionScreen(Screen[None]):
             arguments=dict(request.arguments or {}),
             why=verdict.reason,
             decided_by=verdict.decided_by,
-            preview=self._previews.pop(request.call_id, None),
+            preview=self._previews.pop((request.agent_id or MAIN_AGENT_ID, request.call_id), None),
+            agent=request.agent if request.agent and AGENT_PATH_SEPARATOR in request.agent else None,
             always_rule=always_rule,
             settings_file=settings_file,
             example_rule=example,
@@ -450,7 +503,8 @@ class SessionScreen(Screen[None]):
         self.panel.focus()
         self._set_status("waiting")
         if self.app.screen is not self:  # e.g. the audit screen is open on top
-            self.app.notify(f"{request.tool} is waiting for your approval in the session.", severity="warning")
+            who = f" ({request.agent})" if pending.agent else ""
+            self.app.notify(f"{request.tool}{who} is waiting for your approval in the session.", severity="warning")
 
     @on(PermissionPanel.Emptied)
     def _panel_emptied(self) -> None:

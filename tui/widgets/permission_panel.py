@@ -2,7 +2,7 @@
 
 It is docked above the prompt, outside the scrolling transcript, so a pending approval
 is never pushed out of sight by output; several pending approvals queue up and are
-answered in order. It shows the tool, its arguments (the full command for ``bash``, a
+answered in order. It shows the tool (and which subagent asks, by agent path), its arguments (the full command for ``bash``, a
 coloured diff for edits), why it asks (the mode or the rule), the current mode, and
 what "always" would save where.
 
@@ -67,6 +67,7 @@ class PendingApproval:
         always_rule: the exact rule "always" / "session" would add.
         settings_file: where "always" writes it.
         example_rule: a broader rule to prefill the custom-rule input.
+        agent: the agent path of a subagent's call (``coder › reviewer``); None for the main agent.
         future: resolved with a :class:`PanelAnswer`.
     """
 
@@ -81,6 +82,7 @@ class PendingApproval:
     settings_file: str | None = None
     example_rule: str | None = None
     dangers: tuple[str, ...] = field(default_factory=tuple)
+    agent: str | None = None
 
 
 class PermissionPanel(Widget, can_focus=True):
@@ -221,7 +223,8 @@ class PermissionPanel(Widget, can_focus=True):
             self.post_message(self.Emptied(self))
             return
         count = f"  ·  1 of {len(self.queue)} pending" if len(self.queue) > 1 else ""
-        self.border_title = f"⚠ Permission needed: {pending.tool}{count}"
+        who = f" · asked by {pending.agent}" if pending.agent else ""
+        self.border_title = f"⚠ Permission needed: {pending.tool}{who}{count}"
         self.border_subtitle = f"mode {self.mode}  ·  ctrl+t switch mode"
         why = self.query_one("#perm-why", Static)
         asker = _asker(pending.decided_by)
