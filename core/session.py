@@ -750,16 +750,21 @@ _DONE = object()
 async def _merge(sources: list[AsyncIterator[Event]]) -> AsyncIterator[Event]:
     """The events of several sources as they come, each source in its own task.
 
-    If the consumer stops (cancelled, closed), every source is cancelled and awaited
-    before this returns, so each can record what it had done. An exception in a
-    source cancels the others and is raised here.
+    A source goes on only once its event was taken by the consumer (as with one plain
+    generator), so a ``PermissionRequested`` is shown before the approver is asked, and
+    no source runs ahead of what the consumer can show. If the consumer stops
+    (cancelled, closed), every source is cancelled and awaited before this returns, so
+    each can record what it had done. An exception in a source is raised here.
     """
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
 
     async def pump(source: AsyncIterator[Event]) -> None:
         try:
             async for event in source:
-                queue.put_nowait(event)
+                taken: asyncio.Future[None] = loop.create_future()
+                queue.put_nowait((event, taken))
+                await taken
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -777,7 +782,9 @@ async def _merge(sources: list[AsyncIterator[Event]]) -> AsyncIterator[Event]:
             elif isinstance(item, _Failed):
                 raise item.exc
             else:
-                yield item
+                event, taken = item
+                yield event
+                taken.set_result(None)
     finally:
         for task in tasks:
             task.cancel()

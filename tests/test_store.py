@@ -370,3 +370,44 @@ def test_public_surface_is_defined():
     for module in (database, audit, redact):
         missing = [name for name in module.__all__ if not hasattr(module, name)]
         assert missing == [], module.__name__
+
+
+def test_subagent_sessions_form_a_tree_with_per_model_usage(tmp_path: Path):
+    old = tmp_path / "v2.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, MIGRATIONS[:2])  # a database from before subagents, with a session in it
+    conn.execute(
+        "INSERT INTO sessions (id, created_at, updated_at, agent, model) VALUES ('old000000000', "
+        "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'coder', 'openai:x')"
+    )
+    conn.close()
+    with Store(old) as s:
+        assert s.get_session("old0").parent_id is None  # moved forward, nothing lost
+        root = s.create_session("lead", "openai:big", tmp_path)
+        first = s.create_session("reviewer", "openai:small", tmp_path, parent_id=root)
+        grand = s.create_session("tester", "openai:small", tmp_path, parent_id=first)
+        second = s.create_session("tester", "openai:mid", tmp_path, parent_id=root)
+        s.record_turn(root, model="openai:big", input_tokens=100, output_tokens=10, cost=0.5)
+        s.record_turn(root, model="openai:other", input_tokens=1, output_tokens=1, cost=None)
+        s.record_turn(first, model="openai:small", input_tokens=50, output_tokens=5, cost=0.01)
+        s.record_turn(first, model="openai:small", input_tokens=50, output_tokens=5, cost=0.01)
+        s.record_turn(grand, model="openai:small", input_tokens=7, output_tokens=3, cost=0.001)
+        s.record_turn(second, model="openai:mid", input_tokens=20, output_tokens=2, cost=0.1)
+        tree = s.session_tree(root)
+        assert [(n.session.id, n.depth) for n in tree] == [(root, 0), (first, 1), (grand, 2), (second, 1)]
+        assert [(u.model, u.turns, u.input_tokens, u.unpriced_turns) for u in tree[0].models] == [
+            ("openai:big", 1, 100, 0), ("openai:other", 1, 1, 1)
+        ]
+        assert tree[1].models[0].turns == 2 and tree[1].models[0].cost == pytest.approx(0.02)
+        assert s.session_tree(first[:8])[0].depth == 0  # any node can be the root shown
+        listed = [r.id for r in s.list_sessions()]
+        assert root in listed and first not in listed and "old000000000" in listed
+        assert first in [r.id for r in s.list_sessions(include_subagents=True)]
+        count, usage = s.subagent_counts([root])[root]
+        assert count == 3 and usage.input_tokens == 228 and usage.unpriced_turns == 1
+        assert s.subagent_counts(["old000000000"])["old000000000"][0] == 0
+        by_agent = {(a.agent, a.subagent, a.usage.model): a.usage.turns for a in s.usage_by_agent()}
+        assert by_agent == {
+            ("lead", False, "openai:big"): 1, ("lead", False, "openai:other"): 1,
+            ("reviewer", True, "openai:small"): 2, ("tester", True, "openai:small"): 1, ("tester", True, "openai:mid"): 1,
+        }

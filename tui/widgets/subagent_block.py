@@ -102,12 +102,12 @@ class SubagentBlock(Widget, can_focus=True):
         self.estimated = False
         self.error: str | None = None
         self._head = Static("", classes="sub-head", markup=False)
-        self._task = Static(Content(f"  {started.description}  ·  model: {started.model_reason}"), classes="sub-task")
+        self._brief = Static(Content(f"  {started.description}  ·  model: {started.model_reason}"), classes="sub-task")
         self._transcript = Transcript(max_items=200, max_lines=4000)
 
     def compose(self) -> ComposeResult:
         yield self._head
-        yield self._task
+        yield self._brief
         yield self._transcript
 
     def on_mount(self) -> None:
@@ -196,6 +196,6 @@ class SubagentBlock(Widget, can_focus=True):
         self.expanded = not self.expanded
 
     def on_click(self, event: events.Click) -> None:
-        if event.widget is self._head or event.widget is self._task:
+        if event.widget is self._head or event.widget is self._brief:
             event.stop()
             self.action_toggle()
