@@ -58,7 +58,7 @@ from agentic_flow.core.routing.router import choose_auto
 from agentic_flow.core.sandbox import Sandbox, SandboxStatus
 from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionOptions, SessionRecord, SessionTotals
 from agentic_flow.core.store.database import Store
-from agentic_flow.core.tools.registry import tools_for_agent
+from agentic_flow.core.tools.registry import ToolSet, tools_for_agent
 from agentic_flow.core.trust import TrustStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -509,7 +509,7 @@ class Runtime:
             raise
         name = agent.name if agent else agent_name
         delegation = None
-        if tools and getattr(tools, "delegates", None) is not None:
+        if isinstance(tools, ToolSet) and tools.delegates is not None:
             context = DelegationContext(
                 agents=agents,
                 settings=settings,

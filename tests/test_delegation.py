@@ -199,6 +199,24 @@ async def test_read_grep_subagent_cannot_write_even_in_auto_mode(llm_server, ws)
     assert "write" in runtime.session.tools
 
 
+async def test_a_subagent_never_gets_a_tool_its_parent_lacks(llm_server, ws):
+    def handler(req):
+        agent = who(req)
+        if agent == "lead":
+            return Reply.text("done") if req.tool_results() else delegate(("c1", "looper", "x"))
+        if agent == "looper":  # tools: read, agent
+            return Reply.text("done") if req.tool_results() else delegate(("o1", "tester", "y"))
+        return Reply.text("tester ok")  # tester lists read, write, edit
+
+    llm_server.set_handler(handler)
+    runtime = await Runtime.open(opts(llm_server, ws, approve="auto"))
+    events = await run(runtime, "go")
+    (tester,) = [r for r in llm_server.requests if who(r) == "tester"]
+    assert [t["function"]["name"] for t in tester.tools] == ["read"]
+    assert any("tester: write, edit left out of its tools (lead › looper may not use them)" in e.message
+               for e in of(events, ev.Notice))
+
+
 async def test_agent_tool_lists_callable_agents_and_is_opt_in(llm_server, ws):
     llm_server.set_handler(lambda req: Reply.text("ok"))
     runtime = await Runtime.open(opts(llm_server, ws))
@@ -555,3 +573,36 @@ def test_sessions_show_prints_the_tree_with_models_tokens_and_costs(llm_server, 
     assert "as run: $0.15" in cost
     # all 241,500 tokens on the priciest model used (sonnet): 230k*3 + 11.5k*15 per M = $0.8625
     assert "the same tokens all on openrouter:anthropic/claude-sonnet-4.5: $0.86" in cost
+
+
+async def test_bundled_lead_delegates_to_bundled_agents_with_their_aliases(llm_server, ws, monkeypatch):
+    """The bundled lead on OpenRouter: researcher's haiku is OpenRouter's Haiku; coder inherits."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-" + "e" * 40)
+
+    def first_line(req):
+        return (next((m["content"] for m in req.messages if m["role"] == "system"), "") or "").splitlines()[0]
+
+    def handler(req):
+        line = first_line(req)
+        if line.startswith("You are a technical lead"):
+            if req.tool_results():
+                return Reply.text("integrated")
+            return Reply.tool_calls([
+                ("c1", "agent", {"description": "find", "prompt": "where is x?", "subagent_type": "researcher"}),
+                ("c2", "agent", {"description": "fix", "prompt": "set x = 2 in a.py", "subagent_type": "coder"}),
+            ])
+        return Reply.text("ok")
+
+    llm_server.set_handler(handler)
+    runtime = await Runtime.open(RunOptions(
+        model="openrouter:deepseek/deepseek-chat", agent="lead", base_url=llm_server.openai_url, workspace=str(ws)
+    ))
+    events = await run(runtime, "go")
+    models = {e.agent: e.model for e in of(events, ev.SubagentStarted)}
+    assert models == {"researcher": "openrouter:anthropic/claude-haiku-4.5", "coder": "openrouter:deepseek/deepseek-chat"}
+    sub_models = sorted(r.model for r in llm_server.requests if not first_line(r).startswith("You are a technical lead"))
+    assert sub_models == ["anthropic/claude-haiku-4.5", "deepseek/deepseek-chat"]
+    tools = {e.agent: e for e in of(events, ev.SubagentStarted)}
+    assert tools["coder"].path == "lead › coder"
+    lead_tools = [t["function"]["name"] for t in llm_server.requests[0].tools]
+    assert "agent" in lead_tools and "bash" in lead_tools

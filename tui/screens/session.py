@@ -436,11 +436,11 @@ class SessionScreen(Screen[None]):
         if isinstance(event, SubagentStarted):
             parent = self.subagents.get(event.parent_id or "")
             host = parent.transcript if parent is not None else self.transcript
-            block = SubagentBlock(event)
-            self.subagents[event.agent_id] = block
+            new = SubagentBlock(event)
+            self.subagents[event.agent_id] = new
             if host.is_attached:
                 await host.finish_streams()
-                await host.add(block)
+                await host.add(new)
             return None
         block = self.subagents.get(event.agent_id)
         if block is None:

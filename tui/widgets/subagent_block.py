@@ -68,8 +68,8 @@ class SubagentBlock(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("enter", "toggle", "Expand", show=False),
-        Binding("space", "toggle", "Expand", show=False),
+        Binding("enter", "toggle_expanded", "Expand", show=False),
+        Binding("space", "toggle_expanded", "Expand", show=False),
     ]
 
     expanded: reactive[bool] = reactive(False)
@@ -192,10 +192,10 @@ class SubagentBlock(Widget, can_focus=True):
         self._render_head()
         self.post_message(self.Toggled(self))
 
-    def action_toggle(self) -> None:
+    def action_toggle_expanded(self) -> None:
         self.expanded = not self.expanded
 
     def on_click(self, event: events.Click) -> None:
         if event.widget is self._head or event.widget is self._brief:
             event.stop()
-            self.action_toggle()
+            self.action_toggle_expanded()
