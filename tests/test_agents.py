@@ -515,7 +515,8 @@ def test_bundled_catalog_is_complete_and_clean(project):
     assert EXPECTED_BUNDLED <= set(bundled)
     for agent in bundled.values():
         assert agent.tools, agent.name
-        assert set(agent.tools) <= BUILTIN_TOOLS | {"mcp:*"}, agent.name
+        delegation = {t for t in agent.tools if t.startswith("agent")}
+        assert set(agent.tools) - delegation <= BUILTIN_TOOLS | {"mcp:*"}, agent.name
         assert "mcp:*" in agent.tools, agent.name  # configured MCP servers reach every agent
         assert 20 <= len(agent.prompt.splitlines()) <= 60, agent.name
         assert 20 <= len(agent.description) <= 300, agent.name
@@ -523,6 +524,14 @@ def test_bundled_catalog_is_complete_and_clean(project):
     for name in READ_ONLY:
         assert not {"write", "edit"} & set(bundled[name].tools), name
     assert "bash" not in bundled["planner"].tools
+    # only the lead delegates, to agents that exist, with every tool they may need
+    assert [a.name for a in bundled.values() if any(t.startswith("agent") for t in a.tools)] == ["lead"]
+    (entry,) = [t for t in bundled["lead"].tools if t.startswith("agent(")]
+    callable_ = {n.strip() for n in entry[len("agent("):-1].split(",")}
+    assert callable_ <= set(bundled) and "lead" not in callable_
+    for name in callable_:
+        assert set(bundled[name].tools) <= set(bundled["lead"].tools), name
+    assert {a.name: a.model for a in bundled.values() if a.model} == {"researcher": "haiku", "documenter": "haiku"}
 
 
 # --------------------------------------------------------------------------- robustness

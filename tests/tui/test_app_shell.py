@@ -139,7 +139,8 @@ async def test_pick_agent_then_model_records_the_choice_and_opens_the_session(tm
         assert [type(s) for s in app.screen_stack[1:]] == [AgentsScreen, RecordingSessionScreen]
 
 
-async def test_the_remembered_model_is_preselected_next_time(tmp_path, session_module):
+async def test_the_remembered_model_is_preselected_next_time(tmp_path, session_module, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-" + "k" * 40)  # so alpha's alias sonnet resolves
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
