@@ -101,8 +101,8 @@ class TurnStats:
     ttft_s: float | None = None
     total_s: float = 0.0
     stop_reason: str = ""
-    ended: float = field(default_factory=time.monotonic)
-    """When the turn was recorded (orders the turns of parallel subagents)."""
+    ended: float = 0.0
+    """``time.monotonic()`` when the turn was recorded (orders the turns of parallel subagents)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -422,6 +422,7 @@ class AgentSession:
         self, stats: TurnStats, text: str, thinking: str, signature: str | None, calls: list[ToolCall]
     ) -> None:
         """Keep what was said, whatever way the turn ended, and record its figures."""
+        stats.ended = time.monotonic()
         if text or calls or thinking:
             self._append(
                 AssistantMessage(

@@ -249,3 +249,12 @@ def test_unknown_approve_value(flag: str) -> None:
 
 def test_empty_approve_value_means_ask() -> None:
     assert mode_and_approver_for("", True)[0] == "ask"
+
+
+def test_format_request_names_the_subagent_that_asks() -> None:
+    from dataclasses import replace
+
+    call = replace(req("edit", path="a.py", old_string="a", new_string="b"), agent="coder › reviewer")
+    assert format_request(call, MODE_ASK).splitlines()[0] == "Permission needed: edit (asked by coder › reviewer)"
+    main_agent = replace(call, agent="coder")
+    assert format_request(main_agent, MODE_ASK).splitlines()[0] == "Permission needed: edit"

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol, TextIO, runtime_checkable
 
 from agentic_flow.core.errors import ConfigError
+from agentic_flow.core.events import AGENT_PATH_SEPARATOR
 from agentic_flow.core.permissions.engine import (
     Answer,
     PermissionRequest,
@@ -152,6 +153,8 @@ def _short(value: object, limit: int = 400) -> str:
 def format_request(request: PermissionRequest, verdict: Verdict) -> str:
     """What a person needs to decide: the tool, its arguments (escaped), and why it asks."""
     lines = [f"Permission needed: {_printable(request.tool)}"]
+    if request.agent and AGENT_PATH_SEPARATOR in request.agent:  # a subagent's call
+        lines[0] += f" (asked by {_printable(request.agent)})"
     args = request.arguments or {}
     for key, value in args.items():
         if key == "content" and isinstance(value, str):
