@@ -71,7 +71,7 @@ async def test_two_parallel_subagent_blocks_update_independently_and_one_expands
             await wait_for(pilot, lambda: reviewer.turns == 1, "the reviewer's first turn")
             assert reviewer.state == tester.state == "running"
             assert "lead › reviewer" in reviewer.header_text() and "llamacpp:model-b" in reviewer.header_text()
-            assert "llamacpp:model-c" in tester.header_text() and "0 turns" in tester.header_text()
+            assert "llamacpp:model-c" in tester.header_text() and "first turn…" in tester.header_text()
             # the tester finishes while the reviewer keeps running: each block on its own
             release["tester"].set()
             await wait_for(pilot, lambda: tester.state == "done", "the tester to finish")
@@ -168,3 +168,58 @@ async def test_escape_stops_the_main_agent_and_every_subagent(llm_server, ws):
         session = screen.runtime.session
         results = [m for m in session.messages if m.role == "tool"]
         assert len(results) == 2 and all("stopped by the user" in m.content and "partial" in m.content for m in results)
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+def _delegating_app(tmp_path: Path) -> Any:
+    from agentic_flow.core import events as ev
+    from agentic_flow.core.session import TurnStats
+    from tests.tui.session_fakes import Pause, fake_opener
+    from tests.tui.test_session_screen import SessionApp as App
+
+    def sub(agent_id: str, event: Any) -> Any:
+        return ev.as_agent(event, agent_id, "main")
+
+    review = {"description": "review the diff", "prompt": "Review src/app.py", "subagent_type": "reviewer"}
+    tests = {"description": "test greet()", "prompt": "Add tests for greet", "subagent_type": "tester"}
+    script = [
+        ev.TextDelta(text="Two independent parts: review and tests, in parallel.\n"),
+        ev.ToolCallReady(call_id="c1", name="agent", arguments=review),
+        ev.ToolCallReady(call_id="c2", name="agent", arguments=tests),
+        ev.TurnEnded(stop_reason="tool_use"),
+        sub("main.1", ev.SubagentStarted(call_id="c1", agent="reviewer", path="coder › reviewer",
+                                        model="anthropic:claude-haiku-4-5", description="review the diff",
+                                        model_reason="agent reviewer's model: haiku = anthropic:claude-haiku-4-5")),
+        sub("main.2", ev.SubagentStarted(call_id="c2", agent="tester", path="coder › tester",
+                                        model="anthropic:claude-sonnet-4-5", description="test greet()",
+                                        model_reason="inherited: the parent's model")),
+        sub("main.1", ev.ToolCallReady(call_id="r1", name="read", arguments={"path": "src/app.py"})),
+        sub("main.1", ev.PermissionDecided(call_id="r1", tool="read", allowed=True, scope="mode", decided_by="mode:ask")),
+        sub("main.1", ev.ToolResult(call_id="r1", name="read", content="def greet(name):\n    return 'Hello ' + name")),
+        sub("main.1", ev.TextDelta(text="One issue: `greet` has no test for an empty name.")),
+        sub("main.1", ev.TurnEnded(stop_reason="end_turn")),
+        sub("main.1", ev.SubagentUpdated(turns=2, input_tokens=5200, output_tokens=140, cost=0.0059)),
+        sub("main.1", ev.SubagentFinished(call_id="c1", stop_reason="end_turn", turns=2, input_tokens=5200,
+                                         output_tokens=140, cost=0.0059)),
+        sub("main.2", ev.ToolCallStarted(call_id="t1", name="write")),
+        sub("main.2", ev.SubagentUpdated(turns=1, input_tokens=3100, output_tokens=410, cost=0.0155)),
+        sub("main.2", ev.ToolCallReady(call_id="t1", name="write", arguments={"path": "tests/test_app.py"})),
+        Pause(60),
+    ]
+    stats = TurnStats(model="fake:model-a", input_tokens=2048, output_tokens=96, cost=0.0031, ttft_s=0.38, total_s=1.4)
+    return App(RunOptions(model="fake:model-a", workspace="."), open_runtime=fake_opener(tmp_path, [[stats, *script]]))
+
+
+def test_snapshot_two_subagents_one_expanded(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Any) -> None:
+        screen = await open_session(pilot)
+        await send(pilot, "Make the greeting friendlier, reviewed and tested")
+        found = await wait_for(pilot, lambda: len(screen.subagents) == 2 and blocks(screen), "two blocks")
+        await wait_for(pilot, lambda: found["reviewer"].state == "done" and found["tester"].tool == "write", "states")
+        found["reviewer"].focus()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(_delegating_app(tmp_path), terminal_size=(100, 34), run_before=run_before)

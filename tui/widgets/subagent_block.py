@@ -102,16 +102,14 @@ class SubagentBlock(Widget, can_focus=True):
         self.estimated = False
         self.error: str | None = None
         self._head = Static("", classes="sub-head", markup=False)
-        self._brief = Static(Content(f"  {started.description}  ·  model: {started.model_reason}"), classes="sub-task")
+        self._brief = Static(Content(f"  {started.description}  ·  {started.model_reason}"), classes="sub-task")
         self._transcript = Transcript(max_items=200, max_lines=4000)
+        self._render_head()
 
     def compose(self) -> ComposeResult:
         yield self._head
         yield self._brief
         yield self._transcript
-
-    def on_mount(self) -> None:
-        self._render_head()
 
     @property
     def transcript(self) -> Transcript:
@@ -133,22 +131,23 @@ class SubagentBlock(Widget, can_focus=True):
         figures = (
             f"{self.turns} turn{'s' if self.turns != 1 else ''} · {tilde}{format_tokens(self.tokens)} tokens · "
             f"{tilde if self.cost is not None else ''}{format_cost(self.cost)}"
+            if self.turns
+            else "first turn…"
         )
         return Content.assemble(
             (f"{arrow} ", "$text-muted"),
             (f"{mark} ", style),
             (self.path, "bold"),
-            ("  ", ""),
+            " ",
             (self.model, "$text-primary"),
-            ("  ·  ", "$text-muted"),
+            (" · ", "$text-muted"),
             (doing, style if self.state != "running" else "$text-accent"),
-            ("  ·  ", "$text-muted"),
+            (" · ", "$text-muted"),
             figures,
         )
 
     def _render_head(self) -> None:
-        if self.is_mounted:
-            self._head.update(self._header())
+        self._head.update(self._header())
 
     def tool_started(self, name: str) -> None:
         self.tool = name

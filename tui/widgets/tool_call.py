@@ -88,6 +88,8 @@ def summarize_call(tool: str, arguments: dict[str, Any] | None) -> str:
     if tool == "bash" and isinstance(arguments.get("command"), str):
         head = arguments["command"].splitlines()[0] if arguments["command"] else ""
         return f"bash $ {head[:60]}"
+    if tool == "agent" and isinstance(arguments.get("subagent_type"), str):
+        return f"agent → {arguments['subagent_type']}: {str(arguments.get('description', ''))[:60]}"
     for key in ("path", "file_path", "pattern", "url", "query"):
         value = arguments.get(key)
         if isinstance(value, str):
