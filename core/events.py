@@ -209,7 +209,8 @@ class SubagentStarted(Event):
     """A delegated agent started (``agent_id`` is the subagent, ``parent_id`` who delegated).
 
     ``call_id`` is the parent's ``agent`` tool call; ``path`` the chain of agent names
-    (``coder › reviewer``); ``session_id`` the subagent's stored transcript, if any.
+    (``coder › reviewer``); ``subagent_session_id`` the subagent's stored transcript, if any
+    (``agentic-flow sessions show`` prints it).
     """
 
     type: Literal["subagent_started"] = "subagent_started"
@@ -219,7 +220,7 @@ class SubagentStarted(Event):
     model: str
     model_reason: str
     description: str = ""
-    session_id: str | None = None
+    subagent_session_id: str | None = None
     depth: int = 1
 
 

@@ -401,6 +401,14 @@ def _fit_local_model(
     return system, tools
 
 
+def _fit_subagent(
+    model_id: str, system: str | None, tools: dict[str, Any], max_tokens: int | None
+) -> tuple[str | None, dict[str, Any], list[str]]:
+    notes: list[str] = []
+    system, tools = _fit_local_model(model_id, system, tools, max_tokens, notes)
+    return system, tools, notes
+
+
 @dataclass(frozen=True)
 class ApprovalHints:
     """Hints for a person answering a permission request."""
@@ -517,6 +525,8 @@ class Runtime:
                 prepare_model=lambda model: prepare_model(model, on_notice),
                 route=_router(settings, catalog, store),
                 max_tokens=lambda model: opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model),
+                temperature=lambda model: _temperature(opts.temperature, settings.merged.temperature, model),
+                fit=_fit_subagent,
                 extra_tools=mcp.tools() if mcp is not None else {},
             )
             delegation = Delegation(context, allowed=tools.delegates, path=(name,))

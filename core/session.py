@@ -645,7 +645,7 @@ class AgentSession:
                     model=child.model_id,
                     model_reason=choice.reason,
                     description=args.description,
-                    session_id=child.session_id,
+                    subagent_session_id=child.session_id,
                     depth=child.lineage.depth,
                 ),
                 child.agent_id,

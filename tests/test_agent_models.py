@@ -172,3 +172,43 @@ def test_agent_rules():
         assert PermissionEngine(mode, workspace="/w").evaluate(request).outcome == "allow"
     engine = PermissionEngine("auto", RuleSet([parse_rule("agent", "deny")]), workspace="/w")
     assert engine.evaluate(request).outcome == "deny"
+
+
+async def test_a_subagent_on_the_embedded_model_gets_what_it_can_take(tmp_path):
+    """No tools and its own sampling for the embedded model, as for a main agent on it."""
+    from agentic_flow.core.agents.catalog import load_catalog
+    from agentic_flow.core.agents.delegation import Delegation, DelegationContext
+    from agentic_flow.core.config import load_settings
+    from agentic_flow.core.permissions import PermissionEngine, PolicyApprover
+    from agentic_flow.core.runtime import LOCAL_DEFAULT_MODEL, _fit_subagent, default_temperature, make_provider
+    from agentic_flow.core.session import AgentSession
+    from agentic_flow.core.tools.agent import AgentArgs
+    from agentic_flow.core.tools.registry import builtin_tools
+    from tests.subagent_script import write_agents
+
+    folder = write_agents(tmp_path / "agents")
+    settings = load_settings(tmp_path)
+
+    async def ready(model_id: str) -> None:  # the embedded server is not needed to make the child
+        return None
+
+    context = DelegationContext(
+        agents=load_catalog(folder, cwd=tmp_path), settings=settings,
+        # any server will do: the child is made, not run (the embedded one is not started)
+        open_provider=lambda model_id: make_provider("llamacpp:" + model_id.split(":", 1)[1], settings),
+        prepare_model=ready,
+        route=lambda task, agent: ("unused", ""), temperature=default_temperature, fit=_fit_subagent,
+    )
+    parent = AgentSession(
+        provider=make_provider("llamacpp:big", settings), model_id="llamacpp:big", workspace=tmp_path,
+        engine=PermissionEngine(workspace=tmp_path), approver=PolicyApprover(), tools=builtin_tools(),
+    )
+    delegation = Delegation(context, allowed=frozenset({"*"}), path=("lead",))
+    args = AgentArgs(description="d", prompt="p", subagent_type="tester", model=LOCAL_DEFAULT_MODEL)
+    child, choice = await delegation.open_child(parent, args, "c1")
+    assert child.model_id == LOCAL_DEFAULT_MODEL and child.tools == {}
+    assert any(note.startswith("tester: ") and "cannot use tools" in note for note in choice.notes)
+    assert child.temperature == default_temperature(LOCAL_DEFAULT_MODEL)
+    args = AgentArgs(description="d", prompt="p", subagent_type="tester")
+    other, _ = await delegation.open_child(parent, args, "c2")
+    assert sorted(other.tools) == ["edit", "read", "write"] and other.lineage.agent_id == "main.2"

@@ -539,7 +539,8 @@ def test_sessions_show_prints_the_tree_with_models_tokens_and_costs(llm_server, 
     lines = [json.loads(line) for line in out.splitlines()]
     assert {(x["agent_id"], x["parent_id"]) for x in lines} == {("main", None), ("main.1", "main")}
     started = next(x for x in lines if x["type"] == "subagent_started")
-    assert started["model"] == "openrouter:openai/gpt-4o-mini" and started["session_id"]
+    assert started["model"] == "openrouter:openai/gpt-4o-mini" and started["subagent_session_id"]
+    assert started["session_id"] == lines[0]["session_id"]  # every line: the run's own session
     session_id = err.strip().split("session ")[-1]
     assert "1 subagent" in err
 
@@ -551,7 +552,7 @@ def test_sessions_show_prints_the_tree_with_models_tokens_and_costs(llm_server, 
     assert "openrouter:anthropic/claude-sonnet-4.5" in lead_row and "30,000" in lead_row and "$0.1125" in lead_row
     rev_row = next(line for line in shown.splitlines() if "reviewer" in line)
     assert rev_row.startswith("└─ reviewer") and "openrouter:openai/gpt-4o-mini" in rev_row and "$0.0360" in rev_row
-    assert started["session_id"] in rev_row
+    assert started["subagent_session_id"] in rev_row
     total = next(line for line in shown.splitlines() if line.startswith("total"))
     assert "230,000" in total and "11,500" in total and "$0.1485" in total
 
@@ -563,7 +564,7 @@ def test_sessions_show_prints_the_tree_with_models_tokens_and_costs(llm_server, 
     assert main(["sessions"]) == 0
     listed = capsys.readouterr().out
     row = next(line for line in listed.splitlines() if line.startswith(session_id))
-    assert " 1 " in row and "$0.1485" in row and started["session_id"] not in listed  # children are not listed
+    assert " 1 " in row and "$0.1485" in row and started["subagent_session_id"] not in listed  # children are not listed
 
     assert main(["cost", "--from-history"]) == 0
     cost = capsys.readouterr().out

@@ -58,6 +58,9 @@ class DelegationContext:
         prepare_model: awaited before a model's first request (starts the local server).
         route: ``(task, agent) -> (model_id, reason)`` for ``auto``.
         max_tokens: ``model_id -> max_tokens`` for a subagent's requests.
+        temperature: ``model_id -> temperature`` (the run's, else the model's default).
+        fit: ``(model_id, system, tools, max_tokens) -> (system, tools, notes)``: what the
+            model can take (the embedded model: no tools, a trimmed prompt).
         extra_tools: MCP tools, for subagents that list them.
     """
 
@@ -67,6 +70,10 @@ class DelegationContext:
     prepare_model: Callable[[str], Awaitable[None]]
     route: Callable[[str, "Agent"], tuple[str, str]]
     max_tokens: Callable[[str], int | None] = lambda model_id: None
+    temperature: Callable[[str], float | None] = lambda model_id: None
+    fit: Callable[[str, str | None, dict[str, "Tool"], int | None], tuple[str | None, dict[str, "Tool"], list[str]]] = (
+        lambda model_id, system, tools, max_tokens: (system, tools, [])
+    )
     extra_tools: Mapping[str, "Tool"] = field(default_factory=dict)
 
     @property
@@ -180,6 +187,11 @@ class Delegation:
             delegation = Delegation(context, allowed=selection.delegates, path=path)
             if delegation.tool is not None:
                 tools[AGENT_TOOL] = delegation.tool
+        max_tokens = context.max_tokens(choice.model)
+        system, tools, fitted = context.fit(
+            choice.model, subagent_system_prompt(agent, parent.agent_path), tools, max_tokens
+        )
+        notes += [f"{agent.name}: {note}" for note in fitted]
         lineage = Lineage(
             agent_id=f"{parent.agent_id}.{len(parent.children) + 1}",
             parent_id=parent.agent_id,
@@ -194,10 +206,10 @@ class Delegation:
             approver=parent.approver,
             tools=tools,
             options=SessionOptions(
-                system=subagent_system_prompt(agent, parent.agent_path),
+                system=system,
                 agent_name=agent.name,
-                max_tokens=context.max_tokens(choice.model),
-                temperature=parent.temperature,
+                max_tokens=max_tokens,
+                temperature=context.temperature(choice.model),
                 max_turns=parent.max_turns,
             ),
             record=SessionRecord(
