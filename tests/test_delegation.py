@@ -607,3 +607,26 @@ async def test_bundled_lead_delegates_to_bundled_agents_with_their_aliases(llm_s
     assert tools["coder"].path == "lead › coder"
     lead_tools = [t["function"]["name"] for t in llm_server.requests[0].tools]
     assert "agent" in lead_tools and "bash" in lead_tools
+
+
+def test_run_prints_only_the_main_answer_on_stdout_and_subagents_on_stderr(llm_server, ws, capsys, monkeypatch):
+    monkeypatch.chdir(ws)
+
+    def handler(req):
+        agent = who(req)
+        if agent == "lead":
+            return Reply.text("Final answer.") if req.tool_results() else delegate(("c1", "reviewer", "review a.py"))
+        if req.tool_results():
+            return Reply.text("REVIEWER-WORDS")
+        return Reply.tool_calls([("r1", "read", {"path": "a.py"})])
+
+    llm_server.set_handler(handler)
+    code = main(["run", "--model", MODEL, "--agent", "lead", "--agents-dir", str(ws.parent / "agents"),
+                 "--base-url", llm_server.openai_url, "--task", "go"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out == "Final answer.\n"
+    lines = err.splitlines()
+    assert any(line.startswith("⇢ [lead › reviewer] reviewer task · llamacpp:model-b") for line in lines)
+    assert "  [lead › reviewer] → read(path='a.py')" in lines
+    assert any(line.startswith("⇠ [lead › reviewer] end_turn · 2 turns") for line in lines)
+    assert "1 subagent (counted in tokens and cost)" in lines[-1]
