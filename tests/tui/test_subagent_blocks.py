@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from agentic_flow.core.runtime import RunOptions
 from agentic_flow.tui.widgets.message import MessageView
@@ -186,6 +187,8 @@ def _delegating_app(tmp_path: Path) -> Any:
     tests = {"description": "test greet()", "prompt": "Add tests for greet", "subagent_type": "tester"}
     script = [
         ev.TextDelta(text="Two independent parts: review and tests, in parallel.\n"),
+        ev.ToolCallStarted(call_id="c1", name="agent"),
+        ev.ToolCallStarted(call_id="c2", name="agent", index=1),
         ev.ToolCallReady(call_id="c1", name="agent", arguments=review),
         ev.ToolCallReady(call_id="c2", name="agent", arguments=tests),
         ev.TurnEnded(stop_reason="tool_use"),
@@ -195,6 +198,7 @@ def _delegating_app(tmp_path: Path) -> Any:
         sub("main.2", ev.SubagentStarted(call_id="c2", agent="tester", path="coder › tester",
                                         model="anthropic:claude-sonnet-4-5", description="test greet()",
                                         model_reason="inherited: the parent's model")),
+        sub("main.1", ev.ToolCallStarted(call_id="r1", name="read")),
         sub("main.1", ev.ToolCallReady(call_id="r1", name="read", arguments={"path": "src/app.py"})),
         sub("main.1", ev.PermissionDecided(call_id="r1", tool="read", allowed=True, scope="mode", decided_by="mode:ask")),
         sub("main.1", ev.ToolResult(call_id="r1", name="read", content="def greet(name):\n    return 'Hello ' + name")),
@@ -221,5 +225,9 @@ def test_snapshot_two_subagents_one_expanded(snap_compare: Any, tmp_path: Path) 
         found["reviewer"].focus()
         await pilot.press("enter")
         await pilot.pause()
+        # the tool call titles (changed while the worker streamed) are laid out in full
+        # the tool call titles (changed while the worker streamed) laid out in full: "▶ " + label + padding
+        titles = [t for t in screen.transcript.query("CollapsibleTitle") if t.region.width]
+        await wait_for(pilot, lambda: all(t.region.width >= cell_len(str(t.label)) + 4 for t in titles), "titles")
 
     assert snap_compare(_delegating_app(tmp_path), terminal_size=(100, 34), run_before=run_before)
