@@ -60,6 +60,7 @@ from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 from agentic_flow.core.permissions import PermissionRequest
 from agentic_flow.core.permissions.audit import AuditEntry
 from agentic_flow.core.redact import redact, redact_obj
+from agentic_flow.core.streams import merge
 from agentic_flow.core.tools.agent import AgentArgs, AgentTool
 from agentic_flow.core.tools.base import ToolContext
 
@@ -528,7 +529,7 @@ class AgentSession:
                     yield event
 
         sources = [one_by_one(), *(self._delegate(call, by_wire[call.name], slots) for call in delegations)]
-        async for event in _merge(sources):
+        async for event in merge(sources):
             yield event
 
     async def _one_call(self, call: ToolCallReady, by_wire: dict[str, "Tool"], ctx: ToolContext) -> AsyncIterator[Event]:
@@ -651,12 +652,15 @@ class AgentSession:
                 child.agent_id,
                 self.agent_id,
             )
+            stream = child.send(args.prompt, clear_cancel=False)
             try:
-                async for event in child.send(args.prompt, clear_cancel=False):
+                async for event in stream:
                     yield event
             except (asyncio.CancelledError, GeneratorExit):
-                # Keep what the subagent produced: its transcript is stored, and its
-                # partial answer is this call's result in the parent's history.
+                # Keep what the subagent produced: its transcript is stored (closing its
+                # stream ends its turn now), and its partial answer is this call's result
+                # in the parent's history.
+                await stream.aclose()
                 content = _delegated_result(child, stopped=True)[0]
                 self._audit(call, tool.name, decision, f"stopped: {child.agent_path} was cancelled", time.perf_counter() - began)
                 self._append(ToolResultMessage(call_id=call.call_id, name=call.name, content=redact(content), is_error=True))
@@ -743,58 +747,6 @@ def _delegated_result(child: AgentSession, *, stopped: bool = False) -> tuple[st
         why = {"max_turns": "its turn limit", "max_tokens": "the token limit", "cut_off": "a cut-off stream"}[stop]
         return f"{text}\n\n(note: {child.agent_name} stopped at {why}; this may be incomplete)\n{stats}", False
     return f"{text}\n\n{stats}", False
-
-
-_DONE = object()
-
-
-async def _merge(sources: list[AsyncIterator[Event]]) -> AsyncIterator[Event]:
-    """The events of several sources as they come, each source in its own task.
-
-    A source goes on only once its event was taken by the consumer (as with one plain
-    generator), so a ``PermissionRequested`` is shown before the approver is asked, and
-    no source runs ahead of what the consumer can show. If the consumer stops
-    (cancelled, closed), every source is cancelled and awaited before this returns, so
-    each can record what it had done. An exception in a source is raised here.
-    """
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-
-    async def pump(source: AsyncIterator[Event]) -> None:
-        try:
-            async for event in source:
-                taken: asyncio.Future[None] = loop.create_future()
-                queue.put_nowait((event, taken))
-                await taken
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # handed to the consumer, which raises it
-            queue.put_nowait(_Failed(exc))
-        finally:
-            queue.put_nowait(_DONE)
-
-    tasks = [asyncio.create_task(pump(source)) for source in sources]
-    try:
-        running = len(tasks)
-        while running:
-            item = await queue.get()
-            if item is _DONE:
-                running -= 1
-            elif isinstance(item, _Failed):
-                raise item.exc
-            else:
-                event, taken = item
-                yield event
-                taken.set_result(None)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-@dataclass
-class _Failed:
-    exc: BaseException
 
 
 def _for_store(message: Message) -> Message:
