@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, cast
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Callable, cast
 
 from agentic_flow.core.errors import AgenticFlowError, StoreError
 from agentic_flow.core.events import (
@@ -306,7 +306,7 @@ class AgentSession:
             temperature=self.temperature,
         )
 
-    async def send(self, text: str, *, clear_cancel: bool = True) -> AsyncIterator[Event]:
+    async def send(self, text: str, *, clear_cancel: bool = True) -> AsyncGenerator[Event, None]:
         """Add a user message and run the loop until the model stops.
 
         A subagent's own events are marked with its ``agent_id`` / ``parent_id``; events
