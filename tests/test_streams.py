@@ -24,11 +24,15 @@ async def test_sources_interleave_and_wait_for_the_consumer():
             yield f"fast {i}"
 
     got = []
-    async for item in merge([slow(), fast()]):
-        got.append(item)
-        log.append(f"took {item}")
-        if item == "fast 2":
-            gate.set()
+
+    async def consume() -> None:
+        async for item in merge([slow(), fast()]):
+            got.append(item)
+            log.append(f"took {item}")
+            if item == "fast 2":
+                gate.set()
+
+    await asyncio.wait_for(consume(), 5)  # one source at a time would wait for the gate forever
     assert got == ["fast 0", "fast 1", "fast 2", "slow"]  # the slow source did not hold the fast one up
     # a source produces its next item only after the consumer took the previous one
     assert log.index("took fast 0") < log.index("fast 1 produced") < log.index("took fast 1")
@@ -48,9 +52,12 @@ async def test_a_failing_source_stops_the_others_and_raises():
         yield 2
         raise ValueError("boom")
 
-    with pytest.raises(ValueError, match="boom"):
+    async def consume() -> None:
         async for _ in merge([forever(), broken()]):
             pass
+
+    with pytest.raises(ValueError, match="boom"):
+        await asyncio.wait_for(consume(), 5)
     assert cancelled.is_set()
 
 
