@@ -212,3 +212,17 @@ async def test_a_subagent_on_the_embedded_model_gets_what_it_can_take(tmp_path):
     args = AgentArgs(description="d", prompt="p", subagent_type="tester")
     other, _ = await delegation.open_child(parent, args, "c2")
     assert sorted(other.tools) == ["edit", "read", "write"] and other.lineage.agent_id == "main.2"
+
+
+def test_agents_list_accepts_delegation_entries_and_flags_unknown_agents(tmp_path, capsys):
+    from agentic_flow.core.cli import main
+
+    folder = tmp_path / "my-agents"
+    folder.mkdir()
+    (folder / "boss.md").write_text("---\nname: boss\ndescription: x\ntools: read, agent(helper, ghost)\n---\nHi\n")
+    (folder / "helper.md").write_text("---\nname: helper\ndescription: y\ntools: read, Task\n---\nHi\n")
+    assert main(["agents", "list", "--agents-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    problems = out.split("problem(s)")[1] if "problem(s)" in out else ""
+    assert f"{folder / 'boss.md'}:4: warning: 'agent(helper, ghost)': no agent named ghost in the catalog" in problems
+    assert "Unknown tool" not in out and "helper.md" not in problems

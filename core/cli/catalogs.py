@@ -252,7 +252,7 @@ def agent_tool_problems(catalog: "AgentCatalog") -> "list[AgentProblem]":
     run is only known when a session starts them."""
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.agents.catalog import AgentProblem
-    from agentic_flow.core.tools.registry import tools_for_agent
+    from agentic_flow.core.tools.registry import ALL_AGENTS, tools_for_agent
 
     problems = []
     for agent in catalog:
@@ -260,7 +260,13 @@ def agent_tool_problems(catalog: "AgentCatalog") -> "list[AgentProblem]":
             if entry.startswith(("mcp:", "mcp__")) or entry.strip() == "*":
                 continue
             selected, warnings = tools_for_agent([entry])
-            if not selected:
+            if selected.delegates is not None:  # agent / agent(reviewer, tester): names agents
+                unknown = sorted(n for n in selected.delegates if n != ALL_AGENTS and n not in catalog)
+                if unknown:
+                    warnings.append(f"'{entry}': no agent named {', '.join(unknown)} in the catalog")
+                line = agent.key_lines.get("tools")
+                problems += [AgentProblem(agent.path, line, message, "warning") for message in warnings]
+            elif not selected:
                 line = agent.key_lines.get("tools")
                 for message in warnings or [f"Unknown tool '{entry}' ignored."]:
                     problems.append(AgentProblem(agent.path, line, message, "warning"))
