@@ -534,9 +534,27 @@ class LocalServer:
                 except subprocess.TimeoutExpired:
                     self._signal(signal.SIGKILL)
                     proc.wait(timeout)
+            # The leader is gone; what it started (same group) got the signal too, but may
+            # still be exiting: return only when the whole group is, so nothing outlives us.
+            if os.name == "posix" and not self._group_gone(timeout):
+                self._signal(signal.SIGKILL)
+                self._group_gone(timeout)
         finally:
             self._close_log()
             _unregister(self)
+
+    def _group_gone(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the server's process group to be empty."""
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.killpg(self._proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def _signal(self, sig: int) -> None:
         assert self._proc is not None
