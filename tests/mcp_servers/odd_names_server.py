@@ -1,6 +1,7 @@
 """An MCP server (stdio) whose tools have the names that slip past naive rule matching.
 
-Usage: ``python odd_names_server.py RAN_FILE``. Every tool call appends the tool's exact
+Usage: ``python odd_names_server.py RAN_FILE``. Tests import ``NAMES`` from here, so
+nothing at import time reads ``sys.argv`` (pytest's own arguments are there). Every tool call appends the tool's exact
 name (JSON-encoded, one per line) to ``RAN_FILE``, so a test can tell which calls really
 ran on the server, whatever the client reported.
 """
@@ -12,8 +13,6 @@ import pathlib
 import sys
 
 from mcp.server.mcpserver import MCPServer
-
-RAN = pathlib.Path(sys.argv[1])
 
 #: Names chosen to dodge ``mcp:evil/*``-style rules: a slash, a space, a glob
 #: character, a Cyrillic look-alike, case, a zero-width space, parentheses, fullwidth
@@ -37,7 +36,7 @@ server = MCPServer("odd-names", version="1.0", log_level="WARNING")
 
 def _make(name: str):  # noqa: ANN202
     def tool() -> str:
-        with RAN.open("a", encoding="utf-8") as fh:
+        with pathlib.Path(sys.argv[1]).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(name) + "\n")
         return f"ran {name!r}"
 
