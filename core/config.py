@@ -37,6 +37,7 @@ __all__ = [
     "RouterPolicy",
     "SandboxSettings",
     "TrustSettings",
+    "ContextSettings",
     "Settings",
     "LoadedSettings",
     "load_settings",
@@ -152,6 +153,19 @@ class SandboxSettings(_Strict):
     """Key variables commands still get (``GITHUB_TOKEN``); all other keys are withheld."""
 
 
+class ContextSettings(_Strict):
+    """The model's context window in long sessions (see ``core.context.compaction``)."""
+
+    auto_compact: bool = True
+    """Summarise older turns on its own before the window fills up."""
+    compact_at: float = Field(default=0.8, ge=0.2, le=1.0)
+    """Share of the window at which compaction starts."""
+    keep_turns: int = Field(default=2, ge=0, le=100)
+    """Recent prompts (with everything after them) kept as they were."""
+    compact_model: str | None = None
+    """``provider:model`` that writes the summaries (default: the session's model)."""
+
+
 class Settings(_Strict):
     default_model: str | None = None
     """Model used when ``--model`` is not given (``provider:model``)."""
@@ -172,6 +186,7 @@ class Settings(_Strict):
     router: RouterPolicy = Field(default_factory=RouterPolicy)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     model_aliases: dict[str, str] = Field(default_factory=dict)
     """Model names agent files and ``agent`` calls may use (``haiku: openrouter:...``);
     they override the built-in ``haiku`` / ``sonnet`` / ``opus`` (see ``core.agents.models``)."""
@@ -341,8 +356,8 @@ def _merge(user: Settings, project: Settings) -> Settings:
                 perms[list_name] = list(perms.get(list_name, [])) + list(value.get(list_name, []))
             if value.get("mode"):
                 perms["mode"] = value["mode"]
-        elif key == "router":
-            merged.setdefault("router", {}).update(value)
+        elif key in ("router", "context"):
+            merged.setdefault(key, {}).update(value)
         elif key == "sandbox":
             continue  # a repository cannot widen its own sandbox: user config only
         elif key == "trust":

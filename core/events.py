@@ -35,6 +35,7 @@ __all__ = [
     "MAIN_AGENT_ID",
     "AGENT_PATH_SEPARATOR",
     "as_agent",
+    "ContextCompacted",
     "StopReason",
     "AnyEvent",
     "event_to_json",
@@ -250,6 +251,26 @@ class SubagentFinished(Event):
     error: str | None = None
 
 
+class ContextCompacted(Event):
+    """Older turns were replaced by a summary to make room in the model's context.
+
+    ``trigger`` is ``auto`` (the window was filling up), ``manual`` (``/compact``) or
+    ``overflow`` (the provider refused the request as too long; it is retried once).
+    """
+
+    type: Literal["context_compacted"] = "context_compacted"
+    trigger: Literal["auto", "manual", "overflow"]
+    summarised: int
+    """Messages replaced by the summary."""
+    kept: int
+    """Recent messages kept as they were."""
+    tokens_before: int
+    tokens_after: int
+    model: str
+    """The model that wrote the summary."""
+    summary: str
+
+
 AnyEvent = Annotated[
     Union[
         MessageStarted,
@@ -269,6 +290,7 @@ AnyEvent = Annotated[
         SubagentStarted,
         SubagentUpdated,
         SubagentFinished,
+        ContextCompacted,
     ],
     Field(discriminator="type"),
 ]

@@ -23,7 +23,10 @@ from agentic_flow.core.agents.catalog import load_catalog
 from agentic_flow.core.agents.delegation import Delegation, DelegationContext
 from agentic_flow.core.agents.models import AUTO, DEFAULT_MODEL_ALIASES, agent_model
 from agentic_flow.core.config import LoadedSettings, Settings, load_settings
-from agentic_flow.core.errors import UnknownModel
+from agentic_flow.core.context.checkpoints import UNTRACKED_NOTE, Checkpoints, RestoreResult, TurnMark
+from agentic_flow.core.context.compaction import CompactionPolicy, Compactor, ContextUsage
+from agentic_flow.core.context.mentions import MentionResult, attach_mentions, workspace_files
+from agentic_flow.core.errors import AgenticFlowError, ConfigError, UnknownModel
 from agentic_flow.core.events import Event
 from agentic_flow.core.http import HttpClient, Timeouts
 from agentic_flow.core.keys import save_api_key, set_session_key
@@ -34,6 +37,8 @@ from agentic_flow.core.mcp.config import McpServerConfig, McpServerEntry, load_m
 from agentic_flow.core.mcp.trust import McpTrustRequest, assess, forbidden_variables, startable
 from agentic_flow.core.models.catalog import ModelCatalog
 from agentic_flow.core.models.discover import Discovery, discover_models
+from agentic_flow.core.models.fit import model_fit
+from agentic_flow.core.models.tokens import count_tokens
 from agentic_flow.core.permissions import (
     PermissionEngine,
     PermissionRequest,
@@ -68,6 +73,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ApprovalHints",
     "McpTrustRequest",
+    "RestoreResult",
+    "TurnMark",
+    "UNTRACKED_NOTE",
     "RunOptions",
     "Runtime",
     "TrustPrompt",
@@ -75,6 +83,7 @@ __all__ = [
     "CLAUDE_MODEL_ALIASES",
     "LOCAL_DEFAULT_MODEL",
     "choose_model",
+    "context_window",
     "make_provider",
     "prepare_model",
     "default_max_tokens",
@@ -409,6 +418,72 @@ def _fit_subagent(
     return system, tools, notes
 
 
+def context_window(model_id: str, catalog: "ModelCatalog") -> int | None:
+    """The model's context window in tokens (None: unknown)."""
+    try:
+        provider, model = split_model_id(model_id)
+    except ValueError:
+        return None
+    if provider == LOCAL_PROVIDER:
+        try:
+            return get_local_model(model).context
+        except (AgenticFlowError, KeyError, ValueError):
+            return None
+    info = catalog.get(model_id)
+    return info.context if info is not None else None
+
+
+def _check_model_fit(
+    model_id: str, catalog: "ModelCatalog", agent_name: str | None, system: str | None, tools: dict[str, Any],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Warn when the model cannot use the agent's tools (they are then not offered) or its
+    context is too small for the agent's prompt (see ``core.models.fit``)."""
+    if split_model_id(model_id)[0] == LOCAL_PROVIDER:
+        return tools  # _fit_local_model said it already
+    info = catalog.get(model_id)
+    if info is None:
+        return tools
+    fit = model_fit(
+        model_id,
+        tools=info.tools,
+        context=info.context,
+        agent=agent_name,
+        agent_tools=len(tools),
+        prompt_tokens=count_tokens(system) if system and info.context else None,
+    )
+    warnings.extend(fit.warnings)
+    return {} if fit.drop_tools else tools
+
+
+def _compactor(settings: LoadedSettings, http: HttpClient, warnings: list[str]) -> Compactor:
+    ctx = settings.merged.context
+    policy = CompactionPolicy(auto=ctx.auto_compact, threshold=ctx.compact_at, keep_turns=ctx.keep_turns, model=ctx.compact_model)
+    if not ctx.compact_model:
+        return Compactor(policy)
+    try:
+        provider = make_provider(ctx.compact_model, settings, http=http)
+    except (AgenticFlowError, ValueError) as exc:
+        warnings.append(f"context.compact_model {ctx.compact_model}: {exc}; summaries use the session's model")
+        return Compactor(policy)
+    return Compactor(policy, summary_provider=provider, summary_model=ctx.compact_model)
+
+
+def _settings_files(settings: LoadedSettings, workspace: Path) -> tuple[Path, ...]:
+    claude = workspace / ".claude"
+    return (settings.user_file, settings.project_file, claude / "settings.json", claude / "settings.local.json")
+
+
+def _mtimes(paths: tuple[Path, ...]) -> tuple[float | None, ...]:
+    out: list[float | None] = []
+    for path in paths:
+        try:
+            out.append(path.stat().st_mtime_ns)
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ApprovalHints:
     """Hints for a person answering a permission request."""
@@ -438,6 +513,8 @@ class Runtime:
     max_tokens_choice: int | None = None
     sandbox: Sandbox | None = None
     temperature_choice: float | None = None
+    options: RunOptions = field(default_factory=RunOptions)
+    _settings_mtimes: tuple[float | None, ...] = ()
 
     @classmethod
     async def open(
@@ -453,10 +530,13 @@ class Runtime:
         workspace = Path(opts.workspace or ".").resolve()
         settings = load_settings(workspace)
         agents = load_catalog(Path(opts.agents_dir) if opts.agents_dir else None, cwd=workspace)
+        store = Store()
+        resumed = store.get_session(opts.resume) if opts.resume else None
+        if resumed is not None:  # continue on the session's own agent and model unless told otherwise
+            opts = replace(opts, agent=opts.agent or resumed.agent or None, model=opts.model or resumed.model or None)
         agent_name = opts.agent or settings.merged.default_agent or "coder"
         agent = agents.get(agent_name)
         catalog = ModelCatalog.load(settings=settings.merged)
-        store = Store()
         if opts.model == AUTO or (opts.model is None and agent is not None and agent.model == AUTO):
 
             decision = choose_auto(
@@ -467,6 +547,8 @@ class Runtime:
             model_id, reason = decision.model_id, decision.reason
         else:
             model_id, reason = choose_model(opts.model, agent, settings)
+            if resumed is not None and opts.model == resumed.model:
+                reason = f"session {resumed.id}'s model"
         http = HttpClient()
         warnings: list[str] = []
         if catalog.get(model_id) is None and split_model_id(model_id)[0] != LOCAL_PROVIDER:
@@ -506,12 +588,15 @@ class Runtime:
             system = opts.system if opts.system is not None else (agent.prompt if agent else None)
             max_tokens = opts.max_tokens or settings.merged.max_tokens or default_max_tokens(model_id)
             system, tools = _fit_local_model(model_id, system, tools, max_tokens, warnings)
+            tools = _check_model_fit(model_id, catalog, agent.name if agent else agent_name, system, tools, warnings)
+            compactor = _compactor(settings, http, warnings)
             messages = None
             session_id = None
-            if opts.resume:
-                row = store.get_session(opts.resume)
-                session_id = row.id
-                messages = store.load_messages(row.id)
+            history_start = 0
+            if resumed is not None:
+                session_id = resumed.id
+                history_start = store.history_start(resumed.id)
+                messages = store.load_messages(resumed.id, start=history_start)
         except BaseException:
             await stack.aclose()  # MCP servers already started must not outlive a failed open
             raise
@@ -555,6 +640,13 @@ class Runtime:
         )
         if opts.resume and session_id:
             store.update_session(session_id, model=model_id)
+        session.history_start = history_start
+        session.context_window = context_window(model_id, catalog)
+        session.compactor = compactor
+        checkpoints = Checkpoints(workspace, store, lambda: session.session_id)
+        if messages:
+            checkpoints.load(session.messages, history_start, session.is_prompt)
+        session.checkpoints = checkpoints
         return cls(
             session=session,
             settings=settings,
@@ -569,6 +661,8 @@ class Runtime:
             max_tokens_choice=opts.max_tokens or settings.merged.max_tokens,
             sandbox=sandbox,
             temperature_choice=opts.temperature if opts.temperature is not None else settings.merged.temperature,
+            options=opts,
+            _settings_mtimes=_mtimes(_settings_files(settings, workspace)),
         )
 
     # -- the facade the workbench talks to (it never reaches into the session or engine) --
@@ -652,12 +746,170 @@ class Runtime:
         set_session_key(provider, key)  # also now, whatever a project file says about the provider
         return path
 
-    def switch_model(self, model_id: str, base_url: str | None = None) -> None:
-        """Use ``model_id`` from the next turn on (await :func:`prepare_model` first for local)."""
+    def switch_model(self, model_id: str, base_url: str | None = None) -> list[str]:
+        """Use ``model_id`` from the next turn on (await :func:`prepare_model` first for local).
+
+        Returns warnings about the new model (no tools, a context too small for the prompt).
+        """
         provider = make_provider(model_id, self.settings, base_url=base_url, http=self._http)
         self.session.switch_model(provider, model_id)
         self.session.max_tokens = self.max_tokens_choice or default_max_tokens(model_id)
         self.session.temperature = _temperature(self.temperature_choice, None, model_id)
+        self.session.context_window = context_window(model_id, self.catalog)
+        warnings: list[str] = []
+        full = self._agent_tools()
+        tools = _check_model_fit(model_id, self.catalog, self.agent_name, self.session.system, full, warnings)
+        self.session.tools = tools
+        return warnings
+
+    def _agent_tools(self) -> dict[str, Any]:
+        if self.options.no_tools:
+            return {}
+        extra = self.mcp.tools() if self.mcp is not None else {}
+        tools, _ = tools_for_agent(self.agent.tools if self.agent else None, extra)
+        return tools
+
+    # -- long sessions: context, compaction, checkpoints, mentions (see core.context) --
+    def context_usage(self) -> ContextUsage:
+        """How full the model's context is: used / window tokens (estimated)."""
+        return self.session.context_usage()
+
+    def compact(self, instructions: str | None = None) -> AsyncIterator[Event]:
+        """Summarise the older turns now (``/compact``); events as ``send`` yields them."""
+        return self.session.compact("manual", instructions)
+
+    @property
+    def compactions(self) -> int:
+        return self.session.compactor.count if self.session.compactor is not None else 0
+
+    def turns(self) -> list[TurnMark]:
+        """The prompts of the live conversation, oldest first, with the files each changed."""
+        return list(self.session.checkpoints.marks) if self.session.checkpoints is not None else []
+
+    def undo(self) -> tuple[TurnMark, RestoreResult] | None:
+        """Restore the files the last turn that changed any changed (``/undo``); the model is
+        told before the next prompt. None when no turn changed files."""
+        checkpoints = self.session.checkpoints
+        mark = checkpoints.last_with_files() if checkpoints is not None else None
+        if checkpoints is None or mark is None:
+            return None
+        result = checkpoints.restore_code(mark)
+        if result.changed:
+            self.session.pending_note = (
+                "[Note from the workbench: the user undid the file changes of the turn that began with "
+                f"\"{mark.title}\" ({', '.join(result.changed)} restored to their state before it). "
+                "Read them again before relying on their contents.]"
+            )
+        return mark, result
+
+    def rewind(self, number: int, *, code: bool, conversation: bool) -> RestoreResult:
+        """Go back to before turn ``number`` (``/rewind``): restore the files the file tools
+        changed since (``code``), forget the turn and everything after it (``conversation``)."""
+        checkpoints = self.session.checkpoints
+        if checkpoints is None:
+            raise AgenticFlowError("This session keeps no checkpoints.")
+        mark = checkpoints.find(number)
+        result = checkpoints.restore_code(mark) if code else RestoreResult()
+        if conversation:
+            self.session.rewind_conversation(mark)
+        elif code and result.changed:
+            self.session.pending_note = (
+                f"[Note from the workbench: the user restored {', '.join(result.changed)} to their state before "
+                f"the turn that began with \"{mark.title}\". Read them again before relying on their contents.]"
+            )
+        return result
+
+    async def attach_mentions(self, text: str) -> MentionResult:
+        """``@path`` mentions in ``text`` read through the permission engine and appended."""
+        session = self.session
+        return await attach_mentions(
+            text,
+            session.workspace,
+            session.engine,
+            session.approver,
+            audit=session.audit,
+            session_id=session.session_id,
+            agent=session.agent_name,
+            model=session.model_id,
+        )
+
+    def workspace_files(self, limit: int = 20_000) -> list[str]:
+        """Files ``@`` completion offers (deny rules' hidden files left out)."""
+        engine = self.session.engine
+        return workspace_files(self.session.workspace, lambda rel: engine.path_denied("read", rel) is not None, limit)
+
+    def switch_agent(self, name: str) -> list[str]:
+        """Talk to agent ``name`` from the next turn on: its prompt and its tools; the
+        conversation is kept. Returns warnings (unknown tools, model fit)."""
+        agent = self.agents.get(name)
+        warnings: list[str] = []
+        extra = self.mcp.tools() if self.mcp is not None else {}
+        tools, tool_warnings = tools_for_agent(agent.tools, extra) if not self.options.no_tools else ({}, [])
+        warnings.extend(tool_warnings)
+        system = self.options.system if self.options.system is not None else agent.prompt
+        max_tokens = self.session.max_tokens
+        system, tools = _fit_local_model(self.model_id, system, tools, max_tokens, warnings)
+        tools = _check_model_fit(self.model_id, self.catalog, agent.name, system, tools, warnings)
+        self.agent = agent
+        session = self.session
+        session.system, session.tools, session.agent_name = system, tools, agent.name
+        if session.store is not None and session.session_id:
+            session.store.update_session(session.session_id, agent=agent.name)
+        return warnings
+
+    def new_conversation(self) -> str | None:
+        """Start over (``/clear``): a new stored session with the same agent, model and
+        settings; the current one stays in the store (``/resume`` finds it)."""
+        session = self.session
+        session.discard_if_empty()
+        session.messages = []
+        session.totals = type(session.totals)()
+        session.history_start = session.context_tokens = session.context_mark = 0
+        session.pending_note = None
+        session.resumed = False
+        if session.store is not None:
+            session.session_id = session.store.create_session(
+                agent=session.agent_name or "", model=session.model_id, workspace=str(session.workspace)
+            )
+        session.checkpoints = Checkpoints(session.workspace, session.store, lambda: session.session_id)
+        if session.compactor is not None:
+            session.compactor.count = 0
+        return session.session_id
+
+    def refresh_settings(self) -> list[str]:
+        """Read the settings files again if one changed since the session opened (or since
+        the last call): permission rules, sampling, turn limit and compaction take effect at
+        once; returns notices saying what was reloaded (empty: nothing changed)."""
+        workspace = self.session.workspace
+        files = _settings_files(self.settings, workspace)
+        mtimes = _mtimes(files)
+        if mtimes == self._settings_mtimes:
+            return []
+        self._settings_mtimes = mtimes
+        changed = [str(p) for p, m in zip(files, mtimes) if m is not None]
+        try:
+            settings = load_settings(workspace)
+            engine, warnings = PermissionEngine.from_settings(
+                workspace, None, user_settings=settings.user_file, project_settings=settings.project_file
+            )
+        except ConfigError as exc:
+            return [f"Settings changed but cannot be read, the old ones stay in force: {exc}"]
+        old = self.session.engine
+        old.rules = engine.rules
+        old.repo_rules_trusted = old.repo_rules_trusted or engine.repo_rules_trusted
+        self.settings = settings
+        merged = settings.merged
+        opts = self.options
+        self.max_tokens_choice = opts.max_tokens or merged.max_tokens
+        self.temperature_choice = opts.temperature if opts.temperature is not None else merged.temperature
+        self.session.max_tokens = self.max_tokens_choice or default_max_tokens(self.model_id)
+        self.session.temperature = _temperature(self.temperature_choice, None, self.model_id)
+        self.session.max_turns = opts.max_turns or merged.max_turns or DEFAULT_MAX_TURNS
+        self.session.compactor = _compactor(settings, self._http, warnings)
+        rules = len(engine.rules.rules)
+        return [f"Settings reloaded ({rules} permission rule(s)); the mode stays {self.mode}. Read: "
+                + ", ".join(changed)] + warnings
 
     async def aclose(self) -> None:
+        self.session.discard_if_empty()
         await self._stack.aclose()

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Callable, cast
 
+from agentic_flow.core.context.long_session import LongSession
 from agentic_flow.core.errors import AgenticFlowError, StoreError
 from agentic_flow.core.events import (
+    ContextCompacted,
     AGENT_PATH_SEPARATOR,
     MAIN_AGENT_ID,
     Event,
@@ -186,7 +188,7 @@ class SessionRecord:
     latency_source: "LatencySource" = "session"
 
 
-class AgentSession:
+class AgentSession(LongSession):
     """A conversation with one agent, its tools and its permission engine.
 
     Args:
@@ -247,6 +249,7 @@ class AgentSession:
         self.last_stop = ""
         self.last_error: str | None = None
         self.session_id = record.session_id
+        self._init_long_session(resumed=record.session_id is not None)  # see core.context.long_session
         if self.store is not None and self.session_id is None:
             self.session_id = self.store.create_session(
                 agent=self.agent_name or "",
@@ -324,8 +327,11 @@ class AgentSession:
             yield as_agent(event, agent_id, parent_id) if event.agent_id == MAIN_AGENT_ID else event
 
     async def _loop(self, text: str) -> AsyncIterator[Event]:
+        text = self._prompt_text(text)
         self._append(UserMessage(content=text))
+        self._turn_started(text)
         turns = 0
+        retried = False
         while True:
             if turns >= self.max_turns:
                 yield Notice(
@@ -337,9 +343,15 @@ class AgentSession:
                 yield TurnEnded(stop_reason="max_turns", model=None)
                 return
             turns += 1
+            async for event in self._make_room():  # compaction before the window fills
+                yield event
             ended: TurnEnded | None = None
             ready: list[ToolCallReady] = []
+            overflow: list[Event] = []  # a "too long" refusal, held while it may be retried
             async for event in self._one_turn():
+                if overflow or (isinstance(event, ProviderFailed) and not retried and self._overflowed(event)):
+                    overflow.append(event)
+                    continue
                 if isinstance(event, ToolCallReady):
                     ready.append(event)
                 elif isinstance(event, TurnEnded):
@@ -348,6 +360,27 @@ class AgentSession:
                 elif isinstance(event, ProviderFailed):
                     self.last_error = event.message
                 yield event
+            if overflow:  # compact and retry once; else show the refusal after all
+                retried = True
+                compacted = False
+                yield Notice(
+                    message=f"The request was too long for {self.model_id}: compacting the conversation "
+                    "and retrying once.",
+                    level="warning",
+                )
+                async for event in self.compact("overflow"):
+                    compacted = compacted or isinstance(event, ContextCompacted)
+                    yield event
+                if compacted:
+                    turns -= 1
+                    continue
+                for event in overflow:
+                    if isinstance(event, TurnEnded):
+                        self.last_stop = event.stop_reason
+                    elif isinstance(event, ProviderFailed):
+                        self.last_error = event.message
+                    yield event
+                return
             if self.parent_id is not None:  # the parent shows a subagent's running figures
                 total = self.all_totals()
                 yield SubagentUpdated(
@@ -438,6 +471,7 @@ class AgentSession:
             stats.cost = self.pricing(self.model_id, stats.input_tokens, stats.output_tokens)
         else:
             stats.cost = None
+        self._context_taken(stats.input_tokens, stats.output_tokens)
         self.totals.add(stats)
         if self.store is not None and self.session_id:
             try:
@@ -553,6 +587,8 @@ class AgentSession:
         if not allowed:
             return
         decision = allowed[0]
+        if self.checkpoints is not None:  # keep the file's pre-image (see core.context.checkpoints)
+            self.checkpoints.before_tool(tool.kind, call.arguments)
         began = time.perf_counter()
         try:
             output = await tool.run(call.arguments, ctx)
@@ -634,6 +670,8 @@ class AgentSession:
             async for event in self._result(call, tool.name, f"delegation refused: {exc.message}", True):
                 yield event
             return
+        if self.checkpoints is not None:  # a subagent's file changes count in this turn
+            child.checkpoints = self.checkpoints.for_subagent()
         for note in choice.notes:
             yield Notice(message=note, level="warning")
         async with slots:
@@ -716,6 +754,11 @@ class AgentSession:
         self.messages.append(message)
         if self.store is not None and self.session_id:
             self.store.append_message(self.session_id, _for_store(message))
+
+    def _persist(self, message: Message) -> int:
+        """Store one message (secrets masked) without adding it to the live history."""
+        assert self.store is not None and self.session_id is not None
+        return self.store.append_message(self.session_id, _for_store(message))
 
 
 def _stats(child: AgentSession) -> str:

@@ -805,7 +805,7 @@ class _MessageRenderer:
         if c.tool_calls:
             if flavor == "ollama":  # whole calls, all in one chunk
                 calls = [
-                    {"id": tc.id, "index": i, "type": "function",
+                    {**({"id": tc.id} if tc.id else {}), "index": i, "type": "function",
                      "function": {"name": tc.name, "arguments": tc.arguments_json}}
                     for i, tc in enumerate(c.tool_calls)
                 ]
@@ -814,7 +814,8 @@ class _MessageRenderer:
                 for i, piece in self._arg_sequence():
                     tc = c.tool_calls[i]
                     if piece is None:  # header: id + name
-                        d = {**role, "tool_calls": [{"index": i, "id": tc.id, "type": "function",
+                        # An empty id is left out, as some servers do.
+                        d = {**role, "tool_calls": [{"index": i, **({"id": tc.id} if tc.id else {}), "type": "function",
                                                      "function": {"name": tc.name, "arguments": ""}}]}
                     else:
                         d = {**role, "tool_calls": [{"index": i, "function": {"arguments": piece}}]}

@@ -288,8 +288,17 @@ async def test_failed_open_stops_mcp_servers_it_started(llm_server, tmp_path):
     (tmp_path / ".mcp.json").write_text(
         json.dumps({"mcpServers": {"crashy": {"command": sys.executable, "args": [str(server), "--pid-file", str(pid_file)]}}})
     )
-    with pytest.raises(StoreError):  # the resume fails after the MCP server started
-        await Runtime.open(opts(llm_server, tmp_path, resume="no-such-session", trust_mcp=("crashy",)))
+    # A stored session whose messages cannot be read: the resume fails after the MCP
+    # server started (an unknown id fails before anything starts).
+    with Store() as store:
+        broken = store.create_session("coder", "llamacpp:test-model", tmp_path)
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO messages (session_id, seq, role, json, created_at) VALUES (?, 0, 'user', '{}', 'x')",
+                (broken,),
+            )
+    with pytest.raises(StoreError):
+        await Runtime.open(opts(llm_server, tmp_path, resume=broken, trust_mcp=("crashy",)))
     pid = int(pid_file.read_text())  # it did start: open got as far as the resume
 
     def alive() -> bool:

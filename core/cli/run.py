@@ -356,7 +356,8 @@ def _summary(session, reported: str | None, stop: str, total: float) -> None:  #
     if subagents:
         parts.insert(3, f"{subagents} subagent{'s' if subagents != 1 else ''} (counted in tokens and cost)")
     if session.session_id:
-        parts.append(f"session {session.session_id}")
+        answered = any(getattr(m, "role", "") == "assistant" for m in session.messages)
+        parts.append(f"session {session.session_id}" if answered or session.resumed else "session not kept (nothing answered)")
     print("── " + " · ".join(parts), file=sys.stderr, flush=True)
 
 

@@ -10,6 +10,7 @@ and errors sent inside a 200 stream.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import orjson
@@ -206,7 +207,9 @@ class OpenAIProvider(Provider):
             call_id, name = text_or_none(delta.get("id")), text_or_none(fn.get("name"))
             call = calls.get(index)
             if call is None:
-                call = _Call(call_id or f"call_{index}", name or "")
+                # Some servers send no id: make one that no other turn of the session has,
+                # or a later call would be taken for an earlier one (and its result).
+                call = _Call(call_id or f"call_{secrets.token_hex(6)}_{index}", name or "")
                 calls[index] = call
             elif call_id and not call.announced:
                 call.id = call_id

@@ -46,6 +46,7 @@ __all__ = [
     "SessionRow",
     "Store",
     "map_sqlite_error",
+    "new_session_id",
     "percentile",
 ]
 
@@ -236,6 +237,11 @@ def _stats(samples: Sequence[tuple[float | None, float | None]]) -> LatencyStats
     )
 
 
+def new_session_id() -> str:
+    """A fresh session id (12 hex characters)."""
+    return uuid.uuid4().hex[:12]
+
+
 def _title_from(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= TITLE_MAX else flat[: TITLE_MAX - 1].rstrip() + "…"
@@ -404,13 +410,20 @@ class Store:
     # -- sessions ---------------------------------------------------------------
 
     def create_session(
-        self, agent: str | None, model: str | None, workspace: str | Path | None, *, parent_id: str | None = None
+        self,
+        agent: str | None,
+        model: str | None,
+        workspace: str | Path | None,
+        *,
+        parent_id: str | None = None,
+        session_id: str | None = None,
     ) -> str:
-        """Create a session and return its id (12 hex characters).
+        """Create a session and return its id (12 hex characters, or ``session_id``: an id
+        chosen beforehand, e.g. by a test that shows it).
 
         ``parent_id``: the session that delegated to this one (a subagent's transcript).
         """
-        session_id = uuid.uuid4().hex[:12]
+        session_id = session_id or new_session_id()
         now = now_iso()
         with self.transaction() as conn:
             conn.execute(
@@ -456,12 +469,20 @@ class Store:
             raise SessionNotFound(f"Session '{session_id}' no longer exists.")
         return _session_row(row)
 
-    def list_sessions(self, limit: int = 50, *, include_subagents: bool = False) -> list[SessionRow]:
-        """Most recently updated first; subagents' sessions only when asked for."""
-        where = "" if include_subagents else " WHERE s.parent_id IS NULL"
+    def list_sessions(
+        self, limit: int = 50, *, include_subagents: bool = False, workspace: str | Path | None = None
+    ) -> list[SessionRow]:
+        """Most recently updated first; subagents' sessions only when asked for, only
+        those of ``workspace`` when given."""
+        conditions: list[str] = [] if include_subagents else ["s.parent_id IS NULL"]
+        params: list[Any] = []
+        if workspace is not None:
+            conditions.append("s.workspace = ?")
+            params.append(str(workspace))
+        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
         with self.read() as conn:
             rows = conn.execute(
-                _SESSION_SELECT + where + " ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?", (limit,)
+                _SESSION_SELECT + where + " ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?", (*params, limit)
             ).fetchall()
         return [_session_row(r) for r in rows]
 
@@ -507,6 +528,22 @@ class Store:
                 list(session_ids),
             ).fetchall()
         return {r[0]: (int(r[1]), _usage(r, 2)) for r in rows}
+
+    def delete_session(self, id_or_prefix: str) -> str:
+        """Delete a session with its messages, turns, compactions, checkpoints and its
+        subagents' sessions; returns its id. Audit rows stay: the audit log is append-only."""
+        session_id = self.resolve_session_id(id_or_prefix)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        return session_id
+
+    def history_start(self, session_id: str) -> int:
+        """``seq`` of the first message of the live conversation (after compactions)."""
+        with self.read() as conn:
+            row = conn.execute("SELECT history_start FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(f"No session '{session_id}'.")
+        return int(row[0])
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Change some of agent, model, workspace, title, status; bumps ``updated_at``."""
@@ -555,13 +592,14 @@ class Store:
                 conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         return int(seq)
 
-    def load_messages(self, session_id: str) -> list[Message]:
-        """The session's messages in order, as the neutral pydantic models."""
+    def load_messages(self, session_id: str, *, start: int = 0) -> list[Message]:
+        """The session's messages in order (those from ``seq`` ``start`` on), as the
+        neutral pydantic models."""
         with self.read() as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
                 raise SessionNotFound(f"No session '{session_id}'.")
             bodies = [r[0] for r in conn.execute(
-                "SELECT json FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+                "SELECT json FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq", (session_id, start)
             )]
         try:
             return messages_from_json("[" + ",".join(bodies) + "]")
@@ -570,6 +608,45 @@ class Store:
                 f"The stored messages of session '{session_id}' cannot be read ({exc.error_count()} "
                 "error(s)); the database may have been edited by hand or by a newer version."
             ) from exc
+
+    def truncate_messages(self, session_id: str, from_seq: int) -> int:
+        """Delete the session's messages from ``seq`` ``from_seq`` on (a rewound
+        conversation); returns how many were deleted."""
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM messages WHERE session_id = ? AND seq >= ?", (session_id, from_seq))
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now_iso(), session_id))
+        return int(cur.rowcount)
+
+    def record_compaction(
+        self,
+        session_id: str,
+        *,
+        history_start: int,
+        trigger: str,
+        summarised: int,
+        kept: int,
+        tokens_before: int | None,
+        tokens_after: int | None,
+        model: str | None,
+        summary: str,
+    ) -> None:
+        """Record a compaction; the live history now starts at ``seq`` ``history_start``."""
+        now = now_iso()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE sessions SET history_start = ?, updated_at = ? WHERE id = ?", (history_start, now, session_id)
+            )
+            if cur.rowcount == 0:
+                raise SessionNotFound(f"No session '{session_id}' to compact.")
+            conn.execute(
+                "INSERT INTO compactions (session_id, created_at, history_start, summarised, kept, tokens_before, "
+                "tokens_after, model, trigger, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, now, history_start, summarised, kept, tokens_before, tokens_after, model, trigger, summary),
+            )
+
+    def compaction_count(self, session_id: str) -> int:
+        with self.read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM compactions WHERE session_id = ?", (session_id,)).fetchone()[0])
 
     # -- usage ------------------------------------------------------------------
 

@@ -167,8 +167,60 @@ def m005_subagent_sessions(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX sessions_parent ON sessions(parent_id)")
 
 
+def m006_session_history(conn: sqlite3.Connection) -> None:
+    """Where a session's live history starts, its compactions, and per-turn checkpoints.
+
+    ``history_start`` is the ``seq`` of the first message of the conversation the model
+    sees: a compaction appends the summary and the kept messages after everything said
+    so far and moves it there, so the full transcript stays in ``messages`` while a
+    resumed session continues from the compacted one. ``checkpoint_files`` keeps the
+    pre-image of every file the file tools changed in a turn (read and written by
+    ``core.context.checkpoints``).
+    """
+    for statement in (
+        "ALTER TABLE sessions ADD COLUMN history_start INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE compactions (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            history_start INTEGER NOT NULL,
+            summarised INTEGER NOT NULL,
+            kept INTEGER NOT NULL,
+            tokens_before INTEGER,
+            tokens_after INTEGER,
+            model TEXT,
+            trigger TEXT NOT NULL,
+            summary TEXT NOT NULL
+        )""",
+        "CREATE INDEX compactions_session ON compactions(session_id)",
+        """CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,
+            message_seq INTEGER,
+            prompt TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (session_id, turn)
+        )""",
+        """CREATE TABLE checkpoint_files (
+            id INTEGER PRIMARY KEY,
+            checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            existed INTEGER NOT NULL,
+            content BLOB,
+            mode INTEGER,
+            tool TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (checkpoint_id, path)
+        )""",
+    ):
+        conn.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_published_latency, m005_subagent_sessions]
+MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_published_latency, m005_subagent_sessions,
+    m006_session_history,
+]
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
