@@ -876,6 +876,35 @@ class Runtime:
             session.compactor.count = 0
         return session.session_id
 
+    def history(self) -> list[Any]:
+        """The live conversation (neutral messages), oldest first."""
+        return list(self.session.messages)
+
+    @property
+    def resumed(self) -> bool:
+        return self.session.resumed
+
+    def export(self, path: Path) -> Path:
+        """Write the whole conversation as Markdown to ``path`` (relative: to the workspace)."""
+        # lazy: only /export renders transcripts
+        from agentic_flow.core.context.export import Entry, full_transcript, to_markdown
+
+        session = self.session
+        target = path if path.is_absolute() else session.workspace / path
+        row = None
+        if session.store is not None and session.session_id:
+            row = session.store.get_session(session.session_id)
+            entries = full_transcript(session.store, session.session_id)
+        else:
+            entries = [Entry("message", m, i) for i, m in enumerate(session.messages)]
+        text = to_markdown(entries, row, title=None if row is not None else f"{self.agent_name or 'agent'} session")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise AgenticFlowError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+        return target
+
     def refresh_settings(self) -> list[str]:
         """Read the settings files again if one changed since the session opened (or since
         the last call): permission rules, sampling, turn limit and compaction take effect at

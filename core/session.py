@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Callable, 
 from agentic_flow.core.context.long_session import LongSession
 from agentic_flow.core.errors import AgenticFlowError, StoreError
 from agentic_flow.core.events import (
-    ContextCompacted,
     AGENT_PATH_SEPARATOR,
     MAIN_AGENT_ID,
+    ContextCompacted,
     Event,
     MessageStarted,
     Notice,

@@ -21,7 +21,13 @@ def open_workbench(args: argparse.Namespace) -> int:
     from agentic_flow.tui.app import run_app
 
     return run_app(
-        agent=args.agent, model=args.model, agents_dir=args.agents_dir, base_url=args.base_url, workspace=args.workspace
+        agent=args.agent,
+        model=args.model,
+        agents_dir=args.agents_dir,
+        base_url=args.base_url,
+        workspace=args.workspace,
+        resume=getattr(args, "resume", None),
+        pick_session=getattr(args, "pick_session", False),
     )
 
 

@@ -29,6 +29,10 @@ Hooks for other screens:
   configured ones).
 * ``app.open_eval_results(run_id)`` opens an eval run's results (default: the latest);
   ``app.pick_eval_run()`` lists the stored runs first.
+* ``app.open_sessions()`` opens the session picker; the session picked is resumed
+  (``agentic-flow -r``; ``agentic-flow -c`` / ``-r ID`` open straight into it).
+
+Ctrl+Q asks first while an answer is running (:func:`tui.screens.session.guarded_quit`).
 """
 
 from __future__ import annotations
@@ -92,6 +96,11 @@ def __getattr__(name: str) -> Any:
         from agentic_flow.tui.screens import eval_results
 
         value = getattr(eval_results, name)
+    elif name == "SessionPicker":
+        # lazy: the session picker reads the store
+        from agentic_flow.tui.screens.sessions import SessionPicker
+
+        value = SessionPicker
     elif name == "AgentsScreen":
         # lazy: the agent catalog screen imports the catalog loader (yaml)
         from agentic_flow.tui.screens.agents import AgentsScreen
@@ -212,6 +221,8 @@ class WorkbenchApp(App[int]):
         themes: LoadedThemes | None = None,
         load_latency: bool = True,
         discover_models: bool = True,
+        resume: str | None = None,
+        pick_session: bool = False,
     ) -> None:
         """
         Args:
@@ -221,6 +232,8 @@ class WorkbenchApp(App[int]):
             load_latency: read measured latency from the store in the model table.
             discover_models: ask your OpenAI-compatible servers for their models when the
                 model table opens.
+            resume: open straight into this stored session (``-c`` / ``-r ID``).
+            pick_session: open on the session picker (``-r`` without an id).
 
         Raises:
             ConfigError: a settings file is invalid (the CLI prints it and exits).
@@ -232,6 +245,8 @@ class WorkbenchApp(App[int]):
         self.base_url = base_url
         self._initial_agent = agent
         self._initial_model = model
+        self._resume = resume
+        self._pick_session = pick_session
         self.load_latency = load_latency
         self.discover_models = discover_models
         self.current_agent: Agent | None = None
@@ -348,7 +363,11 @@ class WorkbenchApp(App[int]):
         self._remember_theme = True
         for message, severity in self._notes:
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
-        if self._initial_agent:
+        if self._resume:
+            self.call_after_refresh(self.resume_session, self._resume)
+        elif self._pick_session:
+            self.call_after_refresh(self.open_sessions)
+        elif self._initial_agent:
             self.call_after_refresh(self._open_initial)
         self.call_after_refresh(self.ready.set)
 
@@ -487,6 +506,36 @@ class WorkbenchApp(App[int]):
         self._pop_to_agents()
         self.push_screen(_screen("SessionScreen")(opts))
 
+    def open_sessions(self) -> None:
+        """Push the session picker; the session picked is resumed."""
+        self.push_screen(_screen("SessionPicker")(self.workspace), self.resume_session)
+
+    def resume_session(self, session_id: str | None) -> None:
+        """Open stored session ``session_id`` (its own agent and model unless ``--model``)."""
+        if not session_id:
+            return
+        # lazy: httpx and the providers, when first used
+        from agentic_flow.core.runtime import RunOptions
+
+        opts = RunOptions(
+            model=self._initial_model,
+            agent=self._initial_agent,
+            agents_dir=str(self.agents_dir) if self.agents_dir else None,
+            base_url=self.base_url,
+            workspace=str(self.workspace),
+            resume=session_id,
+        )
+        self.last_run_options = opts
+        self._pop_to_agents()
+        self.push_screen(_screen("SessionScreen")(opts))
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit, after asking when an answer is still running."""
+        # lazy: the question lives with the session screen
+        from agentic_flow.tui.screens.session import guarded_quit
+
+        await guarded_quit(self)
+
     def _pop_to_agents(self) -> None:
         agents_screen = _screen("AgentsScreen")
         while len(self.screen_stack) > 2 and not isinstance(self.screen, agents_screen):
@@ -601,6 +650,7 @@ class WorkbenchApp(App[int]):
             PaletteCommand("Models: open the model table", "Pick a model for the current agent", self.action_open_models),
             PaletteCommand("Theme: next", "Cycle the workbench themes (F2)", self.action_next_theme),
             PaletteCommand("MCP: servers, status and tools", "Restart a server, see its last error", self.open_mcp),
+            PaletteCommand("Sessions: resume, rename or delete", "Stored sessions of this workspace", self.open_sessions),
         ]
         if self.marked_models:
             commands.append(
@@ -646,13 +696,23 @@ def run_app(
     agents_dir: str | None = None,
     base_url: str | None = None,
     workspace: str | None = None,
+    resume: str | None = None,
+    pick_session: bool = False,
 ) -> int:
     """Open the workbench (``agentic-flow`` with no command); returns the exit code.
 
     Raises:
         ConfigError: a settings file is invalid.
     """
-    app = WorkbenchApp(agent=agent, model=model, agents_dir=agents_dir, base_url=base_url, workspace=workspace)
+    app = WorkbenchApp(
+        agent=agent,
+        model=model,
+        agents_dir=agents_dir,
+        base_url=base_url,
+        workspace=workspace,
+        resume=resume,
+        pick_session=pick_session,
+    )
     result = app.run()
     if app.startup_error is not None:
         raise app.startup_error  # ConfigError: the CLI prints what to fix

@@ -226,11 +226,50 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_PROVIDER if isinstance(exc, (ProviderError, UnknownModel)) else EXIT_ERROR
 
 
+def _session_to_open(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """``-c`` / ``-r [ID]``: the full id of the session to open, and whether to show the
+    session picker first (``-r`` without an id). Unknown ids fail here, before any UI."""
+    if not args.continue_last and args.resume is None:
+        return None, False
+    # lazy: only -c / -r read the store
+    from pathlib import Path
+
+    from agentic_flow.core.store.database import Store
+
+    store = Store()
+    if args.resume:
+        return store.get_session(args.resume).id, False
+    if args.resume == "":
+        return None, True
+    workspace = Path(args.workspace or ".").expanduser().resolve()
+    rows = store.list_sessions(limit=1, workspace=workspace)
+    if not rows:
+        raise AgenticFlowError(
+            f"no session to continue in {workspace}: start one with `agentic-flow`, "
+            "or pick any with `agentic-flow -r`"
+        )
+    return rows[0].id, False
+
+
 def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
     parser = argparse.ArgumentParser(prog="agentic-flow", description="Open the workbench.")
     _add_model_options(parser)
     parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "-c", "--continue", dest="continue_last", action="store_true",
+        help="continue the last session of this workspace",
+    )
+    which.add_argument(
+        "-r", "--resume", nargs="?", const="", default=None, metavar="ID",
+        help="resume session ID (id or unique prefix); without ID, pick one from a list",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.resume, args.pick_session = _session_to_open(args)
+    except AgenticFlowError as exc:
+        err(str(exc))
+        return EXIT_ERROR
 
     if opener is None:
         err("the workbench is not available here; use `agentic-flow run --task ...` (see --help)")

@@ -31,10 +31,12 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--limit", type=int, default=30, help="how many sessions (default 30)")
         p.add_argument("--json", action="store_true", help="print JSON")
     show = sessions_sub.add_parser(
-        "show", help="one session and its subagents: per agent the model, turns, tokens and cost"
+        "show", help="one session: its subagents (per agent the model, turns, tokens, cost) and its conversation"
     )
     show.add_argument("id", metavar="ID", help="session id or a unique prefix")
     show.add_argument("--json", action="store_true", help="print JSON")
+    rm = sessions_sub.add_parser("rm", help="delete stored sessions (their audit rows stay: the log is append-only)")
+    rm.add_argument("ids", metavar="ID", nargs="+", help="session id or a unique prefix")
 
     audit = sub.add_parser("audit", help="review the approval audit log: filter, verify, export")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
@@ -97,6 +99,11 @@ def dispatch_extra(args: argparse.Namespace) -> int | None:
     if result is not None:
         return result
     if args.command == "sessions":
+        if getattr(args, "sessions_command", None) == "rm":
+            # lazy: each command loads only what it runs (`--help` stays fast)
+            from agentic_flow.core.cli.session_files import cmd_session_rm
+
+            return cmd_session_rm(args)
         return cmd_sessions(args)
     if args.command == "audit":
         return _audit(args)

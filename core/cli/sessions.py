@@ -97,6 +97,9 @@ def tree_lines(nodes: list["SessionNode"]) -> list[list[object]]:
 
 
 def _show(store: object, args: argparse.Namespace) -> int:
+    # lazy: transcripts are rendered only by `sessions show`
+    from agentic_flow.core.cli.session_files import conversation_json, print_conversation
+
     nodes = store.session_tree(args.id)  # type: ignore[attr-defined]
     root = nodes[0].session
     all_usage = [u for n in nodes for u in n.models]
@@ -113,6 +116,7 @@ def _show(store: object, args: argparse.Namespace) -> int:
             ],
             "total": {"input_tokens": tin, "output_tokens": tout, "cost": None if unpriced else cost,
                       "known_cost": cost, "unpriced_turns": unpriced, "agents": len(nodes)},
+            **conversation_json(store, root.id),  # type: ignore[arg-type]
         }
         json.dump(data, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -126,4 +130,5 @@ def _show(store: object, args: argparse.Namespace) -> int:
     subagents = len(nodes) - 1
     if subagents:
         print(f"\n{subagents} subagent session(s); resume the main one with `agentic-flow run --resume {root.id}`.")
+    print_conversation(store, root)  # type: ignore[arg-type]
     return EXIT_OK

@@ -223,6 +223,7 @@ MIGRATIONS: list[Migration] = [m001_initial, m002_compare, m003_evals, m004_publ
 ]
 
 
+
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
     """Apply the migrations this database lacks, each in its own write transaction.
 

@@ -90,11 +90,19 @@ async def test_table_verify_status_and_filters(store: Store, tmp_path: Path) -> 
         assert table.row_count == 4
         verify = str(screen.query_one("#audit-verify", Static).render())
         assert "✓" in verify and "All 4 audit rows verified" in verify
-        # A row: session, agent (path), tool, decision, who decided, time.
-        row = table.get_row_at(2)
-        assert [str(c) for c in row[2:8]] == ["s1aaaaaa", "coder", "bash", "deny", "once", "person"]
-        assert str(row[7]) == "person"
-        assert str(table.get_row_at(3)[7]) == "rule:bash(git status*) [settings.yaml]"  # not eaten as markup
+        # A row: session, agent (path), tool, decision, who decided (by column, whatever the order).
+        keys = [str(column.key.value) for column in table.ordered_columns]
+
+        def cells(index: int) -> dict[str, str]:
+            return dict(zip(keys, (str(c) for c in table.get_row_at(index))))
+
+        row = cells(2)
+        assert [row[k] for k in ("session", "agent", "tool", "decision", "scope", "who")] == [
+            "s1aaaaaa", "coder", "bash", "deny", "once", "person"
+        ]
+        assert cells(3)["who"] == "rule:bash(git status*) [settings.yaml]"  # not eaten as markup
+        # At 80 columns the result is in view, right after the decision.
+        assert keys.index("result") == keys.index("decision") + 1
         await pilot.press("slash")
         assert screen.query_one("#audit-filter", Input).has_focus
         await pilot.press(*"tool:bash")

@@ -26,6 +26,7 @@ from agentic_flow.tui.screens.models import (
 )
 from agentic_flow.tui.state import WorkbenchState
 from agentic_flow.tui.widgets.model_table import ModelTable
+from tests.tui.session_fakes import wait_for
 
 SIZE = (80, 24)
 
@@ -262,23 +263,61 @@ async def test_sort_by_price_keys_and_reverse_keep_unknown_last(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_models(pilot)
         table = screen.table
-        await pilot.press("tab")  # into the table: letters sort there
-        assert app.focused is table
-        await pilot.press("n")
+        await pilot.press("alt+n")  # sorts work from the filter...
         assert table.sort_key == "name"
         assert [m.name for m in table.shown_models][:2] == ["Acme Small", "Claude Sonnet 4.5"]
-        await pilot.press("p")
+        await pilot.press("tab")  # ...and from the table
+        assert app.focused is table
+        await pilot.press("alt+p")
         assert table.sort_key == "price" and not table.sort_reverse
-        await pilot.press("p")  # same key again: most expensive first
+        await pilot.press("alt+p")  # same key again: most expensive first
         assert table.sort_reverse
         ids = [m.id for m in table.shown_models]
         assert ids[0] == "anthropic:claude-sonnet-4-5"
         assert ids[-1] == "openrouter:mystery/model"  # unknown price never comes first
-        assert "▼" in table.columns["in"].label.plain
-        await pilot.press("c")
+        assert "▼" in table.columns["in"].label.plain  # the sort key shows at 80 columns
+        await pilot.press("alt+c")
         assert table.shown_models[0].id == "openai:gpt-mid"  # largest context first
         summary = str(screen.query_one("#models-summary", Static).render())
         assert "context window" in summary
+
+
+async def test_letters_typed_in_the_table_go_to_the_filter(tmp_path):
+    """The table takes no letters (they used to sort it, and typing got lost there)."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_models(pilot)
+        table = screen.table
+        await pilot.press("tab")
+        assert app.focused is table
+        sort_before = table.sort_key
+        await pilot.press(*"claude")
+        field = screen.query_one("#model-filter", Input)
+        assert field.has_focus and field.value == "claude"
+        assert table.sort_key == sort_before
+        await wait_for(pilot, lambda: [m.id for m in table.shown_models] == ["anthropic:claude-sonnet-4-5"], "the filter")
+
+
+async def test_eighty_columns_show_price_estimate_context_and_latency(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_models(pilot)
+        table = screen.table
+        assert table.narrow
+        keys = [str(column.key.value) for column in table.ordered_columns]
+        assert keys == ["model", "in", "out", "cost", "context", "ttft", "tps", "tools", "key"]
+        # Every column is in view: the table's content is no wider than the table.
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert cell(table, "anthropic:claude-sonnet-4-5", "cost") == "$0.017"
+        # The rest is in the details line under the table.
+        table.select_model("anthropic:claude-sonnet-4-5")
+        await pilot.pause()
+        detail = str(screen.query_one("#model-detail", Static).render())
+        assert "anthropic:claude-sonnet-4-5" in detail and "set ANTHROPIC_API_KEY" in detail
+        assert "tools yes" in detail and "frontier" in detail
+    async with make_app(tmp_path).run_test(size=(160, 30)) as pilot:
+        screen = await open_models(pilot)
+        assert not screen.table.narrow and "provider" in [str(c.key.value) for c in screen.table.ordered_columns]
 
 
 async def test_ctrl_s_cycles_the_sort_from_the_filter(tmp_path):
@@ -341,7 +380,7 @@ async def test_estimated_cost_is_prompt_plus_typical_task(tmp_path):
 async def test_models_whose_provider_has_no_key_say_what_to_set(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     app = make_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 24)) as pilot:  # wide: the key column says what to set
         screen = await open_models(pilot)
         table = screen.table
         assert cell(table, "openrouter:acme/small-1", "key") == "set OPENROUTER_API_KEY"

@@ -360,29 +360,39 @@ async def test_palette_command_compares_the_marked_models(tmp_path):
                 "Compare: apply a diff", "Compare: view a diff", "Compare: charts"} <= set(names)
 
 
-async def test_eighty_columns_show_two_models_and_scroll_to_the_rest(tmp_path):
+async def test_eighty_columns_show_every_model_sharing_the_width(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_compare(pilot, [FAST, SLOW, BROKEN], task=TASK)
         columns = screen.query_one("#compare-columns", HorizontalScroll)
-        assert [c.outer_size.width for c in screen.columns] == [40, 40, 40]
-        assert columns.max_scroll_x == 40
-        await pilot.press("tab")  # the columns: left/right scroll them
+        assert [c.outer_size.width for c in screen.columns] == [26, 26, 26]
+        assert columns.max_scroll_x == 0  # all three in view, nothing to scroll
+        await pilot.press("tab")  # the columns
         assert app.focused is columns
-        await pilot.press("right")
-        await wait_until(pilot, lambda: columns.scroll_x > 0, timeout=3, what="the scroll right")
-        columns.scroll_home(animate=False)
         await pilot.press("tab", "tab", "tab")  # the third column's answer
         assert app.focused is screen.columns[2].answer
-        await wait_until(pilot, lambda: columns.scroll_x == 40, timeout=3, what="the scroll")
 
 
-def test_column_layout_fits_two_at_80_and_at_most_four():
-    assert column_layout(80, 3) == (2, 40)
+async def test_seven_models_at_eighty_columns_scroll_past_the_sixth(tmp_path):
+    app = make_app(tmp_path)
+    models = [FAST, SLOW, BROKEN, "four:m-4", "five:m-5", "six:m-6", "seven:m-7"]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, models, task=TASK)
+        columns = screen.query_one("#compare-columns", HorizontalScroll)
+        assert {c.outer_size.width for c in screen.columns} == {13}
+        assert columns.max_scroll_x == 7 * 13 - 80  # only the seventh is out of view
+        await pilot.press("tab")
+        await pilot.press("right")
+        await wait_until(pilot, lambda: columns.scroll_x > 0, timeout=3, what="the scroll right")
+
+
+def test_column_layout_shares_the_width_up_to_six():
+    assert column_layout(80, 3) == (3, 26)
+    assert column_layout(80, 5) == (5, 16)
     assert column_layout(80, 1) == (1, 80)
-    assert column_layout(120, 3) == (3, 40)
-    assert column_layout(200, 6) == (4, 50)
-    assert column_layout(30, 2) == (1, 30)
+    assert column_layout(80, 7) == (6, 13)
+    assert column_layout(200, 8) == (6, 33)
+    assert column_layout(10, 2) == (1, 10)
 
 
 # ---------------------------------------------------------------------------- snapshot

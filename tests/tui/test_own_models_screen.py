@@ -148,7 +148,7 @@ async def test_picking_a_model_without_a_key_offers_to_enter_it_for_the_session(
     app = make_app(tmp_path)
     answers: list = []
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=(160, 24)) as pilot:  # wide: the key column says what to set
             screen = await open_table(pilot, app, answers)
             table = screen.table
             assert cell(table, "openai:gpt-mid", "key") == "set OPENAI_API_KEY"

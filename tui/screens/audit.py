@@ -74,9 +74,13 @@ def _matches(row: Any, words: list[str], local: dict[str, str]) -> bool:
     return all(value in str(fields[key] or "").lower() for key, value in local.items())
 
 
+RESULT_WIDTH = 36
+"""Characters of the result shown in the table (enter shows it whole)."""
+
+
 def _when(ts: datetime) -> str:
     try:
-        return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return ts.astimezone().strftime("%m-%d %H:%M:%S")
     except (ValueError, OSError):
         return str(ts)
 
@@ -223,15 +227,17 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        # What was decided and what came of it first: at 80 columns the result stays in
+        # view; who decided, the agent, the scope and the session follow (scroll right, or enter).
         table.add_column("id", key="id")
         table.add_column("time", key="time")
-        table.add_column("session", key="session")
-        table.add_column("agent", key="agent")
         table.add_column("tool", key="tool")
         table.add_column("decision", key="decision")
-        table.add_column("scope", key="scope")
-        table.add_column("decided by", key="who")
         table.add_column("result", key="result")
+        table.add_column("decided by", key="who")
+        table.add_column("agent", key="agent")
+        table.add_column("scope", key="scope")
+        table.add_column("session", key="session")
         table.focus()
         self.reload()
 
@@ -288,13 +294,13 @@ class AuditScreen(Screen[None]):
             table.add_row(
                 Text(str(row.id)),
                 Text(_when(row.ts)),
-                Text((row.session_id or "")[:8]),
-                Text(row.agent or ""),
                 Text(row.tool),
                 Text(row.decision, style=deny_style if row.decision == "deny" else allow_style),
-                Text(row.scope),
+                Text((row.result_summary or row.reason or "")[:RESULT_WIDTH]),
                 Text(row.decided_by),
-                Text((row.result_summary or row.reason or "")[:60]),
+                Text(row.agent or ""),
+                Text(row.scope),
+                Text((row.session_id or "")[:8]),
                 key=str(row.id),
             )
         scope = f"session {self.session_id[:8]}" if self.only_session and self.session_id else "all sessions"

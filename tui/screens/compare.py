@@ -91,9 +91,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MIN_COLUMN_WIDTH = 36
-"""Narrowest column: 80 terminal columns show two side by side."""
-MAX_VISIBLE_COLUMNS = 4
+MIN_COLUMN_WIDTH = 13
+"""Narrowest column: 80 terminal columns show six side by side (they share the width)."""
+MAX_VISIBLE_COLUMNS = 6
 """More models than this scroll sideways however wide the terminal."""
 TICK_HZ = 20
 """How often streamed text and live figures are drawn."""
@@ -120,7 +120,7 @@ ComparisonFactory = Callable[[str, Sequence[str], "Store | None"], ComparisonLik
 def column_layout(width: int, models: int) -> tuple[int, int]:
     """``(visible columns, column width)`` for a terminal ``width`` wide.
 
-    As many columns as fit at :data:`MIN_COLUMN_WIDTH`, at most four, never more than
+    As many columns as fit at :data:`MIN_COLUMN_WIDTH`, at most six, never more than
     there are models; they share the width.
     """
     visible = max(1, min(models, MAX_VISIBLE_COLUMNS, width // MIN_COLUMN_WIDTH))

@@ -4,9 +4,11 @@ estimated cost of a request with the chosen agent, and whether its key is set.
 Type to filter; Up/Down move the cursor while the filter keeps focus; Enter picks and
 dismisses the screen with the model id (``None`` on Esc), so anything can push it and
 wait for an answer — the app does so after an agent is picked, a session screen may do so
-to switch models. Tab into the table for Space (mark for comparison) and one-letter sorts
-(p price, e estimated cost, c context, l latency, s tokens/s, n name, r reverse); column
-headers sort on click; Ctrl+S cycles the sort from anywhere. Ctrl+T opens the compare
+to switch models. Sorts work from anywhere: alt+p price, alt+e estimated cost, alt+c
+context, alt+l latency, alt+s tokens/s, alt+n name, alt+r reverse, ctrl+s cycles; column
+headers sort on click. Tab into the table for Space (mark for comparison); letters typed
+there go to the filter. At 80 columns the table shows price, estimate, context and
+latency with short titles, and the details line below says the rest. Ctrl+T opens the compare
 screen (:mod:`tui.screens.compare`) for the marked models — with the highlighted one
 added when fewer than two are marked.
 
@@ -51,7 +53,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from agentic_flow.core.agents.catalog import Agent
 from agentic_flow.core.config import Settings
 from agentic_flow.core.errors import ConfigError, StoreError
-from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost
+from agentic_flow.core.models.catalog import ModelCatalog, ModelInfo, cost, format_cost, format_tools
+from agentic_flow.core.models.fit import model_fit
 from agentic_flow.core.models.published_latency import PublishedStore, PublishedSummary
 from agentic_flow.core.models.tokens import count_tokens
 from agentic_flow.core.paths import user_config_file
@@ -150,7 +153,13 @@ class ModelsScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
         Binding("enter", "pick", "Pick", priority=True),
         Binding("ctrl+s", "cycle_sort", "Sort"),
-        Binding("ctrl+r", "reverse_sort", "Reverse", show=False),
+        Binding("ctrl+r,alt+r", "reverse_sort", "Reverse", show=False),
+        Binding("alt+p", "sort('price')", "Sort by price", show=False),
+        Binding("alt+e", "sort('cost')", "Sort by estimated cost", show=False),
+        Binding("alt+c", "sort('context')", "Sort by context", show=False),
+        Binding("alt+l", "sort('latency')", "Sort by latency", show=False),
+        Binding("alt+s", "sort('speed')", "Sort by tokens/s", show=False),
+        Binding("alt+n", "sort('name')", "Sort by name", show=False),
         Binding("ctrl+t", "compare", "Compare"),
         Binding("ctrl+k", "enter_key", "Key", priority=True),  # before the filter's kill-line
         Binding("down", "move(1)", show=False),
@@ -227,7 +236,7 @@ class ModelsScreen(Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="models-summary")
-        yield Input(placeholder="Filter models (words: provider, name, tier)…", id="model-filter")
+        yield Input(placeholder="Filter models (words: provider, name, tier)…", id="model-filter", select_on_focus=False)
         yield ModelTable(
             self.catalog.all(),
             key_status=self._key_statuses(),
@@ -240,7 +249,7 @@ class ModelsScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.table.border_subtitle = "tab: table · p e c l s n: sort · r: reverse · space: mark"
+        self.table.border_subtitle = "alt+p e c l s n: sort · alt+r: reverse · tab: table · space: mark"
         if self.agent is not None:
             self.sub_title = f"Pick a model for {self.agent.name}"
         self._update_summary()
@@ -379,6 +388,7 @@ class ModelsScreen(Screen[str | None]):
                 f"TTFT p50 {format_ttft(published.ttft_ms_p50)}, {format_tps(published.tps_p50)} tok/s{uptime}"
             )
         estimate = table.estimate_of(info.id) if self.estimate is not None else None
+        narrow = ((f" · tools {format_tools(info.tools)} · {info.tier}", "$text-muted"),) if table.narrow else ()
         detail.update(
             Content.assemble(
                 (info.id, "bold"),
@@ -390,6 +400,7 @@ class ModelsScreen(Screen[str | None]):
                 (f"price as of {info.price_date.isoformat()}", "$text-muted"),
                 ("  latency: ", "$text-muted"),
                 measured,
+                *narrow,
                 origin,
             )
         )
@@ -430,6 +441,17 @@ class ModelsScreen(Screen[str | None]):
         event.stop()
         self._pick(event.model)
 
+    @on(ModelTable.Typed)
+    def _typed_in_table(self, event: ModelTable.Typed) -> None:
+        """Letters typed in the table go to the filter (the table takes none)."""
+        event.stop()
+        field = self.query_one("#model-filter", Input)
+        # Now, in order with earlier letters; the focus moves after this handler, and
+        # the filter does not select its text on focus (the next letter would replace it).
+        field.cursor_position = len(field.value)
+        field.insert_text_at_cursor(event.character)
+        field.focus()
+
     # ------------------------------------------------------------------ actions
 
     def action_pick(self) -> None:
@@ -449,11 +471,33 @@ class ModelsScreen(Screen[str | None]):
         self._pick(info)
 
     def _pick(self, info: ModelInfo) -> None:
-        """Dismiss with ``info``'s id — first offering to enter its provider's key if it has none."""
+        """Dismiss with ``info``'s id — first offering to enter its provider's key if it has
+        none; a model that cannot take the agent's tools or prompt is said so (the session
+        says it again and offers it no tools)."""
+        for warning in self.fit_warnings(info):
+            self.notify(warning, title="Model fit", severity="warning", timeout=12)
         if self._ask_keys and self._key_missing(info.provider):
             self._ask_key(info.provider, then=lambda: self.dismiss(info.id))
             return
         self.dismiss(info.id)
+
+    def fit_warnings(self, info: ModelInfo) -> list[str]:
+        """What does not fit between ``info`` and the agent: tools, prompt vs context."""
+        if self.agent is None:
+            return []
+        tools = len(self.agent.tools) if self.agent.tools is not None else 1  # no list: every tool
+        fit = model_fit(
+            info.id,
+            tools=info.tools,
+            context=info.context,
+            agent=self.agent.name,
+            agent_tools=tools,
+            prompt_tokens=self.estimate.prompt_tokens if self.estimate is not None else None,
+        )
+        return list(fit.warnings)
+
+    def action_sort(self, key: str) -> None:
+        self.table.sort_by(key)
 
     def _key_missing(self, provider: str) -> bool:
         return Runtime.needs_key(provider, self.settings) and Runtime.key_status(provider, self.settings) is not None

@@ -13,6 +13,17 @@ Subagents: a ``SubagentStarted`` event mounts a
 :class:`~tui.widgets.subagent_block.SubagentBlock` in its parent's transcript; every later
 event carrying that ``agent_id`` goes to the block (its header figures, its own inner
 transcript), so parallel subagents update independently. Esc stops them all.
+
+Type-ahead: prompts sent while the session opens or while an answer runs are queued
+(shown above the prompt box and in the status bar) and sent in order as soon as the
+session is free; Esc puts queued prompts back into the box instead. Notices that arrive
+while an answer streams (a mode change, a core notice) wait until the streamed text
+ends, so they never split it; a model picked while an answer runs is switched to when
+it ends.
+
+Slash commands (:mod:`tui.slash`) run here and never reach the model; ``@path``
+mentions are attached through the permission engine before the prompt is sent
+(``Runtime.attach_mentions``). Completion for both: :mod:`tui.widgets.prompt_completion`.
 """
 
 from __future__ import annotations
@@ -22,19 +33,21 @@ import functools
 import gc
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
-from textual.worker import Worker
+from textual.widgets import Footer, Input, Static, TextArea
+from textual.worker import Worker, WorkerState
 
 from agentic_flow.core.events import (
     AGENT_PATH_SEPARATOR,
     MAIN_AGENT_ID,
+    ContextCompacted,
     Event,
     Notice,
     PermissionDecided,
@@ -56,9 +69,19 @@ from agentic_flow.core.events import (
 from agentic_flow.tui.approver import TuiApprover
 from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
 from agentic_flow.tui.screens.audit import AuditScreen
-from agentic_flow.tui.screens.session_dialogs import ConfirmAutoMode, ModelPicker
+from agentic_flow.tui.screens.session_dialogs import (
+    AgentPicker,
+    ConfirmAutoMode,
+    ConfirmQuit,
+    ModelPicker,
+    RewindDialog,
+)
+from agentic_flow.tui.screens.sessions import SessionPicker
+from agentic_flow.tui.slash import help_text as slash_help
+from agentic_flow.tui.slash import parse_slash
 from agentic_flow.tui.widgets.message import warm_up_renderers
 from agentic_flow.tui.widgets.permission_panel import PendingApproval, PermissionPanel
+from agentic_flow.tui.widgets.prompt_completion import PromptCompletion
 from agentic_flow.tui.widgets.prompt_input import PromptInput
 from agentic_flow.tui.widgets.status_bar import SessionStatus, StatusBar
 from agentic_flow.tui.widgets.subagent_block import SubagentBlock
@@ -67,10 +90,30 @@ from agentic_flow.tui.widgets.transcript import Transcript
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.runtime import RunOptions, Runtime
 
-__all__ = ["SessionScreen", "SessionCommands", "GcPolicy", "MODE_CYCLE", "OpenRuntime", "default_open_runtime"]
+__all__ = [
+    "SessionScreen",
+    "SessionCommands",
+    "GcPolicy",
+    "MODE_CYCLE",
+    "OpenRuntime",
+    "default_open_runtime",
+    "guarded_quit",
+]
 
 MODE_CYCLE = ("ask", "accept-edits", "auto", "read-only")
 IDLE_COLLECT_SECONDS = 2.0
+HISTORY_SHOWN = 60
+"""Messages of a resumed conversation shown when it opens (``/export`` writes them all)."""
+FILES_REFRESH_SECONDS = 15.0
+
+
+async def guarded_quit(app: Any) -> None:
+    """Ctrl+Q: quit, after asking when an answer is still running in a session."""
+    busy = any(getattr(screen, "busy", False) for screen in app.screen_stack)
+    if busy and not isinstance(app.screen, ConfirmQuit):
+        app.push_screen(ConfirmQuit(), lambda yes: app.exit() if yes else None)
+        return
+    app.exit()
 
 #: ``(opts, approver, on_notice) -> Runtime``; tests and benchmarks pass their own.
 OpenRuntime = Callable[["RunOptions", TuiApprover, Callable[[str], None]], Awaitable[Any]]
@@ -221,17 +264,29 @@ class SessionScreen(Screen[None]):
         self._gc_holds = 0
         self._status = SessionStatus(model=opts.model or "", agent=opts.agent or "")
         self.closed = False
+        self.queue: list[str] = []
+        """Prompts typed ahead: sent in order when the session is free."""
+        self._deferred: list[tuple[str, str]] = []  # notices held while an answer streams
+        self._pending_model: str | None = None  # switched to when the running answer ends
+        self._stopping = False
+        self._files: list[str] = []
+        self._files_at = 0.0
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield PermissionPanel(id="permissions")
-        yield PromptInput(
+        yield Static("", id="queued")
+        prompt = PromptInput(
             id="prompt",
-            placeholder="Message the agent · enter send · ctrl+j newline · ↑↓ history",
+            placeholder="Message the agent · enter send · / commands · @ files · ctrl+j newline",
         )
+        yield prompt
         yield StatusBar(id="status")
         yield Footer()
+        completion = PromptCompletion(prompt, files=self._completion_files, id="completion")
+        prompt.completion = completion
+        yield completion
 
     @property
     def transcript(self) -> Transcript:
@@ -294,10 +349,16 @@ class SessionScreen(Screen[None]):
         GcPolicy.freeze_startup_heap()
         reason = runtime.model_reason
         why = f" ({reason})" if reason and reason != "--model" else ""
-        await transcript.add_notice(f"Agent {runtime.agent_name or '?'} · model {runtime.model_id}{why} · mode {runtime.mode}")
+        resumed = getattr(runtime, "resumed", False)
+        if resumed:
+            await self._show_history(runtime.history())
+        what = f"Resumed session {runtime.session_id} · agent" if resumed else "Agent"
+        await transcript.add_notice(f"{what} {runtime.agent_name or '?'} · model {runtime.model_id}{why} · mode {runtime.mode}")
         for warning in runtime.warnings:
             await transcript.add_notice(warning, "warning")
         self._set_status("ready")
+        self.refresh_context()
+        self._dispatch_queue()
 
     def _release_gc(self) -> None:
         if not self._gc_holds:
@@ -320,22 +381,99 @@ class SessionScreen(Screen[None]):
             self._status = SessionStatus.from_runtime(self.runtime, state, base=self._status)
         else:
             self._status = self._status.with_(state=state)
+        self._status = self._status.with_(queued=len(self.queue))
         self.query_one(StatusBar).status = self._status
         self.panel.mode = self._status.mode
+
+    def refresh_context(self) -> None:
+        """Read how full the model's context is (the status bar's ``ctx`` meter)."""
+        runtime = self.runtime
+        usage_of = getattr(runtime, "context_usage", None)
+        if runtime is None or usage_of is None:
+            return
+        try:
+            usage = usage_of()
+        except Exception:  # a meter only: never break the session for it
+            return
+        self._status = self._status.with_(context_used=usage.used, context_window=usage.window)
+        self.query_one(StatusBar).status = self._status
+
+    async def say(self, text: str, level: str = "info") -> None:
+        """A notice in the transcript; held while an answer streams, so it never splits it."""
+        if self.transcript.answer is not None:
+            self._deferred.append((text, level))
+            return
+        await self.transcript.add_notice(text, level)
+
+    async def _flush_deferred(self) -> None:
+        held, self._deferred = self._deferred, []
+        for text, level in held:
+            await self.transcript.add_notice(text, level)
 
     # -- sending ------------------------------------------------------------------------------
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         event.stop()
-        if self.runtime is None:
-            self.prompt.load_text(event.text)
-            self.notify("The session is not open yet.", severity="warning")
+        text = event.text
+        command, argument, error = parse_slash(text)
+        if error is not None:
+            await self.say(error, "warning")
             return
-        if self.busy:
-            self.prompt.load_text(event.text)
-            self.notify("An answer is still running: wait, or press esc to stop it.", severity="warning")
+        if command is not None:
+            await self.run_command(command.name, argument)
             return
-        await self.send(event.text)
+        if self.runtime is None or self.busy or self.queue:
+            self._enqueue(text)
+            return
+        await self.send(text)
+
+    def _enqueue(self, text: str) -> None:
+        self.queue.append(text)
+        self._show_queue()
+        if self.runtime is not None and not self.busy:
+            self._dispatch_queue()
+
+    def _show_queue(self) -> None:
+        bar = self.query_one("#queued", Static)
+        if not self.queue:
+            bar.display = False
+            self._set_status(self._status.state)
+            return
+        when = "when the session is open" if self.runtime is None else "after this answer"
+        first = " ".join(self.queue[0].split())
+        first = first if len(first) <= 50 else first[:49] + "…"
+        more = f" (+{len(self.queue) - 1} more)" if len(self.queue) > 1 else ""
+        bar.update(f"⏳ queued, sent {when}: {first}{more} · esc takes it back")
+        bar.display = True
+        self._set_status(self._status.state)
+
+    def _dispatch_queue(self) -> None:
+        """Send the next queued prompt if the session is free."""
+        if not self.queue or self.runtime is None or self.busy or not self.is_attached:
+            return
+        text = self.queue.pop(0)
+        self._show_queue()
+        self.call_later(self.send, text)
+
+    def _queue_back_to_prompt(self) -> bool:
+        """Esc: queued prompts come back into the box (nothing is sent behind your back)."""
+        if not self.queue:
+            return False
+        queued, self.queue = self.queue, []
+        current = self.prompt.text
+        self.prompt.load_text("\n\n".join([*queued, current] if current.strip() else queued))
+        self.prompt.move_cursor(self.prompt.document.end)
+        self._show_queue()
+        self.notify("Queued prompt(s) are back in the input box.", timeout=4)
+        return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._turn:
+            return
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._dispatch_queue()
+        elif event.state == WorkerState.CANCELLED:
+            self._queue_back_to_prompt()
 
     async def send(self, text: str) -> Worker[None]:
         """Show the prompt and run one exchange with the agent."""
@@ -343,6 +481,25 @@ class SessionScreen(Screen[None]):
         turn: Worker[None] = self.run_turn(text)
         self._turn = turn
         return turn
+
+    async def _prepare(self, text: str) -> str:
+        """Before a prompt goes out: settings edited since are read again, and ``@path``
+        mentions are attached (through the permission engine; it may ask)."""
+        runtime = self.runtime
+        refresh = getattr(runtime, "refresh_settings", None)
+        if refresh is not None:
+            for notice in refresh():
+                await self.transcript.add_notice(notice)
+        attach = getattr(runtime, "attach_mentions", None)
+        if attach is None or "@" not in text:
+            return text
+        result = await attach(text)
+        for item in result.attachments:
+            lines = f"lines {item.first}-{item.last} of {item.total}" if item.total else "empty"
+            await self.transcript.add_notice(f"Attached @{item.label} ({lines}).")
+        for problem in result.problems:
+            await self.transcript.add_notice(problem, "warning")
+        return str(result.text)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
     async def run_turn(self, text: str) -> None:
@@ -353,6 +510,7 @@ class SessionScreen(Screen[None]):
         stopped = False
         events = 0
         try:
+            text = await self._prepare(text)
             async for event in runtime.send(text):
                 if not self._gc_holds:  # a model turn starts streaming
                     GcPolicy.hold()
@@ -370,6 +528,7 @@ class SessionScreen(Screen[None]):
             await transcript.add_error(f"The answer failed: {type(exc).__name__}: {exc}")
         finally:
             if self.is_attached:  # not when the screen is being closed
+                marked = transcript.answer is not None or getattr(transcript, "_thinking", None) is not None
                 await transcript.finish_streams(stopped=stopped)
                 for block in self.subagents.values():
                     if block.state == "running":
@@ -377,11 +536,17 @@ class SessionScreen(Screen[None]):
                         if block.is_attached:
                             await block.transcript.finish_streams(stopped=True)
                 self.panel.withdraw_all()
-                if stopped:
-                    await transcript.add_notice("Stopped. The partial answer is kept in the conversation.", "warning")
+                if stopped and not marked:  # a streamed answer says "stopped" itself
+                    await transcript.add_notice("Stopped. What was said so far is kept in the conversation.", "warning")
+                await self._flush_deferred()
                 self._set_status("stopped" if stopped else "ready")
+                self.refresh_context()
+                if self._pending_model is not None:
+                    model, self._pending_model = self._pending_model, None
+                    self.switch_model(model)
                 self.set_timer(IDLE_COLLECT_SECONDS, self._idle_collect)
             self._release_gc()
+            self._stopping = False
 
     async def handle_event(self, event: Event) -> None:
         """Show one event of the session's stream (the one place events become widgets)."""
@@ -391,6 +556,9 @@ class SessionScreen(Screen[None]):
             if target is None:
                 return
             t = target
+        elif type(event) is not TextDelta and self._deferred and type(event) is not ThinkingDelta:
+            await t.finish_streams()  # the streamed text ended: the held notices come now
+            await self._flush_deferred()
         match event:
             case TextDelta(text=text):
                 await t.text_delta(text)
@@ -424,8 +592,13 @@ class SessionScreen(Screen[None]):
                     f"(attempt {event.attempt} of {event.max_attempts}): {event.reason}",
                     "warning",
                 )
+            case ContextCompacted():
+                await self._compacted(event)
             case Notice():
-                await t.add_notice(event.message, event.level)
+                if t is self.transcript:
+                    await self.say(event.message, event.level)
+                else:  # a subagent's notice, in its block
+                    await t.add_notice(event.message, event.level)
                 if event.message.startswith("saved rule"):
                     self.notify(event.message, title="Rule saved")
             case _:
@@ -461,8 +634,22 @@ class SessionScreen(Screen[None]):
                 block.tool_done()
         return block.transcript if block.is_attached else None
 
+    async def _compacted(self, event: ContextCompacted) -> None:
+        how = {"auto": "automatically", "manual": "on request", "overflow": "after the model refused the length"}
+        lines = event.summary.strip().splitlines()
+        shown = "\n".join(lines[:8]) + (f"\n… ({len(lines) - 8} more lines; /export writes it all)" if len(lines) > 8 else "")
+        await self.transcript.add_notice(
+            f"Context compacted {how.get(event.trigger, event.trigger)}: {event.summarised} older messages "
+            f"summarised by {event.model}, {event.kept} kept · ~{event.tokens_before:,} → ~{event.tokens_after:,} "
+            f"tokens.\n{shown}"
+        )
+        self.refresh_context()
+
     async def _turn_ended(self, event: TurnEnded, t: Transcript) -> None:
         await t.finish_streams()
+        main = t is self.transcript
+        if main:
+            await self._flush_deferred()
         reason = event.stop_reason
         if reason == "cut_off":
             await t.add_notice("The stream was cut off before the model finished; the partial text is kept.", "warning")
@@ -471,6 +658,28 @@ class SessionScreen(Screen[None]):
         elif reason == "content_filter":
             await t.add_notice("The provider's content filter stopped the answer.", "warning")
         self._set_status("streaming")
+        if main:
+            self.refresh_context()
+
+    async def _show_history(self, messages: list[Any]) -> None:
+        """A resumed conversation: its last messages, as they were."""
+        # lazy: message classes only for resumed sessions
+        from agentic_flow.core.messages import AssistantMessage, ToolResultMessage, UserMessage
+
+        t = self.transcript
+        shown = messages[-HISTORY_SHOWN:]
+        if len(messages) > len(shown):
+            await t.add_notice(f"… {len(messages) - len(shown)} earlier messages are not shown (/export writes them all).")
+        for message in shown:
+            if isinstance(message, UserMessage):
+                await t.add_user(message.content)
+            elif isinstance(message, AssistantMessage):
+                if message.content:
+                    await t.add_message("assistant", message.content)
+                for call in message.tool_calls:
+                    await t.tool_ready(call.id, call.name, call.arguments, None)
+            elif isinstance(message, ToolResultMessage):
+                await t.tool_result(message.call_id, message.name, message.content, message.is_error)
 
     # -- permissions ----------------------------------------------------------------------------
     @on(TuiApprover.ApprovalRequested)
@@ -532,9 +741,14 @@ class SessionScreen(Screen[None]):
         return commands
 
     def action_stop(self) -> None:
-        """Esc: stop the running answer; the partial text stays."""
+        """Esc: stop the running answer (once; the partial text stays), or take queued
+        prompts back into the box."""
         if not self.busy:
+            self._queue_back_to_prompt()
             return
+        if self._stopping:
+            return
+        self._stopping = True
         if self.runtime is not None:
             self.runtime.cancel()
         assert self._turn is not None
@@ -562,7 +776,7 @@ class SessionScreen(Screen[None]):
         self.runtime.mode = mode
         self._set_status(self._status.state)
         self.notify(f"Permission mode: {mode}")
-        self.call_later(self.transcript.add_notice, f"Permission mode is now {mode}.")
+        self.call_later(self.say, f"Permission mode is now {mode}.")
 
     def action_switch_model(self) -> None:
         if self.runtime is None:
@@ -571,8 +785,13 @@ class SessionScreen(Screen[None]):
         self.app.push_screen(ModelPicker(ids, self.runtime.model_id), self._model_chosen)
 
     def _model_chosen(self, model_id: str | None) -> None:
-        if model_id and self.runtime is not None and model_id != self.runtime.model_id:
-            self.switch_model(model_id)
+        if not model_id or self.runtime is None or model_id == self.runtime.model_id:
+            return
+        if self.busy:  # the running answer finishes on the model it started with
+            self._pending_model = model_id
+            self.call_later(self.say, f"The model switches to {model_id} when this answer ends.")
+            return
+        self.switch_model(model_id)
 
     @work(exclusive=True, group="switch-model", exit_on_error=False)
     async def switch_model(self, model_id: str) -> None:
@@ -589,26 +808,28 @@ class SessionScreen(Screen[None]):
             base_url = self.opts.base_url  # same provider: same server
         try:
             await prepare_model(model_id, self._notice_callback())  # the local model starts its server
-            self.runtime.switch_model(model_id, base_url=base_url)
+            warnings = self.runtime.switch_model(model_id, base_url=base_url)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # NeedsKey, UnknownModel...: say what to do
             await transcript.add_error(f"Could not switch to {model_id}: {exc}")
             return
         self._set_status(self._status.state)
-        await transcript.add_notice(f"Model switched: {old} → {model_id}. The conversation is kept.")
+        self.refresh_context()
+        await self.say(f"Model switched: {old} → {model_id}. The conversation is kept.")
+        for warning in warnings or ():
+            await self.say(warning, "warning")
 
     def _notice_callback(self) -> Callable[[str], None]:
         """``on_notice`` for the core: shows a notice; callable from any thread."""
         loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
-        transcript = self.transcript
 
         def on_notice(message: str) -> None:
             if threading.get_ident() == loop_thread:
-                self.call_later(transcript.add_notice, message)
+                self.call_later(self.say, message)
             else:  # e.g. the local model's download progress
-                loop.call_soon_threadsafe(self.call_later, transcript.add_notice, message)
+                loop.call_soon_threadsafe(self.call_later, self.say, message)
 
         return on_notice
 
@@ -618,6 +839,274 @@ class SessionScreen(Screen[None]):
         workspace = Path(self.opts.workspace or ".").resolve()
         session_id = self.runtime.session_id if self.runtime is not None else None
         self.app.push_screen(AuditScreen(store=store, workspace=workspace, session_id=session_id))
+
+
+    # -- focus: typing always reaches the prompt -----------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        """A printable key typed where nothing takes text (the transcript, the status bar,
+        no focus) goes to the prompt box, and the box takes the focus."""
+        if not event.is_printable or event.character is None:
+            return
+        focused = self.focused
+        if isinstance(focused, (TextArea, Input)) or (focused is not None and self.panel in focused.ancestors_with_self):
+            return
+        if self.panel.current is not None:
+            return  # the permission panel's keys are letters; never type them into the box
+        event.stop()
+        event.prevent_default()
+        prompt = self.prompt
+        prompt.focus()
+        prompt.insert(event.character)
+
+    def _completion_files(self) -> list[str]:
+        """Files ``@`` completion offers; read again in a thread when older than a while."""
+        if self.runtime is not None and time.monotonic() - self._files_at > FILES_REFRESH_SECONDS:
+            self._files_at = time.monotonic()
+            self._read_files()
+        return self._files
+
+    @work(exclusive=True, group="files", exit_on_error=False)
+    async def _read_files(self) -> None:
+        runtime = self.runtime
+        listing = getattr(runtime, "workspace_files", None)
+        if listing is None:
+            return
+        self._files = await asyncio.to_thread(listing)
+        completion = self.query_one(PromptCompletion)
+        if self.prompt.has_focus:
+            completion._handle_target_update()
+
+    # -- slash commands ----------------------------------------------------------------------
+    async def run_command(self, name: str, argument: str = "") -> None:
+        """Run ``/name argument`` here (see :mod:`tui.slash`); nothing reaches the model."""
+        if name == "help":
+            await self.transcript.add_notice(slash_help())
+            return
+        if name == "mcp":
+            opener = getattr(self.app, "open_mcp", None)
+            if opener is None:
+                await self.say("The MCP screen opens from the workbench (agentic-flow).", "warning")
+            else:
+                opener()
+            return
+        if name == "resume":
+            self.open_resume(argument or None)
+            return
+        runtime = self.runtime
+        if runtime is None:
+            await self.say(f"/{name}: the session is not open yet.", "warning")
+            return
+        if name == "cost":
+            await self.transcript.add_notice(self._cost_report())
+        elif name == "export":
+            await self._export(argument)
+        elif name == "mode":
+            if argument:
+                if argument not in MODE_CYCLE:
+                    await self.say(f"/mode {argument}: use one of {', '.join(MODE_CYCLE)}.", "warning")
+                else:
+                    self.set_mode(argument)
+            else:
+                self.action_cycle_mode()
+        elif name == "model":
+            if argument:
+                if ":" not in argument:
+                    await self.say(f"/model {argument}: give PROVIDER:MODEL (e.g. openrouter:openai/gpt-4o-mini).", "warning")
+                else:
+                    self._model_chosen(argument)
+            else:
+                self.action_switch_model()
+        elif self.busy:
+            await self.say(f"/{name} waits for the running answer: press esc to stop it, then try again.", "warning")
+        elif name == "agent":
+            self._choose_agent(argument)
+        elif name == "compact":
+            self._turn = self.run_compact(argument or None)
+        elif name == "undo":
+            await self._undo()
+        elif name == "rewind":
+            self._rewind(argument)
+        elif name == "clear":
+            await self._clear()
+
+    def _cost_report(self) -> str:
+        # lazy: formatting helpers only for /cost
+        from agentic_flow.tui.widgets.status_bar import format_cost, format_tokens
+
+        runtime = self.runtime
+        totals = runtime.totals
+        by_model: dict[str, list[Any]] = {}
+        for turn in totals.turns:
+            by_model.setdefault(turn.model, []).append(turn)
+        tilde = "~" if totals.estimated else ""
+        lines = [
+            f"Session {runtime.session_id or '(not stored)'}: {len(totals.turns)} model turn(s), "
+            f"in {tilde}{format_tokens(totals.input_tokens)} out {tilde}{format_tokens(totals.output_tokens)} tokens, "
+            f"cost {format_cost(totals.cost)}" + (" (some prices unknown)" if totals.cost is None else "")
+        ]
+        for model, turns in by_model.items():
+            cost: float | None = 0.0
+            for turn in turns:
+                cost = None if cost is None or turn.cost is None else cost + turn.cost
+            tokens_in = sum(t.input_tokens for t in turns)
+            tokens_out = sum(t.output_tokens for t in turns)
+            lines.append(
+                f"  {model}: {len(turns)} turn(s), in {format_tokens(tokens_in)} out {format_tokens(tokens_out)}, "
+                f"{format_cost(cost)}"
+            )
+        status = self._status
+        if status.context_used is not None:
+            window = format_tokens(status.context_window) if status.context_window else "?"
+            lines.append(f"Context: ~{format_tokens(status.context_used)} of {window} tokens in the next request.")
+        compactions = getattr(runtime, "compactions", 0)
+        if compactions:
+            lines.append(f"Compactions this session: {compactions}.")
+        return "\n".join(lines)
+
+    async def _export(self, argument: str) -> None:
+        runtime = self.runtime
+        name = argument.strip() or f"agentic-flow-session-{runtime.session_id or 'export'}.md"
+        try:
+            path = await asyncio.to_thread(runtime.export, Path(name).expanduser())
+        except Exception as exc:  # a path that cannot be written: say so
+            await self.say(f"/export: {exc}", "warning")
+            return
+        await self.transcript.add_notice(f"Conversation written to {path}.")
+
+    @work(exclusive=True, group="turn", exit_on_error=False)
+    async def run_compact(self, instructions: str | None) -> None:
+        """``/compact``: summarise the older turns now."""
+        runtime = self.runtime
+        assert runtime is not None
+        self._set_status("compacting")
+        await self.transcript.add_notice("Compacting the conversation…")
+        try:
+            async for event in runtime.compact(instructions):
+                await self.handle_event(event)
+        except asyncio.CancelledError:
+            await self.transcript.add_notice("Compaction stopped; the conversation is unchanged.", "warning")
+            raise
+        except Exception as exc:  # show it, keep the session
+            await self.transcript.add_error(f"Compaction failed: {type(exc).__name__}: {exc}")
+        finally:
+            if self.is_attached:
+                self._set_status("ready")
+                self.refresh_context()
+            self._stopping = False
+
+    async def _undo(self) -> None:
+        try:
+            done = self.runtime.undo()
+        except Exception as exc:  # a store error: say so
+            await self.say(f"/undo: {exc}", "warning")
+            return
+        # lazy: the note lives with the checkpoints
+        from agentic_flow.core.runtime import UNTRACKED_NOTE
+
+        if done is None:
+            await self.say(f"Nothing to undo: no turn changed files with the file tools. {UNTRACKED_NOTE}", "warning")
+            return
+        mark, result = done
+        await self.transcript.add_notice(
+            f"Undid the file changes of turn {mark.number} ({mark.title}). {result.describe()} "
+            f"The model is told before your next message. {UNTRACKED_NOTE}"
+        )
+
+    def _rewind(self, argument: str) -> None:
+        # lazy: the note lives with the checkpoints
+        from agentic_flow.core.runtime import UNTRACKED_NOTE
+
+        turns = self.runtime.turns()
+        if not turns:
+            self.call_later(self.say, "Nothing to rewind: no prompt in this conversation yet.", "warning")
+            return
+        items = [(m.number, m.title, list(m.files)) for m in turns]
+        dialog = RewindDialog(items, UNTRACKED_NOTE)
+        if argument.strip().isdigit():
+            number = int(argument)
+            if number not in [n for n, _, _ in items]:
+                self.call_later(self.say, f"/rewind {number}: there is no turn {number} (/rewind lists them).", "warning")
+                return
+        self.app.push_screen(dialog, self._rewind_chosen)
+        if argument.strip().isdigit():
+            dialog.chosen = None
+            self.call_after_refresh(self._preselect_turn, dialog, int(argument))
+
+    def _preselect_turn(self, dialog: RewindDialog, number: int) -> None:
+        options = dialog.query_one("#rewind-list")
+        for index in range(options.option_count):  # type: ignore[attr-defined]
+            if options.get_option_at_index(index).id == str(number):  # type: ignore[attr-defined]
+                options.highlighted = index  # type: ignore[attr-defined]
+                options.action_select()  # type: ignore[attr-defined]
+
+    def _rewind_chosen(self, choice: tuple[int, bool, bool] | None) -> None:
+        if choice is None or self.runtime is None:
+            return
+        number, code, conversation = choice
+        self.call_later(self._apply_rewind, number, code, conversation)
+
+    async def _apply_rewind(self, number: int, code: bool, conversation: bool) -> None:
+        try:
+            result = self.runtime.rewind(number, code=code, conversation=conversation)
+        except Exception as exc:  # no such turn, a store error
+            await self.say(f"/rewind: {exc}", "warning")
+            return
+        what = []
+        if code:
+            what.append(result.describe())
+        if conversation:
+            what.append(f"The conversation is back to before turn {number}; the model no longer sees it or anything after.")
+        await self.transcript.add_notice(f"Rewound to before turn {number}. " + " ".join(what))
+        self.refresh_context()
+
+    def _choose_agent(self, name: str) -> None:
+        if name:
+            self.call_later(self._switch_agent, name)
+            return
+        agents = [(a.name, a.description or "") for a in self.runtime.agents]
+        self.app.push_screen(
+            AgentPicker(agents, self.runtime.agent_name), lambda chosen: self.call_later(self._switch_agent, chosen) if chosen else None
+        )
+
+    async def _switch_agent(self, name: str) -> None:
+        old = self.runtime.agent_name
+        try:
+            warnings = self.runtime.switch_agent(name)
+        except Exception as exc:  # an unknown agent: say which exist
+            await self.say(f"/agent {name}: {exc}", "warning")
+            return
+        self._set_status(self._status.state)
+        self.refresh_context()
+        await self.transcript.add_notice(f"Agent switched: {old} → {name} (its prompt and tools). The conversation is kept.")
+        for warning in warnings:
+            await self.transcript.add_notice(warning, "warning")
+
+    async def _clear(self) -> None:
+        old = self.runtime.session_id
+        new = self.runtime.new_conversation()
+        await self.transcript.remove_children()
+        self._set_status("ready")
+        self.refresh_context()
+        kept = f" Session {old} stays in /resume." if old else ""
+        await self.transcript.add_notice(f"New conversation (session {new}).{kept}")
+
+    def open_resume(self, session_id: str | None = None) -> None:
+        """``/resume``: open another stored session in place of this one (picker without an id)."""
+        if session_id:
+            self._resume(session_id)
+            return
+        workspace = Path(self.opts.workspace or ".").resolve()
+        current = self.runtime.session_id if self.runtime is not None else None
+        self.app.push_screen(SessionPicker(workspace, exclude=current), self._resume)
+
+    def _resume(self, session_id: str | None) -> None:
+        if not session_id:
+            return
+        if self.busy:
+            self.notify("An answer is running: stop it (esc) before resuming another session.", severity="warning")
+            return
+        opts = replace(self.opts, resume=session_id, model=None, agent=None, task=None)
+        self.app.switch_screen(SessionScreen(opts, open_runtime=self._open))
 
 
 def _relative(path: Path, root: Path) -> str:

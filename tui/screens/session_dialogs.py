@@ -1,4 +1,5 @@
-"""Small modal dialogs of the session screen: confirm auto mode, pick a model."""
+"""Small modal dialogs of the session screen: confirm auto mode, pick a model or an
+agent, confirm quitting while an answer runs, rewind to a turn."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-__all__ = ["ConfirmAutoMode", "ModelPicker"]
+__all__ = ["ConfirmAutoMode", "ModelPicker", "ConfirmQuit", "AgentPicker", "RewindDialog"]
 
 
 class ConfirmAutoMode(ModalScreen[bool]):
@@ -169,4 +170,209 @@ class ModelPicker(ModalScreen["str | None"]):
         self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmQuit(ModalScreen[bool]):
+    """Ctrl+Q while an answer runs: quitting stops it (what was said is kept)."""
+
+    DEFAULT_CSS = """
+    ConfirmQuit {
+        align: center middle;
+    }
+    ConfirmQuit > Vertical {
+        width: 60;
+        max-width: 95%;
+        height: auto;
+        border: heavy $warning;
+        background: $surface;
+        padding: 1 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("y,ctrl+q", "answer(True)", "Quit"),
+        Binding("n,escape", "answer(False)", "Keep working"),
+    ]
+
+    def __init__(self, what: str = "An answer is still running") -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                Content.assemble(
+                    ("Quit the workbench?\n\n", "bold $text-warning"),
+                    f"{self.what}. Quitting stops it; what was said so far is kept in the session.\n\n",
+                    ("y", "bold $text-accent"),
+                    " / ",
+                    ("ctrl+q", "bold $text-accent"),
+                    " quit  ",
+                    ("n", "bold $text-accent"),
+                    " / ",
+                    ("esc", "bold $text-accent"),
+                    " keep working",
+                )
+            )
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class AgentPicker(ModalScreen["str | None"]):
+    """Choose the agent for the next turns (``/agent``): name and description."""
+
+    DEFAULT_CSS = """
+    AgentPicker {
+        align: center middle;
+    }
+    AgentPicker > Vertical {
+        width: 76;
+        max-width: 95%;
+        height: 80%;
+        border: heavy $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    AgentPicker OptionList {
+        height: 1fr;
+    }
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, agents: list[tuple[str, str]], current: str | None = None) -> None:
+        super().__init__()
+        self.agents = agents
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Switch agent (now {self.current or '?'}) — the conversation is kept", classes="title")
+            yield OptionList(
+                *(
+                    Option(
+                        Content.assemble(
+                            (name, "bold"), ("  (current)" if name == self.current else "", "$text-muted"),
+                            ("  " + description[:80], "$text-muted"),
+                        ),
+                        id=name,
+                    )
+                    for name, description in self.agents
+                ),
+                id="agent-list",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RewindDialog(ModalScreen["tuple[int, bool, bool] | None"]):
+    """``/rewind``: pick a turn, then what to restore (Claude Code's choices).
+
+    Dismisses with ``(turn, code, conversation)``: go back to before ``turn``, restoring
+    the files the file tools changed since (``code``) and/or forgetting the turn and all
+    after it (``conversation``).
+    """
+
+    DEFAULT_CSS = """
+    RewindDialog {
+        align: center middle;
+    }
+    RewindDialog > Vertical {
+        width: 78;
+        max-width: 98%;
+        height: 85%;
+        border: heavy $warning;
+        background: $surface;
+        padding: 0 1;
+    }
+    RewindDialog #rewind-list {
+        height: 1fr;
+    }
+    RewindDialog #rewind-note {
+        color: $text-muted;
+    }
+    RewindDialog #rewind-choices {
+        height: auto;
+        display: none;
+    }
+    RewindDialog.-choosing #rewind-choices {
+        display: block;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("b", "choose(True,True)", "Both", show=False),
+        Binding("c", "choose(True,False)", "Code", show=False),
+        Binding("v", "choose(False,True)", "Conversation", show=False),
+    ]
+
+    def __init__(self, turns: list[tuple[int, str, list[str]]], untracked_note: str) -> None:
+        """``turns``: ``(number, prompt, files changed by the file tools)``, oldest first."""
+        super().__init__()
+        self.turns = turns
+        self.untracked_note = untracked_note
+        self.chosen: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Content.from_markup("[b]Rewind[/b] — go back to before a turn"), classes="title")
+            yield OptionList(
+                *(
+                    Option(
+                        Content.assemble(
+                            (f"{number:>3}  ", "bold"),
+                            prompt,
+                            (f"\n     files: {', '.join(files)}" if files else "\n     no file changes", "$text-muted"),
+                        ),
+                        id=str(number),
+                    )
+                    for number, prompt, files in reversed(self.turns)
+                ),
+                id="rewind-list",
+            )
+            yield Static(self.untracked_note, id="rewind-note")
+            yield Static(
+                Content.assemble(
+                    ("b", "bold $text-accent"), " code and conversation  ",
+                    ("c", "bold $text-accent"), " code only  ",
+                    ("v", "bold $text-accent"), " conversation only  ",
+                    ("esc", "bold $text-accent"), " back",
+                ),
+                id="rewind-choices",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.chosen = int(event.option.id or 0)
+        self.add_class("-choosing")
+        number = self.chosen
+        self.query_one("#rewind-note", Static).update(
+            f"Back to before turn {number}: restore the files changed since (code), forget turn {number} and "
+            f"after (conversation), or both. {self.untracked_note}"
+        )
+
+    def action_choose(self, code: bool, conversation: bool) -> None:
+        if self.chosen is not None:
+            self.dismiss((self.chosen, code, conversation))
+
+    def action_back(self) -> None:
+        if self.chosen is not None:
+            self.chosen = None
+            self.remove_class("-choosing")
+            self.query_one("#rewind-note", Static).update(self.untracked_note)
+            return
         self.dismiss(None)

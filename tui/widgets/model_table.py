@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -44,6 +44,7 @@ __all__ = [
     "ModelTable",
     "SORT_KEYS",
     "COLUMNS",
+    "NARROW_COLUMNS",
     "LatencyLike",
     "PublishedLike",
     "NOT_MEASURED",
@@ -100,6 +101,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("tier", "Tier"),
     ("key", "Key"),
 )
+
+#: The columns at 80 columns (a table narrower than :data:`NARROW_BELOW`): price, the
+#: estimate, context and latency stay, with short titles; the provider, p95, the run
+#: count and the tier move to the details line under the table.
+NARROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model", "Model"),
+    ("in", "In/M"),
+    ("out", "Out/M"),
+    ("cost", "Est."),
+    ("context", "Ctx"),
+    ("ttft", "TTFT"),
+    ("tps", "t/s"),
+    ("tools", "T"),
+    ("key", "K"),
+)
+NARROW_BELOW = 120
+NARROW_NAME_WIDTH = 16
 
 #: Sort key -> human name; the column a key belongs to is in _COLUMN_SORT.
 SORT_KEYS: dict[str, str] = {
@@ -160,7 +178,13 @@ def _truncate(text: str, width: int) -> str:
 
 
 class ModelTable(DataTable[Any]):
-    """The model catalog as a table; Enter picks, Space marks, letters sort."""
+    """The model catalog as a table; Enter picks, Space marks.
+
+    Sorting is by alt+letter (:class:`~tui.screens.models.ModelsScreen`), ctrl+s or a
+    click on a header; a letter typed here goes to the screen's filter (see
+    :class:`ModelTable.Typed`), so typing never gets lost in the table. Narrower than
+    :data:`NARROW_BELOW` columns, it shows :data:`NARROW_COLUMNS`.
+    """
 
     DEFAULT_CSS = """
     ModelTable {
@@ -182,13 +206,6 @@ class ModelTable(DataTable[Any]):
 
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark"),
-        Binding("p", "sort('price')", "Sort by price", show=False),
-        Binding("e", "sort('cost')", "Sort by estimated cost", show=False),
-        Binding("c", "sort('context')", "Sort by context", show=False),
-        Binding("l", "sort('latency')", "Sort by latency", show=False),
-        Binding("s", "sort('speed')", "Sort by tokens/s", show=False),
-        Binding("n", "sort('name')", "Sort by name", show=False),
-        Binding("r", "reverse", "Reverse sort", show=False),
     ]
 
     sort_key: reactive[str] = reactive("price", init=False)
@@ -218,6 +235,18 @@ class ModelTable(DataTable[Any]):
             self.table = table
             self.model_id = model_id
             self.marked = marked
+
+        @property
+        def control(self) -> ModelTable:
+            return self.table
+
+    class Typed(Message):
+        """A printable key was typed in the table: it belongs in the filter."""
+
+        def __init__(self, table: ModelTable, character: str) -> None:
+            super().__init__()
+            self.table = table
+            self.character = character
 
         @property
         def control(self) -> ModelTable:
@@ -267,10 +296,27 @@ class ModelTable(DataTable[Any]):
         self._shown: list[ModelInfo] = []
         self._typed: ModelInfo | None = None
         self._pending_select: str | None = selected
+        self._narrow: bool | None = None
         self.set_reactive(ModelTable.sort_key, self.validate_sort_key(sort_key))
 
     def on_mount(self) -> None:
         self._rebuild()
+
+    @property
+    def narrow(self) -> bool:
+        """Showing :data:`NARROW_COLUMNS` (the table is narrower than :data:`NARROW_BELOW`)."""
+        width = self.size.width or self.app.size.width
+        return width < NARROW_BELOW
+
+    def on_resize(self) -> None:
+        if self.narrow != self._narrow:
+            self._rebuild()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and event.key != "space":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(self, event.character))
 
     # ------------------------------------------------------------------ data in
 
@@ -432,12 +478,40 @@ class ModelTable(DataTable[Any]):
     # ------------------------------------------------------------------ rendering
 
     def _label(self, column: str, title: str) -> Text:
-        arrow = "  "
+        arrow = " " if self._narrow else "  "  # narrow: one cell kept for the arrow
         if _SORT_COLUMN.get(self.sort_key) == column:
-            arrow = " ▼" if self.sort_reverse else " ▲"
+            arrow = ("▼" if self.sort_reverse else "▲") if self._narrow else (" ▼" if self.sort_reverse else " ▲")
         return Text(title + arrow, justify="right" if column in _RIGHT else "left")
 
+    def _narrow_cells(self, info: ModelInfo) -> list[Text]:
+        stats = self._latency.get(info.id)
+        estimate = "…" if self._estimates is None else format_cost(self._estimates.get(info.id))
+        status = self.key_status_of(info)
+        mark = MARK if info.id in self.marked else " "
+
+        def right(text: str, style: str = "") -> Text:
+            return Text(text, style=style, justify="right")
+
+        tools = {True: "✓", False: "✗", None: "?"}[info.tools]
+        tag = ORIGIN_TAGS.get(info.origin)
+        name = Text(f"{mark} {_truncate(info.name, max(8, NARROW_NAME_WIDTH - (len(tag) + 1 if tag else 0)))}")
+        if tag:
+            name.append(f" {tag}", style="italic dim")
+        return [
+            name,
+            right(format_price(info.price_in)),
+            right(format_price(info.price_out)),
+            right(estimate),
+            right(format_context(info.context)),
+            right(format_ttft(getattr(stats, "ttft_p50", None))),
+            right(format_tps(getattr(stats, "tps_p50", None))),
+            Text(tools, style="" if info.tools else "dim"),
+            Text("✓") if status is None else Text("✗", style="bold"),
+        ]
+
     def _cells(self, info: ModelInfo) -> list[Text]:
+        if self._narrow:
+            return self._narrow_cells(info)
         stats = self._latency.get(info.id)
         published = self._published.get(info.id)
         if self._estimates is None:
@@ -479,7 +553,8 @@ class ModelTable(DataTable[Any]):
         self._pending_select = None
         scroll_x = self.scroll_x
         self.clear(columns=True)
-        for column, title in COLUMNS:
+        self._narrow = self.narrow
+        for column, title in NARROW_COLUMNS if self._narrow else COLUMNS:
             self.add_column(self._label(column, title), key=column)
         self._shown = self._ordered()
         for info in self._shown:

@@ -2,7 +2,10 @@
 
 It is docked above the prompt, outside the scrolling transcript, so a pending approval
 is never pushed out of sight by output; several pending approvals queue up and are
-answered in order. It shows the tool (and which subagent asks, by agent path), its arguments (the full command for ``bash``, a
+answered in order. Its reason line (top) and answer keys (bottom) are docked inside it,
+so they stay visible however long the preview is: at 80x24 a 500-line diff scrolls in
+the middle (up/down, pgup/pgdn) between them. The keys are in the footer too. It shows
+the tool (and which subagent asks, by agent path), its arguments (the full command for ``bash``, a
 coloured diff for edits), why it asks (the mode or the rule), the current mode, and
 what "always" would save where.
 
@@ -91,7 +94,7 @@ class PermissionPanel(Widget, can_focus=True):
     DEFAULT_CSS = """
     PermissionPanel {
         height: auto;
-        max-height: 70%;
+        max-height: 65%;
         display: none;
         border: heavy $warning;
         border-title-color: $text-warning;
@@ -108,7 +111,9 @@ class PermissionPanel(Widget, can_focus=True):
         background: $warning 14%;
     }
     PermissionPanel > #perm-why {
+        dock: top;
         color: $text;
+        max-height: 3;
     }
     PermissionPanel > #perm-why.-danger {
         color: $text-error;
@@ -116,15 +121,17 @@ class PermissionPanel(Widget, can_focus=True):
     }
     PermissionPanel > #perm-body {
         height: auto;
-        max-height: 14;
+        max-height: 30;
         background: $surface;
         padding: 0 1;
         scrollbar-size-vertical: 1;
     }
     PermissionPanel > #perm-keys {
+        dock: bottom;
         color: $text-muted;
     }
     PermissionPanel > Input {
+        dock: bottom;
         display: none;
         margin: 0;
     }
@@ -133,13 +140,13 @@ class PermissionPanel(Widget, can_focus=True):
     }
     """
 
-    # Not shown in the footer: the panel's own key line lists them next to what they do.
+    # In the footer too (the panel's own key line says more about each).
     BINDINGS = [
-        Binding("y", "answer('once')", "Allow once", show=False),
-        Binding("s", "answer('session')", "Session", show=False),
-        Binding("a", "answer('always')", "Always", show=False),
+        Binding("y", "answer('once')", "Once"),
+        Binding("s", "answer('session')", "Session"),
+        Binding("a", "answer('always')", "Always"),
         Binding("r", "custom_rule", "Own rule", show=False),
-        Binding("n", "deny", "Deny", show=False),
+        Binding("n", "deny", "Deny"),
         Binding("up", "scroll_body(-1)", show=False),
         Binding("down", "scroll_body(1)", show=False),
         Binding("pageup", "scroll_body(-10)", show=False),

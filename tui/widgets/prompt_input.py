@@ -4,9 +4,18 @@ Keys: ``enter`` sends; ``shift+enter`` (terminals with the kitty keyboard protoc
 Textual enables), ``ctrl+j`` (every terminal) and ``alt+enter`` insert a newline. ``up``
 on the first line and ``down`` on the last line walk the history of sent prompts; the
 text being written is kept and comes back after the newest entry.
+
+Enter and the newline keys are handled with the typed text, in the widget's own queue,
+not as priority bindings: a priority binding runs in the app's queue as soon as the key
+arrives, ahead of characters typed just before it that the widget has not inserted yet
+(a burst like ``tmux send-keys "text" Enter`` then sent half the text). While the
+completion dropdown (:class:`~tui.widgets.prompt_completion.PromptCompletion`) shows,
+``enter``, ``tab``, ``up``, ``down`` and ``esc`` are left to it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -14,6 +23,9 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 __all__ = ["PromptInput"]
+
+_NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
+_COMPLETION_KEYS = ("enter", "tab", "up", "down", "escape")
 
 
 class PromptInput(TextArea):
@@ -33,9 +45,10 @@ class PromptInput(TextArea):
     }
     """
 
+    # Shown in the footer; the keys themselves are handled in ``_on_key`` (see above).
     BINDINGS = [
-        Binding("enter", "submit", "Send", show=True, priority=True),
-        Binding("shift+enter,ctrl+j,alt+enter", "newline", "Newline", show=False, priority=True),
+        Binding("enter", "submit", "Send", show=True),
+        Binding("ctrl+j", "newline", "Newline", show=False),
     ]
 
     class Submitted(Message):
@@ -62,6 +75,8 @@ class PromptInput(TextArea):
         self.prompt_history: list[str] = list(prompt_history or [])
         self._history_index: int | None = None  # None: editing a new prompt
         self._draft = ""
+        self.completion: Any = None
+        """The completion dropdown, when there is one (it sets itself here)."""
 
     # -- sending -------------------------------------------------------------------------
     def action_submit(self) -> None:
@@ -112,9 +127,28 @@ class PromptInput(TextArea):
         self._show(self.prompt_history[self._history_index], at_end=True)
         return True
 
+    @property
+    def completing(self) -> bool:
+        """The completion dropdown shows entries (it takes enter, tab, arrows, esc)."""
+        return self.completion is not None and self.completion.showing
+
     async def _on_key(self, event: events.Key) -> None:
         # Runs before TextArea's own handler (Textual dispatches along the MRO) and
         # before the up/down bindings (checked when the key bubbles to the app).
+        if event.key in _COMPLETION_KEYS and self.completing:
+            event.stop()  # the dropdown hears the key after this handler (message_signal)
+            event.prevent_default()
+            return
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
+        if event.key in _NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
+            return
         if event.key == "up" and self.cursor_at_first_line and self.selection.is_empty:
             handled = self.history_previous()
         elif event.key == "down" and self.cursor_at_last_line and self.selection.is_empty:

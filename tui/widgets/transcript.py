@@ -265,9 +265,16 @@ class Transcript(VerticalScroll):
             await self._prune()
 
     # -- tool calls -----------------------------------------------------------------------
+    def _open_call(self, call_id: str) -> ToolCallItem | None:
+        """The call with this id that has not returned yet (None: there is none). A call
+        whose id was seen before and already returned is a new call: some servers repeat
+        ids across turns, and it must not update the old block."""
+        item = self._tools.get(call_id)
+        return item if item is not None and item.result_text is None else None
+
     async def tool_started(self, call_id: str, name: str) -> ToolCallItem:
         await self.finish_streams()
-        item = self._tools.get(call_id)
+        item = self._open_call(call_id)
         if item is None:
             item = ToolCallItem(call_id, name)
             self._tools[call_id] = item
@@ -279,27 +286,27 @@ class Transcript(VerticalScroll):
         return self._tools.get(call_id)
 
     async def tool_args(self, call_id: str, delta: str) -> None:
-        item = self._tools.get(call_id)
+        item = self._open_call(call_id)
         if item is not None:
             item.args_delta(delta)
 
     async def tool_ready(self, call_id: str, name: str, arguments: dict[str, Any] | None, error: str | None) -> None:
-        item = self._tools.get(call_id) or await self.tool_started(call_id, name)
+        item = self._open_call(call_id) or await self.tool_started(call_id, name)
         item.ready(arguments, error)
 
     async def tool_pending(self, call_id: str) -> None:
-        item = self._tools.get(call_id)
+        item = self._open_call(call_id)
         if item is not None:
             item.pending()
 
     async def tool_decided(
         self, call_id: str, tool: str, allowed: bool, scope: str, decided_by: str, reason: str | None
     ) -> None:
-        item = self._tools.get(call_id) or await self.tool_started(call_id, tool)
+        item = self._open_call(call_id) or await self.tool_started(call_id, tool)
         item.decided(allowed, scope, decided_by, reason)
 
     async def tool_result(self, call_id: str, name: str, content: str, is_error: bool) -> None:
-        item = self._tools.get(call_id) or await self.tool_started(call_id, name)
+        item = self._open_call(call_id) or await self.tool_started(call_id, name)
         item.result(content, is_error)
 
     # -- the mounted window -----------------------------------------------------------------
