@@ -147,7 +147,8 @@ def cut_index(messages: list[Message], keep_turns: int) -> int | None:
 
     The kept part never starts with a tool result (results follow their call), and it
     always holds the last assistant message when its tool results still wait for the
-    model.
+    model. When keeping ``keep_turns`` prompts would leave nothing older, fewer are kept;
+    a conversation that is one long turn is cut inside it, before its last answer.
     """
     if not messages:
         return None
@@ -158,20 +159,22 @@ def cut_index(messages: list[Message], keep_turns: int) -> int | None:
     ):
         last_call = max(i for i, m in enumerate(messages) if isinstance(m, AssistantMessage))
         limit = last_call
-    if keep_turns > 0 and len(prompts) >= keep_turns:
-        cut = prompts[-keep_turns]
-    elif keep_turns <= 0:
+    if keep_turns <= 0:
         cut = limit
-    else:
-        cut = 0
+    else:  # keep fewer turns when keeping them all would leave nothing to summarise
+        keep = min(keep_turns, len(prompts))
+        cut = prompts[-keep] if keep else 0
+        while cut <= 0 and keep > 1:
+            keep -= 1
+            cut = prompts[-keep]
     cut = min(cut, limit)
-    if cut <= 0:  # too few turns: cut inside the current one, after its prompt
-        answers = [i for i, m in enumerate(messages[:limit]) if isinstance(m, AssistantMessage)]
-        cut = answers[-1] if answers else 0
+    if cut <= 0:  # one long turn: cut inside it, before its pending call or its last answer
+        answers = [i for i, m in enumerate(messages) if isinstance(m, AssistantMessage)]
+        cut = limit if limit < len(messages) else (answers[-1] if answers else 0)
     while 0 < cut < len(messages) and isinstance(messages[cut], ToolResultMessage):
         cut -= 1
     older = messages[:cut]
-    if not older or (len(older) == 1 and is_summary(older[0])):
+    if len(older) <= 1:  # a lone prompt or summary: nothing gained by summarising it
         return None
     return cut
 

@@ -58,6 +58,7 @@ from agentic_flow.core.permissions.modes import (
     mode_outcome,
     parse_mode,
 )
+from agentic_flow.core.permissions.prefix_rules import part_rules
 from agentic_flow.core.permissions.rules import (
     Rule,
     RuleAction,
@@ -423,11 +424,21 @@ class PermissionEngine:
         None for a command that is not plain: no rule can approve it (only a person,
         each time), so offering to remember one would be a promise the engine breaks.
         """
+        rules = self.suggest_rules(request)
+        return ", ".join(rules) if rules else None
+
+    def suggest_rules(self, request: PermissionRequest) -> list[str]:
+        """What "session" and "always" remember: the exact rule for the call, or for a
+        plain command of several parts one rule per part (``core.permissions.prefix_rules``)."""
         if canonical_tool(request.tool) == "bash":
             analysis = self._prepare(request).analysis
             if analysis is None or not analysis.plain:
-                return None
-        return exact_rule(request)
+                return []
+            per_part = part_rules(analysis)
+            if per_part:
+                return per_part
+        exact = exact_rule(request)
+        return [exact] if exact else []
 
     # ------------------------------------------------------------ evaluation
 
@@ -733,17 +744,30 @@ class PermissionEngine:
             return Decision(True, "once", "person", answer.reason or "allowed once by the user")
         if verdict.from_ask_rule:
             return Decision(True, "once", "person", f"allowed this time only: {verdict.reason} every time")
-        text = answer.rule or self.suggest_rule(request)
-        if text is None:
+        texts = [answer.rule] if answer.rule else self.suggest_rules(request)
+        if not texts:
             return Decision(True, "once", "person", "allowed once (no rule can name this call)")
         try:
-            rule = parse_rule(text, "allow")
+            rules = [parse_rule(text, "allow") for text in texts]
         except ConfigError as exc:
             return Decision(True, "once", "person", f"allowed once; {exc}")
         if answer.kind == "session":
-            self.allow_for_session(rule)
-            return Decision(True, "session", "person", f"allowed for this session: {rule.text}")
-        return await self._allow_always(rule)
+            for rule in rules:
+                self.allow_for_session(rule)
+            return Decision(True, "session", "person", f"allowed for this session: {', '.join(r.text for r in rules)}")
+        decision = None
+        for rule in rules:
+            decision = await self._allow_always(rule)
+            if decision.scope != "always":
+                return decision
+        assert decision is not None
+        if len(rules) > 1:
+            names = ", ".join(r.text for r in rules)
+            decision = Decision(
+                True, "always", "person", f"allowed always: {names} saved to {decision.rule_file}", names,
+                decision.rule_file,
+            )
+        return decision
 
     async def _allow_always(self, rule: Rule) -> Decision:
         path = self.project_settings_path
