@@ -171,8 +171,6 @@ def cut_index(messages: list[Message], keep_turns: int) -> int | None:
     if cut <= 0:  # one long turn: cut inside it, before its pending call or its last answer
         answers = [i for i, m in enumerate(messages) if isinstance(m, AssistantMessage)]
         cut = limit if limit < len(messages) else (answers[-1] if answers else 0)
-    while 0 < cut < len(messages) and isinstance(messages[cut], ToolResultMessage):
-        cut -= 1
     older = messages[:cut]
     if len(older) <= 1:  # a lone prompt or summary: nothing gained by summarising it
         return None

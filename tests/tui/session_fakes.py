@@ -21,7 +21,7 @@ from agentic_flow.core.permissions import example_rule
 from agentic_flow.core.runtime import ApprovalHints
 from agentic_flow.core.session import SessionTotals, TurnStats
 
-__all__ = ["Ask", "Pause", "FakeEngine", "FakeSession", "FakeRuntime", "fake_opener", "wait_for", "EDIT_DIFF"]
+__all__ = ["Ask", "Pause", "Gate", "FakeEngine", "FakeSession", "FakeRuntime", "fake_opener", "wait_for", "EDIT_DIFF"]
 
 EDIT_DIFF = (
     "--- a/src/app.py\n"
@@ -52,6 +52,13 @@ class Pause:
     """Wait (so tests can press Esc in the middle of an answer)."""
 
     seconds: float
+
+
+@dataclass
+class Gate:
+    """Wait until the test sets ``event`` (an answer that runs exactly as long as needed)."""
+
+    event: asyncio.Event
 
 
 class FakeEngine:
@@ -87,6 +94,8 @@ class FakeSession:
         for step in script:
             if isinstance(step, Pause):
                 await asyncio.sleep(step.seconds)
+            elif isinstance(step, Gate):
+                await step.event.wait()
             elif isinstance(step, Ask):
                 yield PermissionRequested(
                     call_id=step.call_id, tool=step.tool, arguments=step.arguments, reason=step.reason, preview=step.preview

@@ -129,7 +129,20 @@ class PromptCompletion(AutoComplete):
     ) -> list[DropdownItem]:
         if search_string in ("/", "@"):
             return candidates[:MAX_SHOWN]
+        if search_string.startswith("/"):  # commands by the start of their name, in order
+            word = search_string.lower()
+            return [c for c in candidates if c.value.split("  ", 1)[0].startswith(word)][:MAX_SHOWN]
         return super().get_matches(target_state, candidates, search_string)[:MAX_SHOWN]
+
+    def is_exact(self) -> bool:
+        """The word being completed is already a whole entry (``/mode`` while ``/model``
+        is offered too): Enter then sends the prompt instead of completing."""
+        token = self.get_search_string(self._get_target_state())
+        if not token:
+            return False
+        count = self.option_list.option_count
+        values = [cast(DropdownItem, self.option_list.get_option_at_index(i)).value for i in range(count)]
+        return any(v.split("  ", 1)[0] == token for v in values)
 
     def should_show_dropdown(self, search_string: str) -> bool:
         if not search_string or self.option_list.option_count == 0:

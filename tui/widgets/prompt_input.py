@@ -136,9 +136,12 @@ class PromptInput(TextArea):
         # Runs before TextArea's own handler (Textual dispatches along the MRO) and
         # before the up/down bindings (checked when the key bubbles to the app).
         if event.key in _COMPLETION_KEYS and self.completing:
-            event.stop()  # the dropdown hears the key after this handler (message_signal)
-            event.prevent_default()
-            return
+            if event.key == "enter" and self.completion.is_exact():
+                self.completion.action_hide()  # "/mode" typed whole: send it
+            else:
+                event.stop()  # the dropdown hears the key after this handler (message_signal)
+                event.prevent_default()
+                return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
