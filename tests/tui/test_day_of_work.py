@@ -397,7 +397,8 @@ def _long_diff_app(tmp_path: Path) -> SessionApp:
         f"+def handler_{i}(event):\n+    return route(event, {i})\n" for i in range(120)
     )
     script = [Ask("c1", "write", {"path": "src/app.py", "content": "..."}, preview=diff), TurnEnded(stop_reason="end_turn")]
-    return SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    # workspace "." as shown on screen: the same on every machine
+    return SessionApp(RunOptions(model="fake:model-a", workspace="."), open_runtime=fake_opener(tmp_path, [script]))
 
 
 def test_snapshot_permission_widget_with_a_long_diff_at_80x24(snap_compare, tmp_path: Path) -> None:

@@ -44,6 +44,10 @@ def _cost(row: SessionRow) -> str:
     return format_cost(row.cost) if row.cost else "$0"
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _short_model(model: str | None, width: int = 22) -> str:
     text = model or "?"
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -132,9 +136,9 @@ class SessionPicker(Screen["str | None"]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "resume", "Resume", priority=True),
-        Binding("ctrl+e", "rename", "Rename"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("ctrl+a", "toggle_all", "All workspaces"),
+        Binding("ctrl+e", "rename", "Rename", priority=True),  # before the filter's end-of-line
+        Binding("ctrl+d", "delete", "Delete", priority=True),
+        Binding("ctrl+a", "toggle_all", "All workspaces", priority=True),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
         Binding("pagedown", "move(10)", show=False),
@@ -208,6 +212,8 @@ class SessionPicker(Screen["str | None"]):
         table.clear()
         now = self._now()
         self.shown = []
+        # The first message gets what the other columns leave (no sideways scrolling at 80).
+        room = max(16, (table.size.width or self.app.size.width) - 50)
         for row in self.rows:
             haystack = f"{row.title} {row.agent} {row.model} {row.id}".lower()
             if not all(w in haystack for w in words):
@@ -218,14 +224,10 @@ class SessionPicker(Screen["str | None"]):
                 (row.agent or "?")[:12],
                 _short_model(row.model),
                 _cost(row),
-                row.title or "(no message)",
+                _clip(row.title or "(no message)", room),
                 key=row.id,
             )
-        count = len(self.shown)
-        self._summary(
-            f"{count} session(s) · enter resume · ctrl+e rename · ctrl+d delete · ctrl+a "
-            + ("this workspace" if self.all_workspaces else "all workspaces")
-        )
+        self._summary(f"{len(self.shown)} session(s)")
         if keep is not None:
             for index, row in enumerate(self.shown):
                 if row.id == keep:
