@@ -346,6 +346,7 @@ class ModelsScreen(Screen[str | None]):
                 f"{SORT_KEYS[table.sort_key]} {direction}{marked}",
                 ("  TTFT, tok/s: ", "$text-muted"),
                 self.latency_note,
+                ("  * published" if table.narrow else "", "italic $text-muted"),
                 (self.published_note, "$text-muted"),
             )
         )

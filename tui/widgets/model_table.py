@@ -503,10 +503,22 @@ class ModelTable(DataTable[Any]):
             right(format_price(info.price_out)),
             right(estimate),
             right(format_context(info.context)),
-            right(format_ttft(getattr(stats, "ttft_p50", None))),
-            right(format_tps(getattr(stats, "tps_p50", None))),
+            *self._narrow_latency(info.id, stats),
             Text(tools, style="" if info.tools else "dim"),
             Text("✓") if status is None else Text("✗", style="bold"),
+        ]
+
+    def _narrow_latency(self, model_id: str, stats: LatencyLike | None) -> list[Text]:
+        """TTFT and tok/s p50: your runs' when measured, else OpenRouter's published ones,
+        in italics with a ``*`` (the two sources are never mixed up)."""
+        ttft, tps = getattr(stats, "ttft_p50", None), getattr(stats, "tps_p50", None)
+        if ttft is not None or tps is not None:
+            return [Text(format_ttft(ttft), justify="right"), Text(format_tps(tps), justify="right")]
+        published = self._published.get(model_id)
+        ttft, tps = getattr(published, "ttft_ms_p50", None), getattr(published, "tps_p50", None)
+        return [
+            Text(format_ttft(ttft) + ("*" if ttft is not None else ""), style="italic", justify="right"),
+            Text(format_tps(tps) + ("*" if tps is not None else ""), style="italic", justify="right"),
         ]
 
     def _cells(self, info: ModelInfo) -> list[Text]:
