@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import re
 import threading
 import time
 from dataclasses import replace
@@ -672,7 +673,7 @@ class SessionScreen(Screen[None]):
             await t.add_notice(f"… {len(messages) - len(shown)} earlier messages are not shown (/export writes them all).")
         for message in shown:
             if isinstance(message, UserMessage):
-                await t.add_user(message.content)
+                await t.add_user(_ATTACHED.sub(_attached_note, message.content).rstrip())
             elif isinstance(message, AssistantMessage):
                 if message.content:
                     await t.add_message("assistant", message.content)
@@ -1107,6 +1108,14 @@ class SessionScreen(Screen[None]):
             return
         opts = replace(self.opts, resume=session_id, model=None, agent=None, task=None)
         self.app.switch_screen(SessionScreen(opts, open_runtime=self._open))
+
+
+_ATTACHED = re.compile(r'\n*<attached-file path="([^"]*)" lines="([^"]*)"[^>]*>.*?</attached-file>', re.S)
+
+
+def _attached_note(match: re.Match[str]) -> str:
+    """A file attached with ``@`` shown as a line, not its contents (the model had them)."""
+    return f"\n[attached {match.group(1)}, lines {match.group(2)}]"
 
 
 def _relative(path: Path, root: Path) -> str:

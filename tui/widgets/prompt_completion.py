@@ -93,11 +93,12 @@ class PromptCompletion(AutoComplete):
         self.action_hide()
 
     def _align_to_target(self) -> None:
-        """Below the cursor, or above it when the prompt sits at the bottom of the screen."""
+        """Above the cursor (the prompt sits at the bottom, over the status bar and footer),
+        or below it when there is no room above."""
         x, y = self._prompt.cursor_screen_offset
         width, height = self.option_list.outer_size
         area = self.screen.scrollable_content_region
-        top = y + 1 if y + 1 + height <= area.bottom else max(area.y, y - height)
+        top = y - height if y - height >= area.y else y + 1
         x, top, _w, _h = Region(x - 1, top, width, height).constrain("inside", "none", Spacing.all(0), area)
         self.absolute_offset = Offset(x, top)
 
