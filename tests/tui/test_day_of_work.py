@@ -20,7 +20,7 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
-from agentic_flow.core.events import Notice, TextDelta, ToolCallReady, ToolCallStarted, ToolResult, TurnEnded
+from agentic_flow.core.events import TextDelta, ThinkingDelta, ToolCallReady, ToolCallStarted, ToolResult, TurnEnded
 from agentic_flow.core.runtime import RunOptions
 from agentic_flow.tui.screens.session import SessionScreen, guarded_quit
 from agentic_flow.tui.screens.session_dialogs import ConfirmQuit, ModelPicker, RewindDialog
@@ -268,6 +268,26 @@ async def test_a_tool_call_id_seen_in_an_earlier_turn_gets_a_block_of_its_own(tm
         assert [c.result_text for c in calls] == ["1\n", "2\n"]  # two calls, two blocks
         assert len(screen.query(ToolCallBlock)) == 2
         assert screen.transcript.tool("call_0") is calls[1]
+
+
+# ---------------------------------------------------------------------------- 8: reasoning folded
+
+
+async def test_finished_reasoning_is_folded_and_a_click_shows_it_all(tmp_path: Path) -> None:
+    reasoning = "".join(f"Step {i}: think about it.\n\n" for i in range(12))
+    script: list[Any] = [ThinkingDelta(text=reasoning), TextDelta(text="The answer."), TurnEnded(stop_reason="end_turn")]
+    app = SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"think", "enter")
+        await idle(pilot)
+        (view,) = [v for v in screen.query(MessageView) if v.role == "thinking"]
+        assert view.has_class("-folded") and view.outer_size.height <= 4
+        assert "click to show all" in screen_text(app) and "Step 11" not in screen_text(app)
+        await pilot.click(view)
+        await pilot.pause()
+        assert not view.has_class("-folded") and view.outer_size.height > 12
+        assert "Step 11" in screen_text(app)
 
 
 # ---------------------------------------------------------------------------- 5: focus
