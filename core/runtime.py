@@ -846,9 +846,8 @@ class Runtime:
         extra = self.mcp.tools() if self.mcp is not None else {}
         tools, tool_warnings = tools_for_agent(agent.tools, extra) if not self.options.no_tools else ({}, [])
         warnings.extend(tool_warnings)
-        system = self.options.system if self.options.system is not None else agent.prompt
-        max_tokens = self.session.max_tokens
-        system, tools = _fit_local_model(self.model_id, system, tools, max_tokens, warnings)
+        prompt: str | None = self.options.system if self.options.system is not None else agent.prompt
+        system, tools = _fit_local_model(self.model_id, prompt, tools, self.session.max_tokens, warnings)
         tools = _check_model_fit(self.model_id, self.catalog, agent.name, system, tools, warnings)
         self.agent = agent
         session = self.session

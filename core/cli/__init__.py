@@ -231,10 +231,9 @@ def _session_to_open(args: argparse.Namespace) -> tuple[str | None, bool]:
     session picker first (``-r`` without an id). Unknown ids fail here, before any UI."""
     if not args.continue_last and args.resume is None:
         return None, False
-    # lazy: only -c / -r read the store
-    from pathlib import Path
+    from pathlib import Path  # lazy: only -c / -r need it
 
-    from agentic_flow.core.store.database import Store
+    from agentic_flow.core.store.database import Store  # lazy: only -c / -r read the store
 
     store = Store()
     if args.resume:

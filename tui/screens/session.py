@@ -1065,9 +1065,12 @@ class SessionScreen(Screen[None]):
             self.call_later(self._switch_agent, name)
             return
         agents = [(a.name, a.description or "") for a in self.runtime.agents]
-        self.app.push_screen(
-            AgentPicker(agents, self.runtime.agent_name), lambda chosen: self.call_later(self._switch_agent, chosen) if chosen else None
-        )
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.call_later(self._switch_agent, name)
+
+        self.app.push_screen(AgentPicker(agents, self.runtime.agent_name), chosen)
 
     async def _switch_agent(self, name: str) -> None:
         old = self.runtime.agent_name
