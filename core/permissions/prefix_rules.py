@@ -4,8 +4,9 @@
 which the engine never matches (a rule must cover every part, each on its own). Like
 Claude Code, the answer now saves a prefix rule per part — ``bash(npm test*)``,
 ``bash(git status*)`` — so the next ``npm test -- -k x && git status`` is allowed too.
-A part that destroys, moves or sends things (``rm``, ``mv``, ``curl``, ``git push``...)
-keeps its exact text instead: a prefix would allow far more than what was approved.
+A part that destroys, moves or sends things (``rm``, ``mv``, ``curl``, ``git push``...),
+or has a glob among its words (``ls *.py``), keeps its exact text instead: a prefix would
+allow far more than what was approved.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _prefix(part: CommandPart) -> str:
     sub = words[1] if len(words) > 1 and _SUBCOMMAND.match(words[1]) else None
     if command.rsplit("/", 1)[-1] in EXACT_ONLY or (sub and sub in EXACT_SUBCOMMANDS.get(command, ())):
         return escape_command(part.text)
+    if any(any(c in word for c in "*?[") for word in part.raw_words):
+        return escape_command(part.text)  # a glob the user approved is that glob, not a prefix
     prefix = f"{command} {sub}" if sub else command
     return escape_command(prefix) + "*"
 
