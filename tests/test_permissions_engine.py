@@ -361,12 +361,15 @@ async def test_session_scope_allows_the_exact_call_again() -> None:
         permissions.Decision(True, "session", "session", "allowed by bash(npm test -- --watch=false)")
 
 
-async def test_session_scope_for_a_compound_command_is_exact() -> None:
+async def test_session_scope_for_a_compound_command_is_exact_per_part() -> None:
+    # One rule per part (issue 14: as Claude Code does); a part with a glob keeps its text.
     eng = engine("ask")
     await eng.decide(req("bash", command="ls *.py && wc -l *.py"), ScriptedApprover(Answer("session")))
+    assert [r.text for r in eng.session_rules] == ["bash(ls \\*.py)", "bash(wc -l \\*.py)"]
     assert eng.evaluate(req("bash", command="ls *.py && wc -l *.py")).outcome == "allow"
     assert eng.evaluate(req("bash", command="ls a.py && wc -l *.py")).outcome == "ask"  # "*" stays literal
-    assert eng.evaluate(req("bash", command="ls *.py\nwc -l *.py")).outcome == "ask"
+    assert eng.evaluate(req("bash", command="ls *.py\nwc -l *.py")).outcome == "allow"  # the same two parts
+    assert eng.evaluate(req("bash", command="ls *.py && rm -f x.py")).outcome == "ask"  # another part
 
 
 async def test_session_scope_for_edits_covers_that_path() -> None:

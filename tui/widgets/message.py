@@ -379,6 +379,8 @@ class MessageItem(TranscriptItem):
         self.finished = not streaming
         self.stopped = False
         """The user stopped the answer: the text is partial."""
+        self.folded = role == "thinking"
+        """Finished reasoning shows its first lines only, until clicked."""
 
     @property
     def text(self) -> str:
@@ -457,6 +459,10 @@ class MessageView(Widget):
     MessageView.-stopped {
         border-bottom: hkey $warning;
     }
+    MessageView.-folded {
+        max-height: 4;
+        overflow: hidden;
+    }
     """
 
     # Measured with benchmarks/tui_stream.py and tui_session.py: writing a big batch
@@ -508,10 +514,14 @@ class MessageView(Widget):
             self._pending.append(item.text)  # built again mid-stream: show what came so far
         if item.stopped:
             self.add_class("-stopped")
+        if item.finished and item.folded:
+            self.add_class("-folded")
 
     # -- composition ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         label = _LABELS.get(self.role, "") if not self.item.continues else ""
+        if label and self.role == "thinking" and self.item.finished:
+            label = _fold_label(self.item)
         if label:
             yield Static(label, classes="label", markup=False)
         item = self.item
@@ -630,6 +640,17 @@ class MessageView(Widget):
             await self._live.update("")
         self._behind = bool(self._segmenter.text)
 
+    def on_click(self) -> None:
+        """Finished reasoning folds and unfolds on a click."""
+        item = self.item
+        if self.role != "thinking" or not self._finished:
+            return
+        item.folded = not item.folded
+        self.set_class(item.folded, "-folded")
+        labels = self.query(".label")
+        if labels:
+            labels.first(Static).update(_fold_label(item))
+
     async def finish(self, *, stopped: bool = False) -> "MessageView | None":
         """Flush, then turn the live Markdown into a cheap static renderable.
 
@@ -666,6 +687,11 @@ class MessageView(Widget):
                 await live.remove()
             self._finished = True
             item = self.item
+            if item.folded:
+                self.add_class("-folded")
+                labels = self.query(".label")
+                if labels:
+                    labels.first(Static).update(_fold_label(item))
             item.pieces = list(self._frozen_view.pieces) if self._frozen_view is not None else []
             item.chunks = [item.text] if item.chunks else []  # one string, not one per token
             item.finished = True
@@ -674,6 +700,13 @@ class MessageView(Widget):
                 self.add_class("-stopped")
                 await self.mount(_stopped_label())
             return overflow
+
+
+def _fold_label(item: MessageItem) -> str:
+    lines = item.text.count("\n") + 1
+    if item.folded:
+        return f"thinking ({lines} lines) · click to show all"
+    return "thinking · click to fold"
 
 
 def _stopped_label() -> Static:
