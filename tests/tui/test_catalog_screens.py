@@ -320,6 +320,20 @@ async def test_eighty_columns_show_price_estimate_context_and_latency(tmp_path):
         assert not screen.table.narrow and "provider" in [str(c.key.value) for c in screen.table.ordered_columns]
 
 
+async def test_picking_a_model_without_tools_for_an_agent_with_tools_warns(tmp_path):
+    app = make_app(tmp_path)
+    picked: list = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_models(pilot)  # alpha: Read, Grep, Edit
+        assert screen.fit_warnings(screen.catalog.get("openai:gpt-mid")) == []
+        screen.table.select_model("openrouter:mystery/model")  # Tools: no
+        app.start_session = lambda agent, model_id: picked.append(model_id)  # type: ignore[method-assign]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: picked or not isinstance(app.screen, ModelsScreen), "the pick")
+        messages = [n.message for n in app._notifications]
+        assert any("cannot use tools" in m and "not offered" in m for m in messages)
+
+
 async def test_ctrl_s_cycles_the_sort_from_the_filter(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -369,6 +369,35 @@ async def test_slash_and_at_completion(workspace: Path, llm_server: ScriptedLLMS
         assert "Attached @src/parser.py" in all_text(screen)
 
 
+async def test_export_agent_mode_model_and_clear_commands(llm_server: ScriptedLLMServer, workspace: Path) -> None:
+    llm_server.enqueue(Reply.text("First answer."), Reply.text("Reviewed."))
+    app = SessionApp(real(llm_server, workspace, no_tools=True))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"first question", "enter")
+        await idle(pilot)
+        await pilot.press(*"/export notes/chat.md", "enter")
+        await wait_for(pilot, lambda: "Conversation written to" in all_text(screen), "the export")
+        exported = (workspace / "notes" / "chat.md").read_text()
+        assert "## You" in exported and "first question" in exported and "First answer." in exported
+        await pilot.press(*"/agent reviewer", "enter")
+        await wait_for(pilot, lambda: "Agent switched: coder → reviewer" in all_text(screen), "the agent switch")
+        assert screen.runtime.agent_name == "reviewer"
+        await pilot.press(*"/mode read-only", "enter")
+        await wait_for(pilot, lambda: screen.runtime.mode == "read-only", "the mode")
+        await pilot.press(*"/model llamacpp:other-model", "enter")
+        await wait_for(pilot, lambda: screen.runtime.model_id == "llamacpp:other-model", "the model")
+        await pilot.press(*"review it", "enter")
+        await idle(pilot)
+        request = llm_server.requests[-1]
+        assert request.model == "other-model"
+        assert any("reviewer" in str(m.get("content")) for m in request.messages if m["role"] == "system")
+        old = screen.runtime.session_id
+        await pilot.press(*"/clear", "enter")
+        await wait_for(pilot, lambda: screen.runtime.session_id != old, "a new conversation")
+        assert screen.runtime.history() == [] and f"{old} stays in /resume" in all_text(screen)
+
+
 # ---------------------------------------------------------------------------- compaction, undo, rewind
 
 
