@@ -490,3 +490,34 @@ async def test_tool_calls_without_ids_get_ids_no_other_turn_has(llm_server: Scri
         assert results == ids
     finally:
         await runtime.aclose()
+
+
+async def test_a_subagents_file_changes_belong_to_the_turn_and_are_undone(
+    llm_server: ScriptedLLMServer, workspace: Path, tmp_path: Path
+) -> None:
+    from tests.subagent_script import delegate, who, write_agents
+
+    write_agents(tmp_path / "agents")
+
+    def handler(request: RecordedRequest) -> Reply:
+        agent = who(request)
+        done = request.messages and request.messages[-1].get("role") == "tool"
+        if agent == "lead":
+            return Reply.text("The tester changed notes.txt.") if done else delegate(("d1", "tester", "change notes"))
+        if done:
+            return Reply.text("changed")
+        return Reply.tool_calls([("t1", "edit", {"path": "notes.txt", "old_string": "beta", "new_string": "omega"})])
+
+    llm_server.set_handler(handler)
+    runtime = await Runtime.open(
+        opts(llm_server, workspace, agent="lead", agents_dir=str(tmp_path / "agents"), approve="auto")
+    )
+    try:
+        await drain(runtime, "let the tester change notes")
+        assert (workspace / "notes.txt").read_text() == "alpha\nomega\n"
+        assert [(t.number, t.files) for t in runtime.turns()] == [(1, ["notes.txt"])]  # the lead's turn
+        done = runtime.undo()
+        assert done is not None and done[1].restored == ["notes.txt"]
+        assert (workspace / "notes.txt").read_text() == "alpha\nbeta\n"
+    finally:
+        await runtime.aclose()
