@@ -8,6 +8,7 @@ which is sent as a message.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 __all__ = ["SlashCommand", "COMMANDS", "parse_slash", "help_text"]
@@ -58,14 +59,32 @@ def parse_slash(text: str) -> tuple[SlashCommand | None, str, str | None]:
     return command, rest.strip(), None
 
 
-def help_text() -> str:
-    width = max(len(f"/{c.name} {c.args}".strip()) for c in COMMANDS)
+def help_text(width: int = 100) -> str:
+    """The commands, keys and mentions, laid out to fit ``width`` columns.
+
+    Descriptions wrap under their column; at 80 columns a usage longer than the column
+    (``/mode [ask|accept-edits|auto|read-only]``) gets a line of its own.
+    """
+    usage = {c.name: f"/{c.name} {c.args}".strip() for c in COMMANDS}
+    # The description column starts after the longest usage that leaves ~44 columns
+    # of text; longer usages go on a line of their own.
+    column = max((len(u) for u in usage.values() if len(u) <= width - 4 - 44), default=8)
+    indent = " " * (2 + column + 2)
     lines = ["Commands (run here, never sent to the model):"]
     for command in COMMANDS:
-        usage = f"/{command.name} {command.args}".strip()
-        lines.append(f"  {usage:<{width}}  {command.help}")
+        body = textwrap.wrap(command.help, max(20, width - len(indent))) or [""]
+        if len(usage[command.name]) <= column:
+            lines.append(f"  {usage[command.name]:<{column}}  {body[0]}")
+            body = body[1:]
+        else:
+            lines.append(f"  {usage[command.name]}")
+        lines.extend(indent + more for more in body)
     lines.append("")
-    lines.append("@path attaches a file (@path#L20-45: those lines), read through the permission rules.")
-    lines.append("Keys: enter send (queued while an answer runs) · ctrl+j newline · esc stop · ctrl+o model")
-    lines.append("      ctrl+t mode · ctrl+r audit · tab completes / and @ · ctrl+q quit")
+    notes = [
+        "@path attaches a file (@path#L20-45: those lines), read through the permission rules.",
+        "Keys: enter send (queued while an answer runs) · ctrl+j newline · esc stop · ctrl+o model"
+        " · ctrl+t mode · ctrl+r audit · tab completes / and @ · ctrl+q quit",
+    ]
+    for note in notes:
+        lines.extend(textwrap.wrap(note, width, subsequent_indent="  "))
     return "\n".join(lines)

@@ -881,7 +881,7 @@ class SessionScreen(Screen[None]):
     async def run_command(self, name: str, argument: str = "") -> None:
         """Run ``/name argument`` here (see :mod:`tui.slash`); nothing reaches the model."""
         if name == "help":
-            await self.transcript.add_notice(slash_help())
+            await self.transcript.add_notice(slash_help(max(40, self.transcript.size.width - 4)))
             return
         if name == "mcp":
             opener = getattr(self.app, "open_mcp", None)
