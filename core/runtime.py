@@ -61,7 +61,14 @@ from agentic_flow.core.providers.registry import (
 )
 from agentic_flow.core.routing.router import choose_auto
 from agentic_flow.core.sandbox import Sandbox, SandboxStatus
-from agentic_flow.core.session import DEFAULT_MAX_TURNS, AgentSession, SessionOptions, SessionRecord, SessionTotals
+from agentic_flow.core.session import (
+    DEFAULT_MAX_TURNS,
+    AgentSession,
+    SessionOptions,
+    SessionRecord,
+    SessionTotals,
+    TurnStats,
+)
 from agentic_flow.core.store.database import Store
 from agentic_flow.core.tools.registry import ToolSet, tools_for_agent
 from agentic_flow.core.trust import TrustStore
@@ -433,6 +440,25 @@ def context_window(model_id: str, catalog: "ModelCatalog") -> int | None:
     return info.context if info is not None else None
 
 
+def _earlier_totals(store: Store, session_id: str) -> SessionTotals:
+    """A resumed session's recorded turns (its subagents' included), as totals."""
+    totals = SessionTotals()
+    for row in store.session_turns(session_id):
+        totals.add(
+            TurnStats(
+                model=row.model,
+                input_tokens=row.input_tokens,
+                output_tokens=row.output_tokens,
+                estimated=row.estimated,
+                cost=row.cost,
+                ttft_s=None if row.ttft_ms is None else row.ttft_ms / 1000,
+                total_s=(row.total_ms or 0.0) / 1000,
+                stop_reason=row.stop_reason or "",
+            )
+        )
+    return totals
+
+
 def _check_model_fit(
     model_id: str, catalog: "ModelCatalog", agent_name: str | None, system: str | None, tools: dict[str, Any],
     warnings: list[str],
@@ -515,6 +541,8 @@ class Runtime:
     temperature_choice: float | None = None
     options: RunOptions = field(default_factory=RunOptions)
     _settings_mtimes: tuple[float | None, ...] = ()
+    earlier: SessionTotals = field(default_factory=SessionTotals)
+    """Turns a resumed session had before this run (what :attr:`session_totals` adds)."""
 
     @classmethod
     async def open(
@@ -663,6 +691,7 @@ class Runtime:
             temperature_choice=opts.temperature if opts.temperature is not None else settings.merged.temperature,
             options=opts,
             _settings_mtimes=_mtimes(_settings_files(settings, workspace)),
+            earlier=_earlier_totals(store, session_id) if resumed is not None and session_id else SessionTotals(),
         )
 
     # -- the facade the workbench talks to (it never reaches into the session or engine) --
@@ -686,6 +715,13 @@ class Runtime:
     def totals(self) -> SessionTotals:
         """The run's figures, every subagent's included."""
         return self.session.all_totals()
+
+    @property
+    def session_totals(self) -> SessionTotals:
+        """The stored session's figures: :attr:`totals` plus the turns before a resume."""
+        if not self.earlier.turns:
+            return self.totals
+        return self.earlier.merged([self.totals])
 
     @property
     def mode(self) -> str:
@@ -863,6 +899,7 @@ class Runtime:
         session.discard_if_empty()
         session.messages = []
         session.totals = type(session.totals)()
+        self.earlier = SessionTotals()
         session.history_start = session.context_tokens = session.context_mark = 0
         session.pending_note = None
         session.resumed = False

@@ -521,3 +521,26 @@ async def test_a_subagents_file_changes_belong_to_the_turn_and_are_undone(
         assert (workspace / "notes.txt").read_text() == "alpha\nbeta\n"
     finally:
         await runtime.aclose()
+
+
+async def test_a_resumed_session_counts_its_earlier_turns(llm_server: ScriptedLLMServer, workspace: Path) -> None:
+    priced = [{"id": "small", "context": 8000, "price_in": 1.0, "price_out": 2.0}]
+    write_user_settings(lab(llm_server, priced))
+    llm_server.enqueue(Reply.text("first", input_tokens=1000, output_tokens=500))
+    runtime = await Runtime.open(opts(llm_server, workspace, model="lab:small", no_tools=True))
+    await drain(runtime, "hi")
+    sid, first_cost = runtime.session_id, runtime.totals.cost
+    await runtime.aclose()
+    assert first_cost and first_cost > 0
+
+    llm_server.enqueue(Reply.text("second", input_tokens=3000, output_tokens=100))
+    resumed = await Runtime.open(opts(llm_server, workspace, resume=sid, no_tools=True))
+    assert len(resumed.session_totals.turns) == 1 and resumed.totals.turns == []
+    await drain(resumed, "again")
+    whole, run = resumed.session_totals, resumed.totals
+    assert len(run.turns) == 1 and len(whole.turns) == 2  # this run vs. the stored session
+    assert whole.input_tokens == 1000 + run.input_tokens and whole.output_tokens == 500 + run.output_tokens
+    assert whole.cost == pytest.approx(first_cost + run.cost)
+    resumed.new_conversation()  # /clear: a new session starts from nothing
+    assert resumed.session_totals.turns == []
+    await resumed.aclose()

@@ -43,6 +43,7 @@ __all__ = [
     "SessionAmbiguous",
     "SessionNode",
     "SessionNotFound",
+    "TurnRow",
     "SessionRow",
     "Store",
     "map_sqlite_error",
@@ -188,6 +189,20 @@ class SessionNode:
     session: SessionRow
     depth: int
     models: tuple[ModelUsage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRow:
+    """One recorded provider turn (``Runtime`` seeds a resumed session's totals with them)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+    cost: float | None
+    ttft_ms: float | None
+    total_ms: float | None
+    stop_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +524,22 @@ class Store:
             ):
                 usage.setdefault(r[0], []).append(_usage(r, 1))
         return [SessionNode(rows[i], depth, tuple(usage.get(i, ()))) for i, depth in ids if i in rows]
+
+    def session_turns(self, session_id: str) -> list[TurnRow]:
+        """Every turn of the session and of the subagent sessions below it, oldest first."""
+        with self.read() as conn:
+            rows = conn.execute(
+                """WITH RECURSIVE tree(id) AS (
+                       SELECT id FROM sessions WHERE id = ?
+                       UNION ALL
+                       SELECT s.id FROM sessions s JOIN tree ON s.parent_id = tree.id
+                   )
+                   SELECT t.model, t.input_tokens, t.output_tokens, t.estimated, t.cost, t.ttft_ms, t.total_ms,
+                          t.stop_reason
+                   FROM turns t JOIN tree ON t.session_id = tree.id ORDER BY t.id""",
+                (session_id,),
+            ).fetchall()
+        return [TurnRow(r[0], int(r[1]), int(r[2]), bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     def subagent_counts(self, session_ids: Sequence[str]) -> dict[str, tuple[int, ModelUsage]]:
         """Per session: how many subagent sessions hang below it, and the whole tree's usage."""

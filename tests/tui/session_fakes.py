@@ -160,6 +160,10 @@ class FakeRuntime:
         return self.session.totals
 
     @property
+    def session_totals(self) -> SessionTotals:
+        return self.session.totals
+
+    @property
     def mode(self) -> str:
         return self.session.engine.mode
 

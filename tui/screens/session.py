@@ -935,7 +935,7 @@ class SessionScreen(Screen[None]):
         from agentic_flow.tui.widgets.status_bar import format_cost, format_tokens
 
         runtime = self.runtime
-        totals = runtime.totals
+        totals = runtime.session_totals
         by_model: dict[str, list[Any]] = {}
         for turn in totals.turns:
             by_model.setdefault(turn.model, []).append(turn)

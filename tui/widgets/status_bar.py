@@ -65,7 +65,7 @@ class SessionStatus:
     @classmethod
     def from_runtime(cls, runtime: "Runtime", state: str, base: "SessionStatus | None" = None) -> "SessionStatus":
         """Read the figures of an open session through the ``Runtime`` facade."""
-        totals = runtime.totals
+        totals = runtime.session_totals
         last = totals.turns[-1] if totals.turns else None
         ttft = last.ttft_s if last is not None else None
         tps = last.tokens_per_s if last is not None else None
