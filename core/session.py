@@ -335,7 +335,7 @@ class AgentSession(LongSession):
         while True:
             if turns >= self.max_turns:
                 yield Notice(
-                    message=f"stopped after {self.max_turns} model turns (--max-turns); "
+                    message=f"stopped after {self.max_turns} model turns (the max_turns setting, or run --max-turns); "
                     "send another message to continue",
                     level="warning",
                 )
