@@ -419,6 +419,17 @@ async def test_continue_and_resume_flags_find_the_session_before_opening(
     assert "needs a terminal" in capsys.readouterr().err
 
 
+def test_top_level_help_lists_every_workbench_option(capsys) -> None:
+    """``agentic-flow --help`` tells the truth about the options the workbench takes."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "workbench options" in text
+    for flag in ("-c, --continue", "-r [ID], --resume [ID]", "--workspace DIR", "--model MODEL, -m MODEL",
+                 "--agent AGENT, -a AGENT", "--agents-dir DIR", "--base-url URL"):
+        assert flag in text, flag
+
+
 # ---------------------------------------------------------------------------- settings, fit, rules, ids
 
 

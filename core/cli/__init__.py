@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agentic-flow",
         description="A terminal workbench for running coding agents on any LLM provider. "
         "With no command it opens the workbench; with --task it runs headless (like `run`).",
-        epilog=EPILOG,
+        epilog=_workbench_help() + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -250,7 +250,8 @@ def _session_to_open(args: argparse.Namespace) -> tuple[str | None, bool]:
     return rows[0].id, False
 
 
-def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
+def _workbench_parser() -> argparse.ArgumentParser:
+    """Options of the workbench itself (``agentic-flow [options]``, no command)."""
     parser = argparse.ArgumentParser(prog="agentic-flow", description="Open the workbench.")
     _add_model_options(parser)
     parser.add_argument("--workspace", metavar="DIR", help="workspace root (default: current dir)")
@@ -263,6 +264,20 @@ def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
         "-r", "--resume", nargs="?", const="", default=None, metavar="ID",
         help="resume session ID (id or unique prefix); without ID, pick one from a list",
     )
+    return parser
+
+
+def _workbench_help() -> str:
+    """The workbench's options as the top-level ``--help`` lists them (from its parser)."""
+    text = _workbench_parser().format_help()
+    options = text[text.index("options:") + len("options:"):]
+    lines = [line for line in options.splitlines() if line.strip() and "-h, --help" not in line
+             and "show this help message" not in line]
+    return "workbench options (agentic-flow [OPTIONS], no command):\n" + "\n".join(lines) + "\n\n"
+
+
+def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
+    parser = _workbench_parser()
     args = parser.parse_args(argv)
     try:
         args.resume, args.pick_session = _session_to_open(args)
