@@ -1,6 +1,6 @@
 """A long agent session in the TUI vs the same session in the core alone.
 
-    python benchmarks/tui_session.py [--calls 200] [--words 500] [--rounds 3] [--size 120x40]
+    python benchmarks/tui_session.py [--calls 200] [--words 500] [--rounds 3] [--size 120x40] [--probe]
 
 The scripted model (tests/llm_server.py, in its own process via ``_llm_proc.py``,
 scenario ``session``) writes ``--words`` tokens of Markdown (prose, lists, headings,
@@ -22,6 +22,9 @@ to the end and the peak (VmHWM). The TUI child then checks what the transcript h
 and what it renders when scrolled to the top: every answer's text and every tool call.
 
 Figures are the median (min–max) over the rounds; the ratio is TUI wall / core wall.
+``--probe`` also samples the loop thread's stack during each stall over 50 ms and lists
+the full collections (``_stall_probe.py``) and prints, per child, where the worst
+stalls were (the sampling itself costs a little wall time).
 Not a test: nothing asserts.
 """
 
@@ -72,7 +75,23 @@ PROMPT = "work through the values file, run the checks and read the notes"
 # ------------------------------------------------------------------ children
 
 
-async def _core(url: str, ws: Path, calls: int) -> dict[str, Any]:
+def _probe_start(probe: bool) -> Any:
+    if not probe:
+        return None
+    from _stall_probe import StallProbe
+
+    p = StallProbe()
+    p.start()
+    return p
+
+
+async def _probe_stop(probe: Any, out: dict[str, Any]) -> None:
+    if probe is not None:
+        await probe.stop()
+        out["probe"] = probe.report()
+
+
+async def _core(url: str, ws: Path, calls: int, probe: bool = False) -> dict[str, Any]:
     from agentic_flow.core.events import TextDelta, ToolResult
     from agentic_flow.core.runtime import Runtime
 
@@ -81,6 +100,7 @@ async def _core(url: str, ws: Path, calls: int) -> dict[str, Any]:
     rss0 = status_mib("VmRSS")
     monitor = StallMonitor()
     monitor.start()
+    stall_probe = _probe_start(probe)
     await asyncio.sleep(0.05)
     text = tools = errors = 0
     started = time.perf_counter()
@@ -94,12 +114,14 @@ async def _core(url: str, ws: Path, calls: int) -> dict[str, Any]:
     finally:
         wall = time.perf_counter() - started
         await monitor.stop()
+        out: dict[str, Any] = {}
+        await _probe_stop(stall_probe, out)
         await runtime.aclose()
     return {"wall": wall, "worst_ms": monitor.worst_ms, "p99_ms": monitor.p99_ms, "rss_growth": status_mib("VmRSS") - rss0,
-            "rss_peak": status_mib("VmHWM"), "text_events": text, "tool_results": tools, "tool_errors": errors}
+            "rss_peak": status_mib("VmHWM"), "text_events": text, "tool_results": tools, "tool_errors": errors, **out}
 
 
-async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int]) -> dict[str, Any]:
+async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int], probe: bool = False) -> dict[str, Any]:
     from _content import make_tokens, session_call, session_text
     from textual.app import App
 
@@ -123,6 +145,7 @@ async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int]
         rss0 = status_mib("VmRSS")
         monitor = StallMonitor()
         monitor.start()
+        stall_probe = _probe_start(probe)
         await asyncio.sleep(0.05)
         started = time.perf_counter()
         worker = await screen.send(PROMPT)
@@ -130,6 +153,7 @@ async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int]
         await pilot.pause()  # one more frame: what was flushed is on screen
         wall = time.perf_counter() - started
         await monitor.stop()
+        await _probe_stop(stall_probe, out)
         gc.collect()
         out.update(wall=wall, worst_ms=monitor.worst_ms, p99_ms=monitor.p99_ms,
                    rss_growth=status_mib("VmRSS") - rss0, rss_peak=status_mib("VmHWM"))
@@ -167,13 +191,13 @@ async def _tui(url: str, ws: Path, calls: int, words: int, size: tuple[int, int]
     return out
 
 
-def _child(mode: str, url: str, calls: int, words: int, size: tuple[int, int]) -> None:
+def _child(mode: str, url: str, calls: int, words: int, size: tuple[int, int], probe: bool) -> None:
     os.environ["AGENTIC_FLOW_HOME"] = tempfile.mkdtemp(prefix="af-bench-home-")
     ws = _workspace(calls)
     if mode == "core":
-        result = asyncio.run(_core(url, ws, calls))
+        result = asyncio.run(_core(url, ws, calls, probe))
     else:
-        result = asyncio.run(_tui(url, ws, calls, words, size))
+        result = asyncio.run(_tui(url, ws, calls, words, size, probe))
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -182,7 +206,7 @@ def _child(mode: str, url: str, calls: int, words: int, size: tuple[int, int]) -
 
 def _run_child(mode: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--url", url, "--calls", str(args.calls),
-           "--words", str(args.words), "--size", args.size]
+           "--words", str(args.words), "--size", args.size] + (["--probe"] if args.probe else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -196,12 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", type=int, default=500, help="tokens of Markdown before each tool call")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", default="120x40", help="terminal size, WxH")
+    parser.add_argument("--probe", action="store_true", help="report where the worst event-loop stalls were")
     parser.add_argument("--child", choices=("core", "tui"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     if args.child:
-        _child(args.child, args.url, args.calls, args.words, (width, height))
+        _child(args.child, args.url, args.calls, args.words, (width, height), args.probe)
         return 0
     require_test_install()
     from _llm_proc import serve
@@ -216,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 (core if mode == "core" else tui).append(result)
                 print(f"  round {r + 1} {mode:<4}: {result['wall']:7.2f} s, worst stall {result['worst_ms']:6.1f} ms, "
                       f"RSS +{result['rss_growth']:.1f} MiB (peak {result['rss_peak']:.0f} MiB)", flush=True)
+                if "probe" in result:
+                    print("    " + result["probe"].replace("\n", "\n    "), flush=True)
     tokens = args.words * (args.calls + 1)
     print(f"\n{tokens:,} tokens of Markdown over {args.calls} tool calls, terminal {width}x{height}, "
           f"{args.rounds} rounds (median (min–max))")

@@ -1,6 +1,6 @@
 """Stream 20,000 tokens into the session pane and report throughput and event-loop stalls.
 
-    python benchmarks/tui_stream.py [--tokens 20000] [--turns 1] [--rounds 3] [--size 120x40]
+    python benchmarks/tui_stream.py [--tokens 20000] [--turns 1] [--rounds 3] [--size 120x40] [--probe]
 
 Headless (``App.run_test``), a fake event source (a runtime whose ``send()`` yields
 ``TextDelta`` events of realistic Markdown — paragraphs, lists, headings, code fences —
@@ -19,6 +19,9 @@ Correctness is checked on what was rendered, not on what was received: the words
 the answer's rendered lines (every piece of its frozen Markdown, rendered as it is
 painted) must be the words of the tokens sent, in order; likewise for the RichLog's
 lines.
+
+``--probe`` samples the loop thread's stack during each stall of the pane over 50 ms and
+lists the full collections (``_stall_probe.py``), and prints where the worst were.
 
 Not a test: timings depend on the machine; nothing here asserts.
 """
@@ -175,7 +178,7 @@ class LogApp(App[None]):
 # --------------------------------------------------------------------- runs
 
 
-async def run_session_pane(tokens: list[str], size: tuple[int, int], turns: int) -> list[Result]:
+async def run_session_pane(tokens: list[str], size: tuple[int, int], turns: int, probe: bool = False) -> list[Result]:
     session = _Session(token_source(tokens))
 
     async def opener(opts: Any, approver: Any, on_notice: Any) -> _Runtime:
@@ -192,6 +195,12 @@ async def run_session_pane(tokens: list[str], size: tuple[int, int], turns: int)
             gc.collect()
             monitor = StallMonitor()
             monitor.start()
+            stall_probe = None
+            if probe:
+                from _stall_probe import StallProbe
+
+                stall_probe = StallProbe()
+                stall_probe.start()
             await asyncio.sleep(0.05)
             started = time.perf_counter()
             worker = await screen.send(f"turn {turn}: write a long answer")
@@ -199,6 +208,9 @@ async def run_session_pane(tokens: list[str], size: tuple[int, int], turns: int)
             await pilot.pause()  # one more frame: what was flushed is on screen
             elapsed = time.perf_counter() - started
             await monitor.stop()
+            if stall_probe is not None:
+                await stall_probe.stop()
+                print(f"-- probe, session pane turn {turn}:\n" + stall_probe.report(), flush=True)
             # The answer's items (a long one is continued over several), each built
             # and rendered as scrolling back to it would.
             rendered = await rendered_answer(screen, pilot)
@@ -268,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=1, help="answers streamed one after the other")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of pane and baseline")
     parser.add_argument("--size", default="120x40", help="terminal size, WxH")
+    parser.add_argument("--probe", action="store_true", help="report where the pane's worst event-loop stalls were")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     tokens = make_tokens(args.tokens)
@@ -279,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             if which == "base":
                 base.append(asyncio.run(run_log_baseline(tokens, (width, height))))
             else:
-                pane.append(asyncio.run(run_session_pane(tokens, (width, height), args.turns)))
+                pane.append(asyncio.run(run_session_pane(tokens, (width, height), args.turns, args.probe)))
 
     print(f"{args.tokens:,} tokens ({len(''.join(tokens)):,} characters of Markdown), terminal {width}x{height}, "
           f"{args.rounds} interleaved rounds, median (min–max)")
