@@ -8,6 +8,7 @@ Keeping this surface small is what lets the client stack (httpx today, httpx2 wh
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Mapping
@@ -95,14 +96,28 @@ class HttpClient:
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
 
-    def _get(self) -> httpx.AsyncClient:
+    @staticmethod
+    def _build() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            http2=False,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            trust_env=True,
+        )
+
+    async def _get(self) -> httpx.AsyncClient:
+        """The pooled client, built on first use in a worker thread.
+
+        Building it loads httpcore and certifi and creates the SSL context (~50-120 ms
+        of CPU): in the event loop's thread that stalled the UI at the first request.
+        Nothing in the construction binds to a loop (httpcore sets its locks up on first
+        use). Two first requests at once may both build one; the first stored is kept
+        and the other, never opened, is dropped.
+        """
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                http2=False,
-                follow_redirects=True,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-                trust_env=True,
-            )
+            built = await asyncio.to_thread(self._build)
+            if self._client is None:
+                self._client = built
         return self._client
 
     async def aclose(self) -> None:
@@ -122,9 +137,10 @@ class HttpClient:
         model: str,
     ) -> AsyncIterator[StreamResponse]:
         timeout = httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect)
-        request = self._get().build_request("POST", url, headers=dict(headers), content=content, timeout=timeout)
+        client = await self._get()
+        request = client.build_request("POST", url, headers=dict(headers), content=content, timeout=timeout)
         try:
-            response = await self._get().send(request, stream=True)
+            response = await client.send(request, stream=True)
         except httpx.ConnectTimeout as exc:
             raise errors.ProviderTimeout(
                 f"could not connect to {url} within {timeouts.connect:g}s; is the server up?",

@@ -381,3 +381,25 @@ async def test_cancellation_closes_the_stream(llm_server):
         await asyncio.sleep(0.02)
     assert llm_server.open_connections == 0
 
+
+
+async def test_http_client_is_built_off_the_event_loop_and_shared(llm_server, monkeypatch):
+    # Building httpx's client (imports, SSL context) took ~100 ms: never in the loop's thread.
+    import threading
+
+    from agentic_flow.core.http import HttpClient
+
+    built_in: list[int] = []
+    build = HttpClient._build
+
+    def recording_build():
+        built_in.append(threading.get_ident())
+        return build()
+
+    monkeypatch.setattr(HttpClient, "_build", staticmethod(recording_build))
+    prov = provider(llm_server, "openai")
+    for _ in range(2):
+        llm_server.enqueue(Reply.text("ok"))
+        assert text_of(await collect(prov, request())) == "ok"
+    assert len(built_in) == 1  # one pooled client for both requests
+    assert built_in[0] != threading.get_ident()
