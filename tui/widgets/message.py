@@ -230,10 +230,14 @@ class FrozenMarkdown(Widget):
     """Past this height the oldest pieces leave the screen (the session keeps them): the
     compositor's cost per frame grows with the height of what is mounted."""
 
-    def __init__(self, pieces: list[str] | None = None, *, classes: str | None = None) -> None:
+    def __init__(self, pieces: list[str] | None = None, *, classes: str | None = None, width_hint: int = -1) -> None:
         super().__init__(classes=classes)
         self.pieces: list[str] = list(pieces or [])
         self.hidden_pieces = 0  # the first pieces, no longer shown
+        self.width_hint = width_hint
+        """The width this widget will most likely be laid out at (a continued message's
+        is its predecessor's): pieces appended before the first layout are rendered at
+        it there and then, not all at once in the first layout (a frame-long stall)."""
         self._width = -1
         self._heights: list[int] = []  # of the shown pieces, at ``_width``
         self._starts: list[int] = []  # first line of each shown piece
@@ -291,8 +295,15 @@ class FrozenMarkdown(Widget):
             self._heights = [len(self._render_piece(i, width)) for i in range(self.hidden_pieces, len(self.pieces))]
             self._relayout()
 
+    @property
+    def width(self) -> int:
+        """The width the pieces are rendered at (-1: not known yet)."""
+        return self._width
+
     def append(self, text: str) -> None:
         """Add a finished piece; only it is rendered."""
+        if self._width <= 0 and self.width_hint > 0 and self.is_mounted:
+            self._layout_at(self.width_hint)  # the pieces so far; a layout at another width renders again
         self.pieces.append(text)
         if self._width > 0:
             self._heights.append(len(self._render_piece(len(self.pieces) - 1, self._width)))
@@ -508,6 +519,7 @@ class MessageView(Widget):
         self._frozen_view: FrozenMarkdown | None = None
         self._behind = False  # the live widget shows less than the segmenter holds
         self._frozen_chars = 0
+        self._width_hint = -1  # for the frozen view (a continued message: its predecessor's width)
         self._lock = asyncio.Lock()
         self._finished = item.finished
         if self.streaming and item.chunks:
@@ -541,7 +553,7 @@ class MessageView(Widget):
         """Move a finished piece into the message's one static widget."""
         self._frozen_chars += len(piece)
         if self._frozen_view is None:
-            self._frozen_view = FrozenMarkdown([piece], classes="segment")
+            self._frozen_view = FrozenMarkdown([piece], classes="segment", width_hint=self._width_hint)
             if self._live is not None:
                 await self.mount(self._frozen_view, before=self._live)
             else:
@@ -596,6 +608,8 @@ class MessageView(Widget):
         item = MessageItem(self.role, source, streaming=True, markdown=self.markdown, continues=True)
         view = MessageView(self.role, item=item)
         view._pending = [shown] if shown else []
+        frozen = self._frozen_view
+        view._width_hint = frozen.width if frozen is not None and frozen.width > 0 else self._width_hint
         return view
 
     async def flush(self) -> None:
