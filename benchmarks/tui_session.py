@@ -75,7 +75,16 @@ PROMPT = "work through the values file, run the checks and read the notes"
 # ------------------------------------------------------------------ children
 
 
+_PROFILE: str | None = None  # --profile: where the child writes its cProfile stats
+
+
 def _probe_start(probe: bool) -> Any:
+    if _PROFILE:
+        import cProfile
+
+        global _PROFILER
+        _PROFILER = cProfile.Profile()
+        _PROFILER.enable()
     if not probe:
         return None
     from _stall_probe import StallProbe
@@ -85,7 +94,13 @@ def _probe_start(probe: bool) -> Any:
     return p
 
 
+_PROFILER: Any = None
+
+
 async def _probe_stop(probe: Any, out: dict[str, Any]) -> None:
+    if _PROFILER is not None:
+        _PROFILER.disable()
+        _PROFILER.dump_stats(_PROFILE)
     if probe is not None:
         await probe.stop()
         out["probe"] = probe.report()
@@ -221,11 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", default="120x40", help="terminal size, WxH")
     parser.add_argument("--probe", action="store_true", help="report where the worst event-loop stalls were")
+    parser.add_argument("--profile", metavar="PATH", help=argparse.SUPPRESS)  # a child's cProfile stats of send()
     parser.add_argument("--child", choices=("core", "tui"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     if args.child:
+        global _PROFILE
+        _PROFILE = args.profile
         _child(args.child, args.url, args.calls, args.words, (width, height), args.probe)
         return 0
     require_test_install()
