@@ -103,6 +103,9 @@ __all__ = [
 
 MODE_CYCLE = ("ask", "accept-edits", "auto", "read-only")
 IDLE_COLLECT_SECONDS = 2.0
+COLLECTION_DELAY = 0.001
+"""At a model turn's end, the wait before a full collection: a timer, so that timers
+already due (the next frame, the stall monitor of the benchmarks) run before it."""
 HISTORY_SHOWN = 60
 """Messages of a resumed conversation shown when it opens (``/export`` writes them all)."""
 FILES_REFRESH_SECONDS = 15.0
@@ -206,10 +209,19 @@ class GcPolicy:
             cls.collect()
 
     @classmethod
+    def collection_due(cls) -> bool:
+        """Whether the end of the model turn streaming now will run a full collection."""
+        return (
+            cls._turns + 1 >= cls.TURNS_PER_COLLECTION
+            or time.monotonic() - cls._last_collection > cls.SLICE_SECONDS
+        )
+
+    @classmethod
     def turn_ended(cls) -> None:
         """A model turn ended (its hold was released): collect if enough turns or time passed."""
+        due = cls.collection_due()
         cls._turns += 1
-        if cls._turns >= cls.TURNS_PER_COLLECTION or time.monotonic() - cls._last_collection > cls.SLICE_SECONDS:
+        if due:
             cls.collect_if_idle()
 
 
@@ -521,6 +533,11 @@ class SessionScreen(Screen[None]):
                 if not events & 1023:  # a long answer: a small full collection per slice
                     GcPolicy.collect_if_due()
                 if type(event) is TurnEnded:  # the hold lasts one model turn, no longer
+                    if self._gc_holds and GcPolicy.collection_due():
+                        # The collection in a step of the event loop of its own, after
+                        # what is due (a key, a frame): with the turn's last widgets in
+                        # the same step it made a session's longest stalls.
+                        await asyncio.sleep(COLLECTION_DELAY)
                     self._release_gc()
         except asyncio.CancelledError:
             stopped = True
