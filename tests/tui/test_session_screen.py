@@ -7,6 +7,7 @@ The snapshot uses ``session_fakes`` so TTFT, tokens/s and ids are the same every
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from agentic_flow.tui.widgets.status_bar import StatusBar
 from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 from agentic_flow.tui.widgets.transcript import Transcript
 from tests.llm_server import Reply, ScriptedLLMServer, llm_server  # noqa: F401  (fixture)
-from tests.tui.session_fakes import EDIT_DIFF, Ask, Pause, fake_opener, wait_for
+from tests.tui.session_fakes import EDIT_DIFF, Ask, Gate, Pause, fake_opener, wait_for
 
 SIZE = (100, 40)
 
@@ -412,9 +413,12 @@ async def test_thinking_is_shown_apart_and_finished_before_the_answer(tmp_path: 
 async def test_long_answer_keeps_few_live_markdown_blocks(tmp_path: Path) -> None:
     paragraph = "Streaming tokens into the pane, one *small* piece at a time. " * 4 + "\n\n"
     words = (paragraph * 80).split(" ")
+    first_shown = asyncio.Event()
     script: list[Any] = []
     for i, word in enumerate(words):
         script.append(TextDelta(text=word + " "))
+        if i == 20:
+            script.append(Gate(first_shown))  # a trickle first: it streams through the live widget
         if i % 40 == 0:
             script.append(Pause(0.005))  # a network read: frames run in between
     script.append(TurnEnded(stop_reason="end_turn"))
@@ -422,7 +426,13 @@ async def test_long_answer_keeps_few_live_markdown_blocks(tmp_path: Path) -> Non
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_session(pilot)
         await screen.send("write a lot")  # not a key press: Pilot would wait for the stream to end
-        most_live_blocks = 0
+
+        def live_blocks() -> int:
+            answer = screen.transcript.answer
+            return len(answer._live.children) if answer is not None and answer._live is not None else 0
+
+        most_live_blocks = await wait_for(pilot, live_blocks, "the first words in the live widget")
+        first_shown.set()
         while screen.busy:
             answer = screen.transcript.answer
             if answer is not None and answer._live is not None:
