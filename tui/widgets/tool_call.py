@@ -301,7 +301,8 @@ class ToolCallBlock(Collapsible):
             self._result.display = True
             self._result.set_class(item.result_is_error, "-error")
         if item.status != self._shown_status:
-            self.remove_class(f"-{self._shown_status}")
+            # One restyle of the block's subtree for the change, not one per class.
+            self.remove_class(f"-{self._shown_status}", update=False)
             self._shown_status = item.status
             self.add_class(f"-{item.status}")
         self.title = item.title
