@@ -3,6 +3,9 @@ how plain they are (what an allow rule or a mode may approve)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from agentic_flow.core.permissions.shell import (
@@ -295,3 +298,23 @@ def test_not_plain_commands(command: str, level: str) -> None:
     analysis = analyze_command(command)
     assert not analysis.plain
     assert bool(analysis.opaque) is (level == "opaque"), (analysis.opaque, analysis.not_plain)
+
+
+def test_a_brace_before_a_character_above_u00ff_never_crashes_the_parser() -> None:
+    """tree-sitter-bash reads the character after ``{`` with C's ``isdigit`` (a table of
+    256 entries): ``{`` + U+E0000 crashed the process within a few hundred parses. Run in a
+    child so a crash fails this test instead of ending the suite."""
+    code = (
+        "from agentic_flow.core.permissions.shell import analyze_command\n"
+        "commands = ['{\\U000e0000', 'echo {1..\\U0010fffd}', 'x{\\U00064863', 'echo {9\\U000e0001..2}']\n"
+        "for _ in range(500):\n"
+        "    for c in commands:\n"
+        "        analysis = analyze_command(c)\n"
+        "        assert ''.join(p.text for p in analysis.parts) in c\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+    # Text still comes from the command as written, not from what the parser was given.
+    parts = analyze_command("echo {\U000e0000} \u4e2d{\u4e2d").parts
+    assert [p.text for p in parts] == ["echo {\U000e0000} \u4e2d{\u4e2d"]

@@ -44,7 +44,7 @@ from functools import lru_cache
 from typing import Callable, Iterator
 
 import tree_sitter_bash
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Tree
 
 from agentic_flow.core.permissions.globs import normalize_space
 
@@ -448,6 +448,27 @@ def _parser() -> Parser:
 @lru_cache(maxsize=1)
 def _language() -> Language:
     return Language(tree_sitter_bash.language())
+
+
+# tree-sitter-bash 0.25.1 reads the character after ``{`` (and after ``{1..``, past any
+# digits) with C's ``isdigit``, whose table covers only -128..255: a code point above
+# that is read out of bounds, and one above U+FFFF can crash the process (``{`` + U+E0000
+# does, every time). An agent's command must never crash the workbench, so such runs of
+# characters are replaced before parsing by characters in U+0080..U+00FF (plus ASCII
+# letters), the same number of UTF-8 bytes: every node keeps its byte offsets, and the
+# builder takes all text from the command as written.
+_UNSAFE_AFTER_BRACE = re.compile(r"([{.][0-9]*)([^\x00-\xff]+)")
+
+
+def _filler(match: re.Match[str]) -> str:
+    size = len(match.group(2).encode("utf-8"))
+    return match.group(1) + "\u00e9" * (size // 2) + "a" * (size % 2)
+
+
+def _parse(text: str) -> Tree:
+    """The syntax tree of ``text`` (see ``_UNSAFE_AFTER_BRACE``); byte offsets are ``text``'s."""
+    safe = _UNSAFE_AFTER_BRACE.sub(_filler, text)
+    return _parser().parse(safe.encode("utf-8"))
 
 
 def _decode_ansi_c(body: str) -> str:
@@ -1194,7 +1215,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             self.problem("commands nested too deeply")
             return []
-        tree = _parser().parse(text.encode("utf-8"))
+        tree = _parse(text)
         inner = _Builder(text, self.resolve_exe)
         inner.aliases = dict(self.aliases)
         inner.links = dict(self.links)
@@ -1401,7 +1422,7 @@ def analyze_command(command: str, resolve_exe: Callable[[str], str | None] | Non
     ``./del -> /bin/rm`` is ``rm``); without it, names are taken as written.
     """
     builder = _Builder(command, resolve_exe)
-    tree = _parser().parse(command.encode("utf-8"))
+    tree = _parse(command)
     builder.walk_root(tree.root_node, "command", 0, None)
     not_plain = tuple(dict.fromkeys(builder.not_plain + [r for p in builder.parts for r in p.not_plain]))
     opaque = tuple(dict.fromkeys(builder.opaque + [r for p in builder.parts for r in p.opaque]))
