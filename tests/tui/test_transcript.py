@@ -11,7 +11,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 
 from agentic_flow.tui.widgets.message import FrozenMarkdown, MessageItem, MessageView
-from agentic_flow.tui.widgets.tool_call import ToolCallBlock, ToolCallItem
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock
 from agentic_flow.tui.widgets.transcript import Transcript
 from tests.tui.session_fakes import EDIT_DIFF, wait_for
 
@@ -179,3 +179,33 @@ def test_segmenter_cuts_a_burst_into_pieces_near_the_hard_limit() -> None:
     joined = "".join(p.removeprefix("```python\n").split("```")[0] for p in inner)
     assert joined == code
     assert pieces[0] == "Intro.\n\n" and "The end." in pieces[-1] + pieces[-2]
+
+
+async def test_changes_of_a_call_that_arrive_together_update_its_block_once() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        item = await transcript.tool_started("c1", "bash")
+        block = item.view
+        assert isinstance(block, ToolCallBlock)
+        await pilot.pause()
+        syncs: list[str] = []
+        real_sync = block.sync
+
+        def counting_sync() -> None:
+            syncs.append(item.status)
+            real_sync()
+
+        block.sync = counting_sync  # type: ignore[method-assign]
+        # The whole call, with no chance for the app to run in between:
+        await transcript.tool_args("c1", '{"command": ')
+        await transcript.tool_args("c1", '"ls"}')
+        await transcript.tool_ready("c1", "bash", {"command": "ls"}, None)
+        await transcript.tool_decided("c1", "bash", True, "once", "policy", None)
+        await transcript.tool_result("c1", "bash", "a.txt\nb.txt", False)
+        await pilot.pause()
+        assert syncs == ["ok"]  # one update, showing the final state
+        assert block.has_class("-ok") and not block.has_class("-running")
+        assert "bash $ ls · ✓" in str(block.title)
+        assert "a.txt" in str(block._result.render()) and block._result.display
+        assert "allowed (once) by policy" in str(block._decision.render())

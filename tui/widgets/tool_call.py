@@ -165,7 +165,7 @@ class ToolCallItem(TranscriptItem):
 
     def _changed(self) -> None:
         if isinstance(self.view, ToolCallBlock):
-            self.view.sync()
+            self.view.request_sync()
 
     def _set_status(self, status: str, mark: str) -> None:
         self.status = status
@@ -250,6 +250,7 @@ class ToolCallBlock(Collapsible):
         self._result = Static(item.result_content or "", classes="result", markup=False)
         self._shown_status = item.status
         self._args_stale = False
+        self._sync_queued = False
         super().__init__(
             self._args, self._decision, self._result, title=item.title, collapsed=item.collapsed,
             classes=f"-{item.status}",
@@ -284,8 +285,24 @@ class ToolCallBlock(Collapsible):
             self._args_stale = False
             self._args.update(self.item.args_content)
 
+    def request_sync(self) -> None:
+        """Show the item's state once the events queued now are handled: the changes of
+        a call that arrive together (its arguments, decision and result) cost one update
+        and at most one restyle of the block, not one each."""
+        if self._sync_queued:
+            return
+        if not self.is_attached:
+            self.sync()
+            return
+        self._sync_queued = True
+        self.call_later(self._queued_sync)
+
+    def _queued_sync(self) -> None:
+        self._sync_queued = False
+        self.sync()
+
     def sync(self) -> None:
-        """Show the item's current state (called by the item on every change)."""
+        """Show the item's current state."""
         item = self.item
         if not self.collapsed or item.args_error is not None or item.mark:
             self._args.update(item.args_content)
