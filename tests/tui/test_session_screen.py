@@ -390,6 +390,79 @@ async def test_fake_session_with_edit_diff_and_status(tmp_path: Path) -> None:
     assert gc.get_threshold() == thresholds  # given back when the screen closed
 
 
+async def test_a_question_asked_ahead_of_the_screen_waits_for_what_came_before(tmp_path: Path) -> None:
+    # The agent runs ahead of the transcript (its events are read in a task of their own):
+    # here it reaches the question before the screen showed any of the 30 calls before
+    # it. The panel must not come up before the call it asks about, nor without its diff.
+    script: list[Any] = [TextDelta(text="Reading everything first.\n\n")]
+    for i in range(30):
+        script += [
+            ToolCallStarted(call_id=f"r{i}", name="read"),
+            ToolCallReady(call_id=f"r{i}", name="read", arguments={"path": f"src/m{i}.py"}),
+            ToolResult(call_id=f"r{i}", name="read", content=f"line {i}\n" * 5),
+        ]
+    script += [
+        ToolCallStarted(call_id="c1", name="edit"),
+        ToolCallReady(call_id="c1", name="edit", arguments={"path": "src/app.py"}),
+        Ask("c1", "edit", {"path": "src/app.py", "old_string": "a", "new_string": "b"}, preview=EDIT_DIFF),
+        ToolResult(call_id="c1", name="edit", content="Edited src/app.py (+1 -1).\n\n" + EDIT_DIFF),
+        TurnEnded(stop_reason="end_turn"),
+    ]
+    seen: dict[str, Any] = {}
+    app = SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(pilot)
+        original = screen._show_approval
+
+        def show(message: Any) -> None:  # what the screen had shown when the panel came up
+            seen["calls"] = [item.call_id for item in screen.transcript.items if getattr(item, "kind", "") == "tool"]
+            seen["status"] = screen.transcript.tool("c1").status if screen.transcript.tool("c1") else None
+            original(message)
+
+        screen._show_approval = show  # type: ignore[method-assign]
+        await send(pilot, "fix it")
+        pending = await wait_for(pilot, lambda: screen.panel.current, "the panel")
+        assert seen["calls"] == [f"r{i}" for i in range(30)] + ["c1"]
+        assert seen["status"] == "pending"
+        assert pending.preview == EDIT_DIFF
+        await pilot.press("y")
+        await idle(pilot)
+        assert screen.transcript.tool("c1").status == "ok"
+
+
+async def test_stopped_while_the_screen_lags_shows_all_the_agent_said(tmp_path: Path) -> None:
+    # Esc while the agent is ahead of the transcript: what it had said (and recorded) is
+    # shown all the same, in order, and the answer is marked stopped.
+    never = asyncio.Event()
+    script: list[Any] = [TextDelta(text="Looking around.\n\n")]
+    for i in range(20):
+        script += [
+            ToolCallStarted(call_id=f"r{i}", name="read"),
+            ToolCallReady(call_id=f"r{i}", name="read", arguments={"path": f"src/m{i}.py"}),
+            ToolResult(call_id=f"r{i}", name="read", content=f"line {i}\n"),
+        ]
+    script += [TextDelta(text="Now the last "), TextDelta(text="words"), Gate(never)]
+    app = SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(pilot)
+        handle = screen.handle_event
+
+        async def stop_at_the_first_call(event: Any) -> None:
+            await handle(event)
+            if isinstance(event, ToolCallStarted) and event.call_id == "r0":
+                assert screen._reader is not None and screen._reader.waiting > 10  # the agent is ahead
+                screen.action_stop()
+
+        screen.handle_event = stop_at_the_first_call  # type: ignore[method-assign]
+        await send(pilot, "look")
+        await idle(pilot)
+        calls = [item for item in screen.transcript.items if getattr(item, "kind", "") == "tool"]
+        assert [c.call_id for c in calls] == [f"r{i}" for i in range(20)]
+        assert all(c.status == "ok" for c in calls)
+        answers = [v for v in screen.query(MessageView) if v.role == "assistant"]
+        assert answers[-1].text == "Now the last words" and answers[-1].item.stopped
+
+
 async def test_thinking_is_shown_apart_and_finished_before_the_answer(tmp_path: Path) -> None:
     script: list[Any] = [
         ThinkingDelta(text="The user wants a greeting. "),

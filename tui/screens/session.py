@@ -69,6 +69,7 @@ from agentic_flow.core.events import (
     TurnEnded,
     Usage,
 )
+from agentic_flow.core.read_ahead import ReadAhead
 from agentic_flow.tui.approver import TuiApprover
 from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
 from agentic_flow.tui.screens.audit import AuditScreen
@@ -106,6 +107,9 @@ __all__ = [
 MODE_CYCLE = ("ask", "accept-edits", "auto", "read-only")
 IDLE_COLLECT_SECONDS = 2.0
 COLLECTION_DELAY = 0.001
+#: How many events the agent may be ahead of the transcript (text deltas waiting
+#: together count once): a few model turns.
+READ_AHEAD_EVENTS = 64
 """At a model turn's end, the wait before a full collection: a timer, so that timers
 already due (the next frame, the stall monitor of the benchmarks) run before it."""
 HISTORY_SHOWN = 60
@@ -296,6 +300,9 @@ class SessionScreen(Screen[None]):
         self.runtime: Any = None
         self._open = open_runtime or default_open_runtime
         self._previews: dict[tuple[str, str], str | None] = {}
+        self._reader: ReadAhead | None = None  # the running turn's events, read ahead
+        self._handling = False  # an event is being shown
+        self._parked: list[tuple[int, TuiApprover.ApprovalRequested]] = []  # questions asked ahead of the screen
         self.subagents: dict[str, SubagentBlock] = {}
         """Every subagent block of this session, by the subagent's ``agent_id``."""
         self._turn: Worker[None] | None = None
@@ -550,11 +557,20 @@ class SessionScreen(Screen[None]):
         events = 0
         try:
             text = await self._prepare(text)
-            async for event in runtime.send(text):
+            # The agent runs ahead of the screen (a few turns at most): its tools and
+            # requests go on while the transcript catches up, instead of taking turns.
+            self._reader = reader = ReadAhead(runtime.send(text), max_items=READ_AHEAD_EVENTS)
+            async for event in reader:
                 if not self._gc_holds:  # a model turn starts streaming
                     GcPolicy.hold()
                     self._gc_holds += 1
-                await self.handle_event(event)
+                self._handling = True
+                try:
+                    await self.handle_event(event)
+                finally:
+                    self._handling = False
+                if self._parked:
+                    self._show_parked_approvals()
                 events += 1
                 if not events & 1023:  # a long answer: a small full collection per slice
                     GcPolicy.collect_if_due()
@@ -571,6 +587,12 @@ class SessionScreen(Screen[None]):
         except Exception as exc:  # a bug or an unmapped error: show it, keep the session
             await transcript.add_error(f"The answer failed: {type(exc).__name__}: {exc}")
         finally:
+            ahead, self._reader = self._reader, None
+            if ahead is not None:
+                await ahead.stop()
+                if self.is_attached:  # what the agent said before it stopped is shown all the same
+                    await self._show_rest(ahead.drain())
+            self._show_parked_approvals(every=True)
             if self.is_attached:  # not when the screen is being closed
                 marked = transcript.answer is not None or getattr(transcript, "_thinking", None) is not None
                 await transcript.finish_streams(stopped=stopped)
@@ -591,6 +613,15 @@ class SessionScreen(Screen[None]):
                 self.set_timer(IDLE_COLLECT_SECONDS, self._idle_collect)
             self._release_gc()
             self._stopping = False
+
+    async def _show_rest(self, events: list[Event]) -> None:
+        """Events read ahead and not shown when the turn ended early (stopped, or a bug)."""
+        for event in events:
+            try:
+                await self.handle_event(event)
+            except Exception as exc:  # the turn's error is shown already; say this one once
+                await self.transcript.add_error(f"Could not show the rest of the answer: {type(exc).__name__}: {exc}")
+                return
 
     async def handle_event(self, event: Event) -> None:
         """Show one event of the session's stream (the one place events become widgets)."""
@@ -728,6 +759,28 @@ class SessionScreen(Screen[None]):
     # -- permissions ----------------------------------------------------------------------------
     @on(TuiApprover.ApprovalRequested)
     def _approval_requested(self, message: TuiApprover.ApprovalRequested) -> None:
+        reader = self._reader
+        if reader is not None and (reader.taken < reader.read or self._handling):
+            # The events before the question (the call, its preview) are not all on
+            # screen yet: it is shown once they are.
+            self._parked.append((reader.read, message))
+            return
+        self._show_approval(message)
+
+    def _show_parked_approvals(self, *, every: bool = False) -> None:
+        reader, parked = self._reader, self._parked
+        if not parked:
+            return
+        if every or reader is None:
+            ready, self._parked = parked, []
+        else:
+            shown = reader.taken if not self._handling else reader.taken - 1
+            ready = [p for p in parked if p[0] <= shown]
+            self._parked = [p for p in parked if p[0] > shown]
+        for _, message in ready:
+            self._show_approval(message)
+
+    def _show_approval(self, message: TuiApprover.ApprovalRequested) -> None:
         request, verdict = message.request, message.verdict
         always_rule = settings_file = example = None
         if self.runtime is not None:
