@@ -69,6 +69,7 @@ async def test_what_is_rebuilt_after_unmounting_is_what_was_shown() -> None:
         await transcript.tool_ready("c1", "bash", {"command": "ls -la"}, None)
         await transcript.tool_decided("c1", "bash", True, "once", "you", None)
         await transcript.tool_result("c1", "bash", "a.py\nb.py\n", False)
+        await transcript.flush()  # (tool calls get their widget on the next frame)
         block = transcript.tool("c1").view
         assert isinstance(block, ToolCallBlock)
         block.collapsed = False  # as a click on its title does
@@ -186,6 +187,7 @@ async def test_changes_of_a_call_that_arrive_together_update_its_block_once() ->
     async with app.run_test(size=SIZE) as pilot:
         transcript = app.query_one(Transcript)
         item = await transcript.tool_started("c1", "bash")
+        await transcript.flush()  # (its widget comes with the next frame)
         block = item.view
         assert isinstance(block, ToolCallBlock)
         await pilot.pause()
@@ -209,3 +211,93 @@ async def test_changes_of_a_call_that_arrive_together_update_its_block_once() ->
         assert "bash $ ls · ✓" in str(block.title)
         assert "a.txt" in str(block._result.render()) and block._result.display
         assert "allowed (once) by policy" in str(block._decision.render())
+
+
+async def test_what_ends_before_its_first_frame_is_built_finished() -> None:
+    # A fast agent: the answer and the call are over before the next frame. They get
+    # their widgets with that frame, already finished: no live Markdown, no running block.
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        await pilot.pause()
+        mounted: list[Any] = []
+        real_mount_all = transcript.mount_all
+
+        def recording_mount_all(widgets: Any, **kwargs: Any) -> Any:
+            widgets = list(widgets)
+            mounted.append([(type(w).__name__, getattr(w, "streaming", None), getattr(w, "status", None)) for w in widgets])
+            return real_mount_all(widgets, **kwargs)
+
+        transcript.mount_all = recording_mount_all  # type: ignore[method-assign]
+        await transcript.text_delta("Reading the file.\n\nThen ")
+        await transcript.text_delta("editing it.")
+        await transcript.tool_started("c1", "read")
+        await transcript.tool_ready("c1", "read", {"path": "a.py"}, None)
+        await transcript.tool_result("c1", "read", "x = 1\n", False)
+        assert transcript.answer is None and transcript.tool("c1").view is None  # not before the frame
+        await transcript.flush()  # the frame
+        assert mounted == [[("MessageView", False, None), ("ToolCallBlock", None, "ok")]]
+        answer = transcript.items[0].view
+        assert isinstance(answer, MessageView) and answer.finished and not answer.has_live_markdown
+        assert answer.text == "Reading the file.\n\nThen editing it."
+        block = transcript.tool("c1").view
+        assert isinstance(block, ToolCallBlock) and block.has_class("-ok")
+        # An answer still streaming at its first frame is built live and goes on streaming.
+        await transcript.text_delta("Done: ")
+        await transcript.flush()
+        live = transcript.answer
+        assert isinstance(live, MessageView) and live.streaming
+        await transcript.text_delta("all good.")
+        await transcript.finish_streams()
+        await pilot.pause()
+        assert live.text == "Done: all good." and live.finished and transcript.live_markdown_count == 0
+
+
+async def test_more_than_the_window_in_one_frame_builds_only_the_newest() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.add_user("go")
+        await pilot.pause()
+        # 40 turns in one frame, each an answer and a call (a backlog the screen catches up on).
+        for i in range(40):
+            await transcript.text_delta(f"Step {i}: " + "word " * 40 + "\n\nMore.")
+            await transcript.tool_started(f"c{i}", "bash")
+            await transcript.tool_ready(f"c{i}", "bash", {"command": f"echo {i}"}, None)
+            await transcript.tool_result(f"c{i}", "bash", f"{i}\n", False)
+        await transcript.flush()
+        await pilot.pause()
+        built = [item for item in transcript.items if item.view is not None]
+        assert len(transcript.items) == 81
+        assert 0 < len(built) < 20 and built[-1] is transcript.items[-1]  # only the newest, the window's worth
+        assert transcript.hidden_count == 81 - len(built)
+        assert transcript.virtual_size.height >= transcript.size.height  # the screen is full
+        # Nothing lost: scrolling back builds the rest, in order, as it was said.
+        await transcript.scroll_to_start()
+        await pilot.pause()
+        await pilot.pause()
+        assert transcript.hidden_count == 0 and all(item.view is not None for item in transcript.items)
+        answers = [view.text for view in transcript.query(MessageView) if view.role == "assistant"]
+        assert answers == [f"Step {i}: " + "word " * 40 + "\n\nMore." for i in range(40)]
+        assert [block.item.call_id for block in transcript.query(ToolCallBlock)] == [f"c{i}" for i in range(40)]
+        assert all(block.has_class("-ok") for block in transcript.query(ToolCallBlock))
+        assert "go" in transcript.render_text()
+
+
+async def test_a_long_answer_that_ends_before_its_frame_is_cut_like_a_streamed_one(monkeypatch: Any) -> None:
+    monkeypatch.setattr(MessageView, "MAX_VIEW_CHARS", 2000)
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        text = "".join(f"Paragraph {i}: " + "word " * 30 + "\n\n" for i in range(40)) + "The end."
+        await transcript.text_delta(text)
+        await transcript.finish_streams(stopped=True)
+        await transcript.flush()
+        await pilot.pause()
+        items = [item for item in transcript.items if isinstance(item, MessageItem)]
+        assert len(items) >= 3 and not items[0].continues and all(item.continues for item in items[1:])
+        assert "".join(item.text for item in items) == text
+        assert all("".join(item.pieces) == item.text and len(item.pieces) > 1 for item in items[:-1])
+        assert all(sum(len(p) for p in item.pieces) <= 2000 + MessageView.SOFT_LIMIT * 3 for item in items)
+        assert [item.stopped for item in items] == [False] * (len(items) - 1) + [True]  # marked once, at the end
+        assert transcript.live_markdown_count == 0

@@ -446,7 +446,7 @@ class SessionScreen(Screen[None]):
 
     async def say(self, text: str, level: str = "info") -> None:
         """A notice in the transcript; held while an answer streams, so it never splits it."""
-        if self.transcript.answer is not None:
+        if self.transcript.streaming:
             self._deferred.append((text, level))
             return
         await self.transcript.add_notice(text, level)
@@ -594,8 +594,9 @@ class SessionScreen(Screen[None]):
                     await self._show_rest(ahead.drain())
             self._show_parked_approvals(every=True)
             if self.is_attached:  # not when the screen is being closed
-                marked = transcript.answer is not None or getattr(transcript, "_thinking", None) is not None
+                marked = transcript.streaming
                 await transcript.finish_streams(stopped=stopped)
+                await transcript.flush()  # what came in since the last frame: on screen now
                 for block in self.subagents.values():
                     if block.state == "running":
                         block.stopped()

@@ -15,6 +15,14 @@ frame, not one per token (see :mod:`tui.widgets.message`). Nothing here changes 
 that the whole transcript inherits while streaming: a class toggled on the transcript
 restyles every mounted widget.
 
+Frames, not events, mount what streams: a streamed answer and a tool call are added to
+the history at once but get their widget on the next frame (:meth:`Transcript.flush`),
+all that arrived in between in one ``mount_all``. An answer that ended before that frame
+is built finished (static, never a live Markdown), a call that returned is built in its
+final state, and when more arrived than the window holds only the newest are built at
+all (the rest are built if the user scrolls back to them). So what an item costs does
+not depend on how fast the agent goes.
+
 The API (what the session screen and other blocks use):
 
 - :meth:`Transcript.add_user`, :meth:`~Transcript.add_message`,
@@ -31,6 +39,7 @@ The API (what the session screen and other blocks use):
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from textual._styles_cache import StylesCache
@@ -40,7 +49,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from agentic_flow.tui.widgets.message import MessageItem, MessageView, Role
+from agentic_flow.tui.widgets.message import MessageItem, MessageView, Role, Segmenter
 from agentic_flow.tui.widgets.tool_call import ToolCallItem
 from agentic_flow.tui.widgets.transcript_item import TranscriptItem, WidgetItem
 
@@ -109,13 +118,15 @@ class Transcript(VerticalScroll):
         self.max_lines = max_lines
         self.batch_size = batch_size
         self._items: list[TranscriptItem] = []
-        self._first = 0  # index in _items of the first mounted item; all after it are mounted
-        self._answer: MessageView | None = None
-        self._thinking: MessageView | None = None
+        self._first = 0  # index in _items of the first mounted item; all after it are mounted...
+        self._pending: list[TranscriptItem] = []  # ...but these, the newest: mounted by the next frame
+        self._answer: MessageItem | None = None  # the streamed answer (its view, once mounted)
+        self._thinking: MessageItem | None = None
         self._tools: dict[str, ToolCallItem] = {}
         self._timer: Timer | None = None
         self._marker: Static | None = None
         self._busy = False  # mounting or unmounting a window edge
+        self._mounting = asyncio.Lock()  # held while the frame's new items are mounted
         self._edge_queued = False  # a show_earlier / prune is queued
 
     def on_mount(self) -> None:
@@ -131,7 +142,7 @@ class Transcript(VerticalScroll):
     @property
     def mounted_count(self) -> int:
         """How many items are mounted now."""
-        return len(self._items) - self._first
+        return len(self._items) - self._first - len(self._pending)
 
     @property
     def hidden_count(self) -> int:
@@ -146,6 +157,8 @@ class Transcript(VerticalScroll):
     # -- generic items ------------------------------------------------------------------
     async def add_item(self, item: TranscriptItem) -> TranscriptItem:
         """Append ``item`` to the history and mount its widget."""
+        if self._pending:
+            await self._mount_pending()
         widget = item.build()
         item.view = widget
         self._items.append(item)
@@ -155,6 +168,8 @@ class Transcript(VerticalScroll):
 
     async def add(self, widget: Widget) -> Widget:
         """Append a widget (its ``item`` if it has one, else a :class:`WidgetItem`)."""
+        if self._pending:
+            await self._mount_pending()
         item = getattr(widget, "item", None)
         if not isinstance(item, TranscriptItem):
             item = WidgetItem(widget)
@@ -185,8 +200,14 @@ class Transcript(VerticalScroll):
     # -- streaming ------------------------------------------------------------------------
     @property
     def answer(self) -> MessageView | None:
-        """The answer being streamed, if any."""
-        return self._answer
+        """The widget of the answer being streamed, if any (None before its first frame)."""
+        view = self._answer.view if self._answer is not None else None
+        return view if isinstance(view, MessageView) else None
+
+    @property
+    def streaming(self) -> bool:
+        """An answer (or reasoning) is being streamed."""
+        return self._answer is not None or self._thinking is not None
 
     @property
     def live_markdown_count(self) -> int:
@@ -195,48 +216,122 @@ class Transcript(VerticalScroll):
     async def text_delta(self, text: str) -> None:
         if self._answer is None:
             if self._thinking is not None:
-                await self._finish(self._thinking)
-                self._thinking = None
-            self._answer = MessageView("assistant", streaming=True)
-            await self.add(self._answer)
-            self._start_timer()
-        self._answer.feed(text)
+                thinking, self._thinking = self._thinking, None
+                await self._finish_item(thinking)
+            self._answer = MessageItem("assistant", streaming=True)
+            self._queue(self._answer)
+        _feed(self._answer, text)
 
     async def thinking_delta(self, text: str) -> None:
         if not text:
             return
         if self._thinking is None:
-            self._thinking = MessageView("thinking", streaming=True)
-            await self.add(self._thinking)
-            self._start_timer()
-        self._thinking.feed(text)
+            self._thinking = MessageItem("thinking", streaming=True)
+            self._queue(self._thinking)
+        _feed(self._thinking, text)
+
+    def _queue(self, item: TranscriptItem) -> None:
+        """Add ``item`` to the history; its widget comes with the next frame."""
+        self._items.append(item)
+        self._pending.append(item)
+        self._start_timer()
 
     def _start_timer(self) -> None:
         if self._timer is not None:
             self._timer.resume()
 
     async def flush(self) -> None:
-        """Write pending text of the streamed messages (called once per frame)."""
-        for view in (self._thinking, self._answer):
-            if view is not None and view.is_mounted and view.has_pending:
+        """Mount what was added since the last frame; write the streamed messages' new
+        text (called once per frame; call it to have everything on screen now)."""
+        if self._pending:
+            await self._mount_pending()
+        for item in (self._thinking, self._answer):
+            view = item.view if item is not None else None
+            if isinstance(view, MessageView) and view.is_mounted and view.has_pending:
                 await view.flush()
                 if view.full:
                     await self._continue(view)
+        if not self._pending and not self.streaming and self._timer is not None:
+            self._timer.pause()
+
+    async def _mount_pending(self) -> None:
+        """Build and mount the items added since the last frame, in one go.
+
+        While the view follows the end, items that would be pruned at once (more
+        arrived than the window holds) are not built: they stay in the history, shown if
+        the user scrolls back.
+        """
+        if self._busy:
+            return
+        pending, self._pending = self._pending, []
+        if self.following and len(pending) > 1:
+            keep = self._newest_that_fit(pending)
+            mounted = self._items[self._first : len(self._items) - len(pending)]
+            if keep < len(pending) and not any(item.live for item in mounted):
+                skipped = len(pending) - keep
+                await self._unmount_oldest(len(mounted), skipped=skipped)
+                pending = pending[skipped:]
+        widgets = [item.build() for item in pending]
+        for item, widget in zip(pending, widgets):
+            item.view = widget
+        async with self._mounting:  # a stream that ends meanwhile waits for its widget
+            await self.mount_all(widgets)
+        await self._prune()
+
+    def _newest_that_fit(self, pending: list[TranscriptItem]) -> int:
+        """How many of the newest ``pending`` items to build: enough to fill the window
+        by their estimated heights, and every one from the oldest live item on."""
+        width = max(20, self.size.width - 2)
+        # Two screens: what the user can see now and scroll up to at once (the window
+        # kept mounted is larger, :meth:`_line_budget`; scrolling up builds the rest).
+        budget, lines, count = 2 * max(1, self.size.height), 0, 0
+        for item in reversed(pending):
+            if lines >= budget and count >= 1:
+                break
+            lines += _estimated_height(item, width)
+            count += 1
+        first_live = next((i for i, item in enumerate(pending) if item.live), len(pending))
+        return max(count, len(pending) - first_live)
 
     async def _continue(self, view: MessageView) -> None:
         """Carry a long streamed message on in a new item (see ``MessageView.MAX_VIEW_CHARS``)."""
         new = view.split_off()
         # Before anything is awaited: deltas arriving meanwhile go to the new message.
-        if view is self._answer:
-            self._answer = new
+        if view.item is self._answer:
+            self._answer = new.item
         else:
-            self._thinking = new
+            self._thinking = new.item
         overflow = await view.finish()
         assert overflow is None  # split_off left nothing to finish
         if new.item.finished:  # the streams were finished meanwhile (unmounted: static now)
             await self.add_item(new.item)
         else:
             await self.add(new)
+
+    async def _finish_item(self, item: MessageItem, stopped: bool = False) -> None:
+        view = item.view
+        if isinstance(view, MessageView):
+            if not view.is_mounted and self._mounting.locked():
+                async with self._mounting:  # being mounted right now: finish it once it is
+                    pass
+            await self._finish(view, stopped)
+            return
+        # Never mounted (it ended before its first frame): finished as data, cut into
+        # pieces, and into items of bounded size, as a streamed one would have been.
+        parts = _finished_parts(item.text)
+        if item not in self._pending:  # (not expected) keep it one item
+            parts = [[piece for part in parts for piece in part]]
+        last = item
+        for extra in parts[1:]:
+            more = MessageItem(item.role, "".join(extra), markdown=item.markdown, continues=True)
+            more.pieces = extra
+            self._items.insert(self._items.index(last) + 1, more)
+            self._pending.insert(self._pending.index(last) + 1, more)
+            last = more
+        item.pieces = parts[0]
+        item.chunks = ["".join(parts[0])] if parts[0] else []
+        item.finished = True
+        last.stopped = last.stopped or stopped
 
     async def _finish(self, view: MessageView, stopped: bool = False) -> None:
         if view.is_mounted:
@@ -255,10 +350,10 @@ class Transcript(VerticalScroll):
         thinking, answer = self._thinking, self._answer
         self._thinking = self._answer = None
         if thinking is not None:
-            await self._finish(thinking, stopped=stopped and answer is None)
+            await self._finish_item(thinking, stopped=stopped and answer is None)
         if answer is not None:
-            await self._finish(answer, stopped=stopped)
-        if self._timer is not None:
+            await self._finish_item(answer, stopped=stopped)
+        if self._timer is not None and not self._pending:
             self._timer.pause()
         if thinking is not None or answer is not None:
             release_render_caches()  # the live Markdown's blocks were just removed
@@ -278,7 +373,7 @@ class Transcript(VerticalScroll):
         if item is None:
             item = ToolCallItem(call_id, name)
             self._tools[call_id] = item
-            await self.add_item(item)
+            self._queue(item)
         return item
 
     def tool(self, call_id: str) -> ToolCallItem | None:
@@ -322,7 +417,7 @@ class Transcript(VerticalScroll):
         """Unmount the oldest items past the budget, while the view follows the end."""
         if self._busy or not self.following:
             return
-        mounted = self._items[self._first :]
+        mounted = self._items[self._first : len(self._items) - len(self._pending)]
         heights = [item.view.outer_size.height if item.view is not None else 0 for item in mounted]
         lines, budget = sum(heights), self._line_budget()
         if len(mounted) <= self.max_items * self.SLACK and lines <= budget * self.SLACK:
@@ -341,14 +436,16 @@ class Transcript(VerticalScroll):
         if count:
             await self._unmount_oldest(count)
 
-    async def _unmount_oldest(self, count: int) -> None:
+    async def _unmount_oldest(self, count: int, *, skipped: int = 0) -> None:
+        """Unmount the ``count`` oldest mounted items (and pass over ``skipped`` never
+        mounted ones right after them: the window starts after those)."""
         self._busy = True
         try:
             victims = self._items[self._first : self._first + count]
             widgets = [item.view for item in victims if item.view is not None]
             for item in victims:
                 item.view = None
-            self._first += count
+            self._first += count + skipped
             await self._show_marker()
             await self.remove_children(widgets)
             release_render_caches()
@@ -373,6 +470,8 @@ class Transcript(VerticalScroll):
 
         Returns how many were mounted.
         """
+        if self._pending:
+            await self._mount_pending()
         if self._busy or self._first == 0:
             return 0
         self._busy = True
@@ -434,3 +533,46 @@ class Transcript(VerticalScroll):
         strips = self.screen._compositor.render_strips()
         rows = strips[region.y : region.bottom]
         return "\n".join(strip.crop(region.x, region.right).text.rstrip() for strip in rows)
+
+
+def _feed(item: MessageItem, text: str) -> None:
+    """Text for a streamed message: to its widget once it has one, else to the item."""
+    view = item.view
+    if isinstance(view, MessageView):
+        view.feed(text)
+    elif text:
+        item.chunks.append(text)
+
+
+def _finished_parts(text: str) -> list[list[str]]:
+    """A message's text cut as streaming cuts it: pieces at block boundaries
+    (:class:`~tui.widgets.message.Segmenter`), grouped into items of at most about
+    ``MessageView.MAX_VIEW_CHARS`` characters. At least one (maybe empty) group."""
+    segmenter = Segmenter(soft=MessageView.SOFT_LIMIT, hard=MessageView.HARD_LIMIT)
+    segmenter.add(text)
+    groups: list[list[str]] = [[]]
+    size = 0
+    while (piece := segmenter.take()) is not None:
+        if size >= MessageView.MAX_VIEW_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(piece)
+        size += len(piece)
+    rest = segmenter.text
+    if rest.strip() or (rest and groups[-1]):
+        if size >= MessageView.MAX_VIEW_CHARS:
+            groups.append([])
+        groups[-1].append(rest)
+    return groups
+
+
+def _estimated_height(item: TranscriptItem, width: int) -> int:
+    """About how many lines ``item`` takes at ``width`` (to choose what to build)."""
+    if isinstance(item, MessageItem):
+        text = item.text
+        return 2 + sum(1 + len(line) // width for line in text.splitlines())
+    if isinstance(item, ToolCallItem):
+        if item.collapsed or item.result_text is None:
+            return 2
+        return 4 + min(item.result_text.count("\n") + 1, 200)
+    return 2
