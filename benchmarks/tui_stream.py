@@ -136,6 +136,7 @@ class _Runtime:
     session_id = property(lambda self: self.session.session_id)
     store = property(lambda self: None)
     totals = property(lambda self: self.session.totals)
+    session_totals = property(lambda self: self.session.totals)  # (no turns before this session)
     mode = property(lambda self: "ask")
 
     def send(self, text: str) -> AsyncIterator[Any]:

@@ -301,3 +301,32 @@ async def test_a_long_answer_that_ends_before_its_frame_is_cut_like_a_streamed_o
         assert all(sum(len(p) for p in item.pieces) <= 2000 + MessageView.SOFT_LIMIT * 3 for item in items)
         assert [item.stopped for item in items] == [False] * (len(items) - 1) + [True]  # marked once, at the end
         assert transcript.live_markdown_count == 0
+
+
+async def test_text_arriving_while_a_long_answer_is_continued_is_shown(monkeypatch: Any) -> None:
+    monkeypatch.setattr(MessageView, "MAX_VIEW_CHARS", 2000)
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        real_finish = MessageView.finish
+        arrived: list[str] = []
+
+        async def finish_while_text_arrives(self: MessageView, **kwargs: Any) -> Any:
+            if not arrived:  # the first item is finished as the answer goes on
+                arrived.append("late words ")
+                await transcript.text_delta("late words ")
+            return await real_finish(self, **kwargs)
+
+        monkeypatch.setattr(MessageView, "finish", finish_while_text_arrives)
+        text = "".join(f"Paragraph {i}: " + "word " * 30 + "\n\n" for i in range(30))
+        for start in range(0, len(text), 700):
+            await transcript.text_delta(text[start : start + 700])
+            await transcript.flush()
+            await pilot.pause()
+        await transcript.finish_streams()
+        await pilot.pause()
+        items = [item for item in transcript.items if isinstance(item, MessageItem)]
+        assert arrived and len(items) >= 2
+        assert "".join(item.text for item in items).count("late words") == 1
+        # What each item shows (its frozen pieces) is all it holds: nothing only in the data.
+        assert all("".join(item.pieces) == item.text for item in items)

@@ -296,7 +296,9 @@ class Transcript(VerticalScroll):
     async def _continue(self, view: MessageView) -> None:
         """Carry a long streamed message on in a new item (see ``MessageView.MAX_VIEW_CHARS``)."""
         new = view.split_off()
-        # Before anything is awaited: deltas arriving meanwhile go to the new message.
+        # Before anything is awaited: deltas arriving meanwhile go to the new message's
+        # widget (shown once it is mounted), not only to its item.
+        new.item.view = new
         if view.item is self._answer:
             self._answer = new.item
         else:
