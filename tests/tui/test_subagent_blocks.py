@@ -229,7 +229,7 @@ def test_snapshot_two_subagents_one_expanded(snap_compare: Any, tmp_path: Path) 
         # A tool call's title changed right after its block was mounted can keep the width
         # of its first label (a Textual layout quirk of the existing ToolCallBlock, seen
         # only when events arrive back to back): lay the titles out again before the shot.
-        titles = [t for t in screen.transcript.query("CollapsibleTitle") if t.region.width]
+        titles = [t for t in screen.transcript.query("ToolCallTitle") if t.region.width]
         for title in titles:
             title.refresh(layout=True)
         await wait_for(pilot, lambda: all(t.region.width >= cell_len(str(t.label)) + 4 for t in titles), "titles")

@@ -147,3 +147,44 @@ def test_snapshot_every_state(snap_compare: Any) -> None:
 
 def test_snapshot_every_state_light_theme(snap_compare: Any) -> None:
     assert snap_compare(BlocksApp("textual-light"), terminal_size=SIZE, run_before=_show_all_states)
+
+
+async def test_click_and_enter_on_the_title_toggle_and_the_choice_outlives_the_widget() -> None:
+    app = BlocksApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        scroll = app.query_one(VerticalScroll)
+        item = _allowed(open_=False)
+        block = item.build()
+        await scroll.mount(block)
+        await pilot.pause()
+        body = block.query_one(".body")
+        assert block.collapsed and not body.display and block.body_text == ""
+        title = _title_of(block)
+        await pilot.click(title)
+        await pilot.pause()
+        assert not block.collapsed and not item.collapsed and body.display
+        assert "src/app.py:1: def greet(name):" in block.body_text and "allowed (once) by you" in block.body_text
+        assert "▼ ⚙ bash" in str(title.render())
+        title.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert block.collapsed and item.collapsed and not body.display
+        assert "▶ ⚙ bash" in str(title.render())
+        await pilot.press("space")
+        await pilot.pause()
+        assert not block.collapsed and body.display
+        # Unmounted and built again from its item (as the transcript does on scroll-back):
+        # still open, the same body.
+        shown = block.body_text
+        await block.remove()
+        rebuilt = item.build()
+        await scroll.mount(rebuilt)
+        await pilot.pause()
+        assert not rebuilt.collapsed and rebuilt.query_one(".body").display and rebuilt.body_text == shown
+        await pilot.click(_title_of(rebuilt))
+        await pilot.pause()
+        await rebuilt.remove()
+        again = item.build()
+        await scroll.mount(again)
+        await pilot.pause()
+        assert again.collapsed and not again.query_one(".body").display

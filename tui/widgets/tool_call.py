@@ -15,12 +15,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from textual import events
+from textual._context import active_app
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.color import Color
 from textual.content import Content
-from textual.widgets import Collapsible, Static
+from textual.style import Style
+from textual.widget import Widget
+from textual.widgets import Static
 
 from agentic_flow.tui.widgets.transcript_item import TranscriptItem
 
-__all__ = ["ToolCallBlock", "ToolCallItem", "render_diff", "looks_like_diff", "format_arguments", "summarize_call"]
+__all__ = ["ToolCallBlock", "ToolCallItem", "ToolCallTitle", "render_diff", "looks_like_diff", "format_arguments", "summarize_call"]
 
 MAX_RESULT_LINES = 200
 MAX_STREAMED_ARGS = 600
@@ -213,8 +220,92 @@ class ToolCallItem(TranscriptItem):
         self._changed()
 
 
-class ToolCallBlock(Collapsible):
+def _text_colour(name: str) -> str | Style:
+    """The style of the theme's colour ``$name`` for a part of a Content, as the CSS
+    ``color: $name`` of a widget shows it.
+
+    Content's style strings lose the alpha of automatic colours (``$text-muted`` is
+    ``auto 60%``: the contrasting colour at 60%, shown as plain white), so those become a
+    Style with the automatic colour, which is blended with the background where shown.
+    """
+    try:
+        value = active_app.get().theme_variables.get(name, "")
+    except LookupError:
+        value = ""
+    words = value.split()
+    if words[:1] == ["auto"]:
+        percent = float(words[1].rstrip("%")) if len(words) > 1 else 100.0
+        return Style(foreground=Color.automatic(percent))
+    return f"${name}"
+
+
+class ToolCallTitle(Static, can_focus=True):
+    """The title line of a :class:`ToolCallBlock`: ``▶``/``▼`` and what was called.
+
+    A click, or enter/space while it has focus, opens or closes its block. It looks like
+    Textual's ``CollapsibleTitle`` (whose style this copies).
+    """
+
+    BINDING_GROUP_TITLE = "Tool call"
+    ALLOW_SELECT = False
+    DEFAULT_CSS = """
+    ToolCallTitle {
+        width: auto;
+        height: auto;
+        padding: 0 1;
+        text-style: $block-cursor-blurred-text-style;
+        color: $block-cursor-blurred-foreground;
+        pointer: pointer;
+
+        &:hover {
+            background: $block-hover-background;
+            color: $foreground;
+        }
+        &:focus {
+            text-style: $block-cursor-text-style;
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+        }
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "toggle_block", "Toggle", show=False),
+        Binding("space", "toggle_block", "Toggle", show=False),
+    ]
+
+    def __init__(self, label: str, collapsed: bool) -> None:
+        self.label = label
+        self.collapsed = collapsed
+        super().__init__(self._content(), markup=False)
+
+    def _content(self) -> Content:
+        return Content.assemble("▶" if self.collapsed else "▼", " ", Content(self.label))
+
+    def show(self, label: str, collapsed: bool) -> None:
+        """Show ``label`` and the open or closed symbol (no update if neither changed)."""
+        if label != self.label or collapsed != self.collapsed:
+            self.label = label
+            self.collapsed = collapsed
+            self.update(self._content())
+
+    async def _on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.action_toggle_block()
+
+    def action_toggle_block(self) -> None:
+        block = self.parent
+        if isinstance(block, ToolCallBlock):
+            block.toggle()
+
+
+class ToolCallBlock(Widget):
     """The widget of one :class:`ToolCallItem`: title line, arguments, decision, result.
+
+    Three widgets: the block, its title (:class:`ToolCallTitle`) and one body whose
+    content joins the arguments, the decision and the result (a session mounts hundreds
+    of blocks: each widget costs mounting, styling and layout). The body is built while
+    the block is open; a closed block builds it when it is opened.
 
     Args:
         call_id: the provider's id of the call (a new item is made for it)...
@@ -222,43 +313,58 @@ class ToolCallBlock(Collapsible):
         item: the history item to show.
     """
 
+    ALLOW_MAXIMIZE = True
+    # Textual's Collapsible, then what a tool call changes (Collapsible's Contents
+    # padding is the body's).
     DEFAULT_CSS = """
     ToolCallBlock {
+        width: 1fr;
+        height: auto;
+        background: $surface;
         margin: 0 0 1 0;
         padding: 0;
-        border-top: none;
         border-left: thick $accent 60%;
-        background: $surface;
+
+        &:focus-within {
+            background-tint: $foreground 5%;
+        }
+        &.-collapsed > .body {
+            display: none;
+        }
+        &:ansi {
+            border-top: hkey ansi_blue;
+            background: $panel;
+        }
+        & > .body {
+            width: 100%;
+            height: auto;
+            padding: 0 0 0 2;
+        }
     }
     ToolCallBlock.-ok { border-left: thick $success; }
     ToolCallBlock.-error { border-left: thick $error; }
     ToolCallBlock.-denied { border-left: thick $warning; }
     ToolCallBlock.-pending { border-left: thick $warning; background: $warning 10%; }
-    ToolCallBlock Contents { padding: 0 0 0 2; }
-    ToolCallBlock .section { color: $text-muted; text-style: bold; }
-    ToolCallBlock .args { color: $text; }
-    ToolCallBlock .decision { color: $text-muted; }
-    ToolCallBlock .decision.-denied { color: $text-warning; }
-    ToolCallBlock .result.-error { color: $text-error; }
     """
 
     def __init__(self, call_id: str = "", name: str = "", *, item: ToolCallItem | None = None) -> None:
         self.item = item if item is not None else ToolCallItem(call_id, name)
         item = self.item
-        self._args = Static(item.args_content, classes="args", markup=False)
-        self._decision = Static(item.decision or "", classes="decision", markup=False)
-        self._result = Static(item.result_content or "", classes="result", markup=False)
+        self._collapsed = item.collapsed
         self._shown_status = item.status
-        self._args_stale = False
+        self._body_stale = True  # the body is built when shown (see _show_body)
+        self._result: Content | None = None  # the result as shown, once there is one
         self._sync_queued = False
-        super().__init__(
-            self._args, self._decision, self._result, title=item.title, collapsed=item.collapsed,
-            classes=f"-{item.status}",
-        )
-        self._decision.display = item.decision is not None
-        self._decision.set_class(item.denied, "-denied")
-        self._result.display = item.result_text is not None
-        self._result.set_class(item.result_is_error, "-error")
+        classes = f"-{item.status}" + (" -collapsed" if self._collapsed else "")
+        super().__init__(classes=classes)
+        self._title = ToolCallTitle(item.title, self._collapsed)
+        self._body = Static(classes="body", markup=False)
+        if not self._collapsed:
+            self._show_body()
+
+    def compose(self) -> ComposeResult:
+        yield self._title
+        yield self._body
 
     # The state, read from the item (the widget may be rebuilt at any time).
     call_id = property(lambda self: self.item.call_id)
@@ -268,22 +374,58 @@ class ToolCallBlock(Collapsible):
     raw_arguments = property(lambda self: self.item.raw_arguments)
     result_text = property(lambda self: self.item.result_text)
 
-    def _on_collapsible_title_toggle(self, event: Any) -> None:
-        event.stop()
+    @property
+    def title(self) -> str:
+        """The title line as shown (without the open/closed symbol)."""
+        return self._title.label
+
+    @property
+    def body_text(self) -> str:
+        """The body as shown (plain text): the arguments, the decision and the result,
+        one after the other; empty until the block was first open."""
+        content = self._body.content
+        return content.plain if isinstance(content, Content) else str(content)
+
+    @property
+    def collapsed(self) -> bool:
+        """Only the title line is shown; setting it opens or closes the block (and the
+        item remembers the choice: it outlives this widget)."""
+        return self._collapsed
+
+    @collapsed.setter
+    def collapsed(self, collapsed: bool) -> None:
+        self.item.collapsed = collapsed
+        if collapsed == self._collapsed:
+            return
+        # Unlike Textual's Collapsible, no scroll here: a scroll releases the transcript's
+        # anchor, so an edit's diff opening by itself would stop the view from following
+        # the answer. The user's toggle scrolls (see toggle).
+        self._collapsed = collapsed
+        if not collapsed and self._body_stale:
+            self._show_body()
+        self.set_class(collapsed, "-collapsed")
+        self._title.show(self._title.label, collapsed)
+
+    def toggle(self) -> None:
+        """The user opens or closes the block (an opened block is scrolled into view whole,
+        which stops the transcript from following the end)."""
         self.collapsed = not self.collapsed
-        if self.is_mounted:  # the user opened it: show it whole (this stops following the end)
+        if self.is_mounted and not self.collapsed:
             self.call_after_refresh(self.scroll_visible)
 
-    def _watch_collapsed(self, collapsed: bool) -> None:
-        # Not Collapsible's watcher: it scrolls the block into view on every change, and a
-        # scroll releases the transcript's anchor, so an edit's diff opening by itself
-        # would stop the view from following the answer.
-        self._update_collapsed(collapsed)
-        self.post_message(self.Collapsed(self) if collapsed else self.Expanded(self))
-        self.item.collapsed = collapsed  # the user's choice outlives this widget
-        if not collapsed and self._args_stale:
-            self._args_stale = False
-            self._args.update(self.item.args_content)
+    def _show_body(self) -> None:
+        item = self.item
+        parts = [item.args_content.stylize_before(_text_colour("text"))]
+        if item.decision is not None:
+            parts.append(Content.styled(item.decision, _text_colour("text-warning" if item.denied else "text-muted")))
+        if item.result_text is not None:
+            if self._result is None:  # a result does not change once it came
+                result = item.result_content
+                assert result is not None
+                self._result = result.stylize_before(_text_colour("text-error")) if item.result_is_error else result
+            parts.append(self._result)
+        self._body.update(Content("\n").join(parts))
+        self._body_stale = False
 
     def request_sync(self) -> None:
         """Show the item's state once the events queued now are handled: the changes of
@@ -304,27 +446,18 @@ class ToolCallBlock(Collapsible):
     def sync(self) -> None:
         """Show the item's current state."""
         item = self.item
-        if not self.collapsed or item.args_error is not None or item.mark:
-            self._args.update(item.args_content)
-        else:  # hidden while collapsed: shown when opened (see _watch_collapsed)
-            self._args_stale = True
-        if item.decision is not None:
-            self._decision.update(Content(item.decision))
-            self._decision.display = True
-            self._decision.set_class(item.denied, "-denied")
-        result = item.result_content if item.result_text is not None and not self._result.display else None
-        if result is not None:
-            self._result.update(result)
-            self._result.display = True
-            self._result.set_class(item.result_is_error, "-error")
         if item.status != self._shown_status:
             # One restyle of the block's subtree for the change, not one per class.
             self.remove_class(f"-{self._shown_status}", update=False)
             self._shown_status = item.status
             self.add_class(f"-{item.status}")
-        self.title = item.title
-        if self.collapsed != item.collapsed:
-            self.collapsed = item.collapsed
+        if item.collapsed != self._collapsed:
+            self.collapsed = item.collapsed  # (shows the body when it opens)
+        elif self._collapsed:  # hidden while closed: built when opened
+            self._body_stale = True
+        else:
+            self._show_body()
+        self._title.show(item.title, self._collapsed)
 
     # Kept for callers that hold the widget: the same updates, made on the item.
     def args_delta(self, delta: str) -> None:
