@@ -13,6 +13,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
+from textual.theme import Theme
 
 from agentic_flow.tui.widgets.tool_call import ToolCallBlock, ToolCallItem
 from tests.tui.session_fakes import EDIT_DIFF
@@ -188,3 +189,70 @@ async def test_click_and_enter_on_the_title_toggle_and_the_choice_outlives_the_w
         await scroll.mount(again)
         await pilot.pause()
         assert again.collapsed and not again.query_one(".body").display
+
+
+async def test_an_open_block_takes_the_colours_of_a_new_theme() -> None:
+    # The body's parts are coloured by the theme's $text / $text-muted, which the body
+    # resolves itself: after a switch it must look as a block built in the new theme.
+    app = BlocksApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        app.register_theme(Theme(name="orange-muted", primary="#0178D4", dark=True, variables={"text-muted": "#ff8800"}))
+        scroll = app.query_one(VerticalScroll)
+        first = _allowed().build()
+        await scroll.mount(first)
+        await pilot.pause()
+
+        def decision_colour(block: ToolCallBlock) -> Any:
+            body = block.query_one(".body")
+            row = next(y for y in range(body.size.height) if "allowed" in body.render_line(y).text)
+            return next(s.style.color for s in body.render_line(row) if s.text.strip())
+
+        old = decision_colour(first)
+        app.theme = "orange-muted"
+        await pilot.pause()
+        after = _allowed()
+        after.call_id = "c9"
+        fresh = after.build()
+        await scroll.mount(fresh)
+        await pilot.pause()
+        assert decision_colour(fresh).triplet.hex == "#ff8800" != old.triplet.hex
+        assert decision_colour(first) == decision_colour(fresh)
+
+
+async def test_a_diff_that_opens_its_block_restyles_it_once_and_does_not_scroll() -> None:
+    # The status and the open state change together: one restyle of the block's subtree.
+    # And an edit's diff opening by itself must not scroll (that would stop the transcript
+    # from following the answer).
+    app = BlocksApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        scroll = app.query_one(VerticalScroll)
+        await scroll.mount_all([_allowed().build() for _ in range(3)])
+        item = ToolCallItem("c6", "edit")
+        block = item.view = item.build()
+        await scroll.mount(block)
+        await pilot.pause()
+        scroll.scroll_home(animate=False)
+        await pilot.pause()
+        restyles: list[str] = []
+        real = block.update_node_styles
+
+        def counting(*args: Any, **kwargs: Any) -> None:
+            restyles.append(" ".join(sorted(block.classes)))
+            real(*args, **kwargs)
+
+        block.update_node_styles = counting  # type: ignore[method-assign]
+        item.ready({"path": "src/app.py"})
+        item.result("Edited src/app.py\n" + EDIT_DIFF, False)
+        await pilot.pause()
+        await pilot.pause()
+        assert not block.collapsed and block.has_class("-ok") and not block.has_class("-collapsed")
+        assert restyles == ["-ok"]
+        assert scroll.scroll_y == 0
+        # The user opening a block scrolls it into view.
+        block.collapsed = True
+        await pilot.pause()
+        assert scroll.scroll_y == 0
+        _title_of(block).action_toggle_block()  # what a click or enter on the title does
+        await pilot.pause()
+        await pilot.pause()
+        assert scroll.scroll_y > 0

@@ -220,7 +220,7 @@ class ToolCallItem(TranscriptItem):
         self._changed()
 
 
-def _text_colour(name: str) -> str | Style:
+def _text_colour(name: str, variables: dict[str, str]) -> str | Style:
     """The style of the theme's colour ``$name`` for a part of a Content, as the CSS
     ``color: $name`` of a widget shows it.
 
@@ -228,11 +228,7 @@ def _text_colour(name: str) -> str | Style:
     ``auto 60%``: the contrasting colour at 60%, shown as plain white), so those become a
     Style with the automatic colour, which is blended with the background where shown.
     """
-    try:
-        value = active_app.get().theme_variables.get(name, "")
-    except LookupError:
-        value = ""
-    words = value.split()
+    words = variables.get(name, "").split()
     if words[:1] == ["auto"]:
         percent = float(words[1].rstrip("%")) if len(words) > 1 else 100.0
         return Style(foreground=Color.automatic(percent))
@@ -354,6 +350,7 @@ class ToolCallBlock(Widget):
         self._shown_status = item.status
         self._body_stale = True  # the body is built when shown (see _show_body)
         self._result: Content | None = None  # the result as shown, once there is one
+        self._body_variables: dict[str, str] | None = None  # the theme's, when it was built
         self._sync_queued = False
         classes = f"-{item.status}" + (" -collapsed" if self._collapsed else "")
         super().__init__(classes=classes)
@@ -395,16 +392,18 @@ class ToolCallBlock(Widget):
     @collapsed.setter
     def collapsed(self, collapsed: bool) -> None:
         self.item.collapsed = collapsed
-        if collapsed == self._collapsed:
-            return
+        if collapsed != self._collapsed:
+            self._set_collapsed(collapsed)
+            self._title.show(self._title.label, collapsed)
+
+    def _set_collapsed(self, collapsed: bool, *, restyle: bool = True) -> None:
         # Unlike Textual's Collapsible, no scroll here: a scroll releases the transcript's
         # anchor, so an edit's diff opening by itself would stop the view from following
         # the answer. The user's toggle scrolls (see toggle).
         self._collapsed = collapsed
         if not collapsed and self._body_stale:
             self._show_body()
-        self.set_class(collapsed, "-collapsed")
-        self._title.show(self._title.label, collapsed)
+        self.set_class(collapsed, "-collapsed", update=restyle)
 
     def toggle(self) -> None:
         """The user opens or closes the block (an opened block is scrolled into view whole,
@@ -415,17 +414,31 @@ class ToolCallBlock(Widget):
 
     def _show_body(self) -> None:
         item = self.item
-        parts = [item.args_content.stylize_before(_text_colour("text"))]
+        try:
+            variables = active_app.get().theme_variables
+        except LookupError:  # (built outside an app: the theme's colours by name)
+            variables = {}
+        self._body_variables = variables
+        parts = [item.args_content.stylize_before(_text_colour("text", variables))]
         if item.decision is not None:
-            parts.append(Content.styled(item.decision, _text_colour("text-warning" if item.denied else "text-muted")))
+            colour = _text_colour("text-warning" if item.denied else "text-muted", variables)
+            parts.append(Content.styled(item.decision, colour))
         if item.result_text is not None:
             if self._result is None:  # a result does not change once it came
-                result = item.result_content
-                assert result is not None
-                self._result = result.stylize_before(_text_colour("text-error")) if item.result_is_error else result
-            parts.append(self._result)
+                self._result = item.result_content
+            assert self._result is not None
+            parts.append(self._result.stylize_before(_text_colour("text-error", variables)) if item.result_is_error else self._result)
         self._body.update(Content("\n").join(parts))
         self._body_stale = False
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._body_variables is not None and self._body_variables is not self.app.theme_variables:
+            # Another theme: the body's automatic colours are chosen again (see _text_colour).
+            if self._collapsed:
+                self._body_stale = True
+            else:
+                self._show_body()
 
     def request_sync(self) -> None:
         """Show the item's state once the events queued now are handled: the changes of
@@ -446,17 +459,19 @@ class ToolCallBlock(Widget):
     def sync(self) -> None:
         """Show the item's current state."""
         item = self.item
-        if item.status != self._shown_status:
-            # One restyle of the block's subtree for the change, not one per class.
+        # One restyle of the block's subtree for the changes (status, opened), not one each.
+        new_status = item.status != self._shown_status
+        if new_status:
             self.remove_class(f"-{self._shown_status}", update=False)
-            self._shown_status = item.status
-            self.add_class(f"-{item.status}")
         if item.collapsed != self._collapsed:
-            self.collapsed = item.collapsed  # (shows the body when it opens)
+            self._set_collapsed(item.collapsed, restyle=not new_status)  # (builds the body)
         elif self._collapsed:  # hidden while closed: built when opened
             self._body_stale = True
         else:
             self._show_body()
+        if new_status:
+            self._shown_status = item.status
+            self.add_class(f"-{item.status}")
         self._title.show(item.title, self._collapsed)
 
     # Kept for callers that hold the widget: the same updates, made on the item.
