@@ -6,13 +6,15 @@ when the user scrolls to it, and a long answer is carried over several items.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from textual.app import App, ComposeResult
 
+from agentic_flow.tui.widgets import transcript as transcript_module
 from agentic_flow.tui.widgets.message import FrozenMarkdown, MessageItem, MessageView
 from agentic_flow.tui.widgets.tool_call import ToolCallBlock
-from agentic_flow.tui.widgets.transcript import Transcript
+from agentic_flow.tui.widgets.transcript import MOUNT_SECONDS, Transcript
 from tests.tui.session_fakes import EDIT_DIFF, wait_for
 
 SIZE = (80, 24)
@@ -284,6 +286,48 @@ async def test_more_than_the_window_in_one_frame_builds_only_the_newest() -> Non
         assert [block.item.call_id for block in transcript.query(ToolCallBlock)] == [f"c{i}" for i in range(40)]
         assert all(block.has_class("-ok") for block in transcript.query(ToolCallBlock))
         assert "go" in transcript.render_text()
+
+
+async def test_a_burst_of_finished_items_is_mounted_once_per_interval_and_a_live_answer_at_once(monkeypatch: Any) -> None:
+    # The frames' clock is the transcript's own: held still here, so that the 30 Hz
+    # timer running in the background decides exactly as the explicit ticks below.
+    clock = [1000.0]
+    monkeypatch.setattr(transcript_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+
+        async def turn(i: int) -> None:  # an answer and a call, both over before the frame
+            await transcript.text_delta(f"Step {i}.")
+            await transcript.tool_started(f"c{i}", "bash")
+            await transcript.tool_ready(f"c{i}", "bash", {"command": f"echo {i}"}, None)
+            await transcript.tool_result(f"c{i}", "bash", f"{i}\n", False)
+
+        await turn(0)
+        await transcript._tick()  # nothing mounted lately: at once
+        assert transcript.tool("c0").view is not None
+        await turn(1)
+        await transcript._tick()  # within the interval: held, kept in the history
+        assert transcript.tool("c1").view is None and len(transcript.items) == 4
+        clock[0] += MOUNT_SECONDS
+        await transcript._tick()
+        assert transcript.tool("c1").view is not None
+        # An answer that is still streaming is not held, nor is what came before it.
+        await turn(2)
+        await transcript.text_delta("Now ")
+        await transcript._tick()
+        assert transcript.tool("c2").view is not None
+        live = transcript.answer
+        assert isinstance(live, MessageView) and live.streaming
+        await transcript.text_delta("done.")
+        await transcript.finish_streams()
+        # Not following (the user scrolled up): nothing is held.
+        transcript.release_anchor()
+        await turn(3)
+        await transcript._tick()
+        assert transcript.tool("c3").view is not None
+        await pilot.pause()
+        assert [view.text for view in transcript.query(MessageView)] == ["Step 0.", "Step 1.", "Step 2.", "Now done.", "Step 3."]
 
 
 async def test_a_long_answer_that_ends_before_its_frame_is_cut_like_a_streamed_one(monkeypatch: Any) -> None:

@@ -40,6 +40,7 @@ The API (what the session screen and other blocks use):
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from textual._styles_cache import StylesCache
@@ -56,6 +57,11 @@ from agentic_flow.tui.widgets.transcript_item import TranscriptItem, WidgetItem
 __all__ = ["Transcript", "FRAME_SECONDS", "release_render_caches"]
 
 FRAME_SECONDS = 1 / 30
+MOUNT_SECONDS = 0.1
+"""While the view follows a burst of finished items (answers and calls that ended
+before their frame), new items are mounted at most this often: those that scroll out
+within it are never built (the history keeps them; scrolling back builds them). An
+answer that is still streaming is mounted at the next frame."""
 
 
 def release_render_caches() -> None:
@@ -128,10 +134,11 @@ class Transcript(VerticalScroll):
         self._busy = False  # mounting or unmounting a window edge
         self._mounting = asyncio.Lock()  # held while the frame's new items are mounted
         self._edge_queued = False  # a show_earlier / prune is queued
+        self._last_mount = 0.0
 
     def on_mount(self) -> None:
         self.anchor()
-        self._timer = self.set_interval(FRAME_SECONDS, self.flush, pause=True)
+        self._timer = self.set_interval(FRAME_SECONDS, self._tick, pause=True)
 
     # -- the history ----------------------------------------------------------------------
     @property
@@ -240,10 +247,23 @@ class Transcript(VerticalScroll):
         if self._timer is not None:
             self._timer.resume()
 
-    async def flush(self) -> None:
+    async def _tick(self) -> None:
+        """The frame: streamed text is written; new items are mounted at most every
+        :data:`MOUNT_SECONDS` while the view follows a burst of them."""
+        await self.flush(mount=not self._mount_deferred())
+
+    def _mount_deferred(self) -> bool:
+        if not self._pending or not self.following:
+            return False
+        if time.monotonic() - self._last_mount >= MOUNT_SECONDS:
+            return False
+        return not any(isinstance(item, MessageItem) and item.live for item in self._pending)
+
+    async def flush(self, *, mount: bool = True) -> None:
         """Mount what was added since the last frame; write the streamed messages' new
         text (called once per frame; call it to have everything on screen now)."""
-        if self._pending:
+        if self._pending and mount:
+            self._last_mount = time.monotonic()
             await self._mount_pending()
         for item in (self._thinking, self._answer):
             view = item.view if item is not None else None
