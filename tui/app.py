@@ -51,6 +51,7 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Static
 
+from agentic_flow.tui import textual_fixes
 from agentic_flow.tui.commands import PaletteCommand, WorkbenchCommands
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,6 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.tui.themes import LoadedThemes
 
 __all__ = ["WorkbenchApp", "LoadingScreen", "run_app"]
+
+textual_fixes.apply()  # see tui/textual_fixes.py
 
 ModelCallback = Callable[[str | None], Any]
 

@@ -70,6 +70,7 @@ from agentic_flow.core.events import (
     Usage,
 )
 from agentic_flow.core.read_ahead import ReadAhead
+from agentic_flow.tui import textual_fixes
 from agentic_flow.tui.approver import TuiApprover
 from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
 from agentic_flow.tui.screens.audit import AuditScreen
@@ -103,6 +104,8 @@ __all__ = [
     "default_open_runtime",
     "guarded_quit",
 ]
+
+textual_fixes.apply()  # painted lines freed as they go, not left to full collections
 
 MODE_CYCLE = ("ask", "accept-edits", "auto", "read-only")
 IDLE_COLLECT_SECONDS = 2.0

@@ -41,6 +41,7 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from agentic_flow.tui.widgets.render_caches import drop_render_caches, subtree
 from agentic_flow.tui.widgets.transcript_item import TranscriptItem
 
 __all__ = ["MessageView", "MessageItem", "FrozenMarkdown", "Role", "Segmenter", "warm_up_renderers"]
@@ -294,6 +295,10 @@ class FrozenMarkdown(Widget):
             self._cache.clear()
             self._heights = [len(self._render_piece(i, width)) for i in range(self.hidden_pieces, len(self.pieces))]
             self._relayout()
+
+    def drop_caches(self) -> None:
+        """Removed: let go of the rendered pieces (see :mod:`tui.widgets.render_caches`)."""
+        self._cache.clear()
 
     @property
     def width(self) -> int:
@@ -698,7 +703,9 @@ class MessageView(Widget):
                 await self._freeze(rest)
             live, self._live = self._live, None
             if live is not None:
+                nodes = subtree([live])
                 await live.remove()
+                drop_render_caches(nodes)
             self._finished = True
             item = self.item
             if item.folded:

@@ -43,7 +43,6 @@ import asyncio
 import time
 from typing import Any
 
-from textual._styles_cache import StylesCache
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.timer import Timer
@@ -51,6 +50,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from agentic_flow.tui.widgets.message import MessageItem, MessageView, Role, Segmenter
+from agentic_flow.tui.widgets.render_caches import drop_render_caches, release_render_caches, subtree
 from agentic_flow.tui.widgets.tool_call import ToolCallItem
 from agentic_flow.tui.widgets.transcript_item import TranscriptItem, WidgetItem
 
@@ -62,21 +62,6 @@ MOUNT_SECONDS = 0.1
 before their frame), new items are mounted at most this often: those that scroll out
 within it are never built (the history keeps them; scrolling back builds them). An
 answer that is still streaming is mounted at the next frame."""
-
-
-def release_render_caches() -> None:
-    """Let go of the line caches of widgets that were removed.
-
-    Textual 8 memoises ``StylesCache.get_inner_outer`` with an ``lru_cache(1024)`` keyed
-    by the cache object itself, so the rendered lines (``Strip`` objects, eight tracked
-    objects each) of up to 1,024 *removed* widgets stay alive. In a long session that
-    was most of the heap: ~100k objects that every full garbage collection walked (a
-    ~200 ms stall on this machine) and most of the RSS growth. Emptying that memo is
-    cheap (two ``Style`` objects per widget, made again on the next paint).
-    """
-    cached = getattr(StylesCache.get_inner_outer, "cache_clear", None)
-    if cached is not None:
-        cached()
 
 
 class Transcript(VerticalScroll):
@@ -469,7 +454,9 @@ class Transcript(VerticalScroll):
                 item.view = None
             self._first += count + skipped
             await self._show_marker()
+            nodes = subtree(widgets)
             await self.remove_children(widgets)
+            drop_render_caches(nodes)
             release_render_caches()
         finally:
             self._busy = False
