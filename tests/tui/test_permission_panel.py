@@ -94,6 +94,19 @@ async def test_edit_preview_is_a_coloured_diff() -> None:
         assert "asked by edit(src/**) [settings.yaml]" in panel_text(app)
 
 
+async def test_a_write_that_changes_nothing_says_so_instead_of_listing_the_content() -> None:
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(PermissionPanel)
+        content = "\n".join(f"line {i}" for i in range(500))
+        note = "(no change: big.txt already has this content)"
+        panel.add(pending(tool="write", arguments={"path": "big.txt", "content": content}, preview=note))
+        await pilot.pause()
+        body = str(panel.query_one("#perm-args", Static).render())
+        assert "big.txt" in body and note in body
+        assert "line 1" not in body  # the 500 lines it would write again are not the question
+
+
 async def test_queue_answers_in_order_with_each_key() -> None:
     app = PanelApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -336,11 +336,14 @@ def _body(pending: PendingApproval) -> Content:
             parts.append(Content(format_arguments("other", rest)))
         if pending.preview and pending.preview.strip() != args["command"].strip():
             parts.append(Content(pending.preview))
-    elif pending.preview and looks_like_diff(pending.preview):
+    elif pending.preview and (looks_like_diff(pending.preview) or pending.tool == "write"):
+        # A write's preview is its diff, or a note that nothing would change: either
+        # says more than the content it would write (which can be 500 lines long).
         brief = {k: v for k, v in args.items() if k in ("path", "file_path", "replace_all")}
         if brief:
             parts.append(Content(format_arguments(pending.tool, brief)))
-        parts.append(render_diff(pending.preview))
+        is_diff = looks_like_diff(pending.preview)
+        parts.append(render_diff(pending.preview) if is_diff else Content(pending.preview))
     else:
         parts.append(Content(format_arguments(pending.tool, args)))
         if pending.preview:
