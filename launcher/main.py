@@ -8,9 +8,11 @@ imports ``tui`` and ``--help`` loads neither Textual nor httpx.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Sequence
 
 from agentic_flow.core.cli import main as cli_main
+from agentic_flow.core.cli.exit_codes import EXIT_USAGE
 
 __all__ = ["main", "open_workbench"]
 
@@ -32,4 +34,8 @@ def open_workbench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with stdout closed (`agentic-flow ... >&-`)
+        if sys.stderr is not None:
+            print("agentic-flow: error: standard output is closed; redirect it to a file or to /dev/null", file=sys.stderr)
+        return EXIT_USAGE  # nothing was run
     return cli_main(argv, open_workbench=open_workbench)

@@ -58,6 +58,16 @@ def test_a_closed_pipe_ends_the_run_quietly(llm_server, tmp_path, json_flag):
     summary = err.strip().splitlines()[-1]
     assert "stop cancelled" in summary  # the run stopped instead of streaming into the void
     assert len(llm_server.requests) == 1
+    # Stopped as Ctrl-C stops it: the partial answer and its figures are kept.
+    assert "not kept" not in summary and "out 0 " not in summary, summary
+    session_id = summary.rsplit("session ", 1)[1].split()[0]
+    env = {**os.environ, "AGENTIC_FLOW_HOME": str(tmp_path / "home")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "agentic_flow", "sessions", "show", session_id],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "line 0 of the answer" in shown.stdout
 
 
 def test_models_listing_into_a_closed_pipe_is_quiet(tmp_path):
@@ -67,6 +77,18 @@ def test_models_listing_into_a_closed_pipe_is_quiet(tmp_path):
     assert done.stdout == "[\n"
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
     assert done.returncode in (0, 141)  # 0 when the whole listing fit in the pipe before head left
+
+
+@pytest.mark.parametrize("command", ["sessions list", "audit list --json", "doctor", "run --task x"])
+def test_a_closed_stdout_is_a_usage_error_not_a_traceback(tmp_path, command):
+    env = {**os.environ, "AGENTIC_FLOW_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m agentic_flow {command} >&-"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "standard output is closed" in done.stderr
 
 
 def test_stdout_is_exactly_the_answer_when_a_stream_line_is_skipped(cli, llm_server):

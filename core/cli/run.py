@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -236,7 +237,10 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     started = time.perf_counter()
     interrupted = False
     events = session.send(task)
-    try:
+    reader_gone = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal reported, last_stop, had_error
         async for event in events:
             if args.json:
                 out.write(_json_line(event, session.session_id) + "\n")
@@ -261,13 +265,34 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
                     err(failure_line(event))
             elif not args.json:
                 _describe(event, out)
-            if out.closed:  # nobody reads the answer any more: stop as Ctrl-C would
-                last_stop = "cancelled"
-                break
+            if out.closed:  # nobody reads the answer any more: to be stopped as Ctrl-C stops it
+                reader_gone.set()
+
+    # The events are read in a task of their own so that, when stdout's reader leaves,
+    # the run is stopped the way Ctrl-C stops it: cancelled where it waits (the network,
+    # a tool), so every layer keeps what it had (the partial answer, the turn's figures).
+    # Leaving the loop instead left the session's generators suspended: nothing saved.
+    reader = asyncio.create_task(consume())
+    gone = asyncio.create_task(reader_gone.wait())
+    try:
+        await asyncio.wait({reader, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not reader.done():
+            reader.cancel()
+        try:
+            await reader
+        except asyncio.CancelledError:
+            if not reader_gone.is_set():
+                raise
+            last_stop = "cancelled"
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
         last_stop = "cancelled"
+        if not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
     finally:
+        gone.cancel()
         await events.aclose()  # the turn so far is kept, the connection closed
     if not args.json:
         out.end_line()
