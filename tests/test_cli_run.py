@@ -83,6 +83,21 @@ def test_max_tokens_and_temperature(cli, llm_server):
     assert body(llm_server)["max_tokens"] == 321 and body(llm_server)["temperature"] == 0.7
 
 
+def test_an_answer_stopped_at_the_token_limit_exits_5_and_says_so(cli, llm_server):
+    llm_server.enqueue(Reply.text("Partial answer cut", finish_reason="length"))
+    code, out, err = cli("--task", "x", "--max-tokens", "5")
+    assert code == 5  # the answer was cut off
+    assert out.startswith("Partial answer cut")
+    assert "token limit" in err and "--max-tokens" in err
+
+
+def test_an_output_file_that_cannot_be_written_fails_the_run(cli, llm_server, tmp_path):
+    llm_server.enqueue(Reply.text("the answer"))
+    code, out, err = cli("--task", "x", "--output", str(tmp_path / "no" / "such" / "dir" / "a.txt"))
+    assert code == 1
+    assert out.startswith("the answer") and "cannot write --output file" in err
+
+
 def test_no_tools_flag(cli, llm_server):
     llm_server.enqueue(Reply.text("ok"), Reply.text("ok"))
     cli("--task", "x")

@@ -34,6 +34,7 @@ import orjson
 
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CUT_OFF,
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PIPE,
@@ -297,20 +298,26 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
     if not args.json:
         out.end_line()
     text = "".join(answer)
+    output_failed = False
     if args.output:
         try:
             Path(args.output).write_text(text + ("\n" if text and not text.endswith("\n") else ""), encoding="utf-8")
         except OSError as exc:
             err(f"cannot write --output file {args.output}: {exc.strerror or exc}")
+            output_failed = True
+    if last_stop == "max_tokens":
+        warn("the answer stopped at the token limit and may be incomplete: raise --max-tokens (or max_tokens in settings)")
     _summary(session, reported, last_stop, time.perf_counter() - started)
     if out.closed:
         return EXIT_PIPE
     if interrupted:
         return 130
-    if last_stop == "cut_off":
+    if last_stop in ("cut_off", "max_tokens"):  # a dropped stream, or the token limit
         return EXIT_CUT_OFF
     if had_error and last_stop == "error":
         return EXIT_PROVIDER
+    if output_failed:
+        return EXIT_ERROR
     return EXIT_OK
 
 
