@@ -460,3 +460,17 @@ def test_snapshot_permission_widget_with_a_long_diff_at_80x24(snap_compare, tmp_
         await pilot.pause()
 
     assert snap_compare(_long_diff_app(tmp_path), terminal_size=SMALL, run_before=run_before)
+
+
+async def test_every_slash_command_is_in_the_command_palette(llm_server: ScriptedLLMServer, workspace: Path) -> None:
+    llm_server.enqueue(Reply.text("First answer."))
+    app = SessionApp(real(llm_server, workspace, no_tools=True))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"first question", "enter")
+        await idle(pilot)
+        commands = {c.name: c for c in screen.palette_commands()}
+        for name in ("help", "agent", "compact", "undo", "rewind", "cost", "clear", "resume", "export", "mcp"):
+            assert f"Session: /{name}" in commands, name
+        await commands["Session: /cost"].callback()  # chosen in the palette: runs as typed
+        await wait_for(pilot, lambda: "turn(s)" in all_text(screen), "the cost notice")

@@ -82,6 +82,7 @@ from agentic_flow.tui.screens.session_dialogs import (
     RewindDialog,
 )
 from agentic_flow.tui.screens.sessions import SessionPicker
+from agentic_flow.tui.slash import COMMANDS as SLASH_COMMANDS
 from agentic_flow.tui.slash import help_text as slash_help
 from agentic_flow.tui.slash import parse_slash
 from agentic_flow.tui.widgets.message import warm_up_renderers
@@ -841,6 +842,15 @@ class SessionScreen(Screen[None]):
                     functools.partial(self.set_mode, mode),
                 )
             )
+        for command in SLASH_COMMANDS:  # each slash command, as typed with no argument
+            if command.name not in ("model", "mode"):  # listed above by what they do
+                commands.append(
+                    PaletteCommand(
+                        f"Session: /{command.name}",
+                        command.help[:1].upper() + command.help[1:],
+                        functools.partial(self.run_command, command.name),
+                    )
+                )
         return commands
 
     def action_stop(self) -> None:
