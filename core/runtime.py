@@ -495,6 +495,16 @@ def _compactor(settings: LoadedSettings, http: HttpClient, warnings: list[str]) 
     return Compactor(policy, summary_provider=provider, summary_model=ctx.compact_model)
 
 
+def _what_was_restored(result: RestoreResult, before: str) -> str:
+    """The files a restore wrote back and removed, for the note to the model."""
+    parts = []
+    if result.restored:
+        parts.append(f"{', '.join(result.restored)} restored to their state before {before}")
+    if result.removed:
+        parts.append(f"{', '.join(result.removed)} removed (created since)")
+    return "; ".join(parts)
+
+
 def _settings_files(settings: LoadedSettings, workspace: Path) -> tuple[Path, ...]:
     claude = workspace / ".claude"
     return (settings.user_file, settings.project_file, claude / "settings.json", claude / "settings.local.json")
@@ -543,6 +553,8 @@ class Runtime:
     _settings_mtimes: tuple[float | None, ...] = ()
     earlier: SessionTotals = field(default_factory=SessionTotals)
     """Turns a resumed session had before this run (what :attr:`session_totals` adds)."""
+    _note_turn: int | None = None
+    """The turn the pending note to the model is about (a rewind before it drops the note)."""
 
     @classmethod
     async def open(
@@ -833,9 +845,10 @@ class Runtime:
         if result.changed:
             self.session.pending_note = (
                 "[Note from the workbench: the user undid the file changes of the turn that began with "
-                f"\"{mark.title}\" ({', '.join(result.changed)} restored to their state before it). "
+                f"\"{mark.title}\" ({_what_was_restored(result, 'it')}). "
                 "Read them again before relying on their contents.]"
             )
+            self._note_turn = mark.number
         return mark, result
 
     def rewind(self, number: int, *, code: bool, conversation: bool) -> RestoreResult:
@@ -848,11 +861,16 @@ class Runtime:
         result = checkpoints.restore_code(mark) if code else RestoreResult()
         if conversation:
             self.session.rewind_conversation(mark)
+            if self._note_turn is not None and self._note_turn >= mark.number:
+                self.session.pending_note = None  # about a turn the model no longer sees
+                self._note_turn = None
         elif code and result.changed:
             self.session.pending_note = (
-                f"[Note from the workbench: the user restored {', '.join(result.changed)} to their state before "
-                f"the turn that began with \"{mark.title}\". Read them again before relying on their contents.]"
+                "[Note from the workbench: the user went back on the file changes made since the turn that "
+                f"began with \"{mark.title}\" ({_what_was_restored(result, 'that turn')}). "
+                "Read them again before relying on their contents.]"
             )
+            self._note_turn = mark.number
         return result
 
     async def attach_mentions(self, text: str) -> MentionResult:

@@ -281,6 +281,28 @@ async def test_rewind_restores_code_and_conversation_also_after_a_resume(
         await resumed.aclose()
 
 
+async def test_the_note_after_an_undo_says_which_files_were_removed_and_goes_with_a_rewind(
+    llm_server: ScriptedLLMServer, workspace: Path
+) -> None:
+    runtime = await Runtime.open(opts(llm_server, workspace, approve="accept-edits"))
+    try:
+        llm_server.enqueue(Reply.text("Hello."))
+        await drain(runtime, "hello")
+        edits(llm_server)
+        await drain(runtime, "change things")
+        runtime.undo()
+        note = runtime.session.pending_note
+        assert note and "notes.txt restored to their state before it" in note
+        assert "new.txt removed (created since)" in note and "new.txt restored" not in note
+        runtime.rewind(2, code=False, conversation=True)  # the undone turn is forgotten: so is its note
+        assert runtime.session.pending_note is None
+        llm_server.enqueue(Reply.text("Hi."))
+        await drain(runtime, "hello again")
+        assert "Note from the workbench" not in llm_server.requests[-1].last_user_text()
+    finally:
+        await runtime.aclose()
+
+
 async def test_rewind_code_only_keeps_the_conversation(llm_server: ScriptedLLMServer, workspace: Path) -> None:
     runtime = await Runtime.open(opts(llm_server, workspace, approve="accept-edits"))
     try:
