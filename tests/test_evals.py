@@ -116,6 +116,13 @@ def test_python_fixes_suite_against_the_scripted_server(cli, llm_server):
     assert "fix-add" in out and "llamacpp:m1" in out and "100%" in out
 
 
+def test_quiet_still_says_why_cells_could_not_run(cli):
+    code, _, err = cli("eval", str(FIXES), "--models", "nosuchprovider:m1", "-q")
+    assert code == 4
+    assert "nosuchprovider" in err and "fix-add" in err  # the cell, and why it could not run
+    assert "eval: " not in err  # no progress lines
+
+
 def test_answers_suite_text_only_with_a_judge(cli, llm_server, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
 

@@ -52,7 +52,7 @@ def add_eval_command(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     e.add_argument("--retry", type=int, metavar="N", help="retries on connect errors, 429 and 5xx per request")
     e.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
     e.add_argument("--keep", action="store_true", help="keep every cell's copy of its workspace")
-    e.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    e.add_argument("--quiet", "-q", action="store_true", help="no progress lines (cells that could not run are still said)")
     fmt = e.add_mutually_exclusive_group()
     fmt.add_argument("--md", action="store_true", help="report: Markdown")
     fmt.add_argument("--csv", action="store_true", help="report: one CSV row per cell")
@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"eval: {p.line()}", file=sys.stderr, flush=True)
 
     def cell_done(cell: Any) -> None:
-        if quiet:
+        if quiet and cell.status != "error":  # -q drops progress, never why a cell could not run
             return
         mark = {"passed": "✓", "failed": "✗", "error": "!"}[cell.status]
         failed = [c.label for c in cell.checks if not c.passed]
