@@ -8,6 +8,8 @@ approver, like ``core.session`` does.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +139,14 @@ class FakeRuntime:
     def switch_model(self, model_id: str, base_url: str | None = None) -> None:
         self.switched.append((model_id, base_url))
         self.session.model_id = model_id
+
+    @property
+    def settings(self) -> Any:
+        return SimpleNamespace(merged=None)
+
+    @staticmethod
+    def key_status(provider: str, settings: Any) -> str | None:
+        return None  # every fake provider can be called
 
     # the Runtime facade the session screen talks to
     @property

@@ -249,6 +249,21 @@ async def test_model_switch_keeps_the_conversation(llm_server: ScriptedLLMServer
         assert "Model switched: llamacpp:test-model → llamacpp:other-model" in all_text(screen)
 
 
+async def test_switching_to_a_model_without_its_key_says_so_at_once(
+    llm_server: ScriptedLLMServer, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    app = SessionApp(opts_for(llm_server, workspace))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(pilot)
+        await screen.switch_model("anthropic:claude-haiku-4-5").wait()
+        await wait_for(pilot, lambda: "cannot answer yet" in all_text(screen), "the warning")
+        assert "ANTHROPIC_API_KEY" in all_text(screen)
+        await screen.switch_model("llamacpp:other-model").wait()  # no key needed: nothing said
+        await wait_for(pilot, lambda: "→ llamacpp:other-model" in all_text(screen), "the second switch")
+        assert all_text(screen).count("cannot answer yet") == 1
+
+
 async def test_escape_stops_the_answer_and_keeps_the_partial_text(llm_server: ScriptedLLMServer, workspace: Path) -> None:
     words = [f"word{i} " for i in range(200)]
     llm_server.enqueue(Reply.text(words, delay_per_chunk=0.05))

@@ -932,6 +932,13 @@ class SessionScreen(Screen[None]):
         await self.say(f"Model switched: {old} → {model_id}. The conversation is kept.")
         for warning in warnings or ():
             await self.say(warning, "warning")
+        provider = model_id.split(":", 1)[0]
+        missing = self.runtime.key_status(provider, self.runtime.settings.merged)
+        if missing is not None and base_url is None:  # said now, not at the next prompt's failure
+            await self.say(
+                f"{model_id} cannot answer yet: {missing} (or enter it with ctrl+k in the model table, ctrl+o).",
+                "warning",
+            )
 
     def _notice_callback(self) -> Callable[[str], None]:
         """``on_notice`` for the core: shows a notice; callable from any thread."""
