@@ -132,6 +132,8 @@ async def test_write_creates_file_and_parent_dirs(ws: Path, ctx: ToolContext) ->
     assert out.content == "Created src/pkg/new.py (2 lines)."
     assert out.summary == "created src/pkg/new.py (+2)"
     assert out.diff is not None
+    one = await WriteTool().run({"path": "one.txt", "content": "x\n"}, ctx)
+    assert one.content == "Created one.txt (1 line)."
     assert out.diff.startswith("--- /dev/null\n+++ b/src/pkg/new.py\n")
     assert "+a = 1\n+b = 2\n" in out.diff
 

@@ -344,7 +344,7 @@ def _line_for(event: Event) -> str | None:
         first = event.content.strip().splitlines()[0][:100] if event.content.strip() else "(no output)"
         line = f"  {'✗' if event.is_error else '✓'} {first}"
     elif isinstance(event, Retrying):
-        line = f"retrying in {event.delay:.1f}s (attempt {event.attempt}/{event.max_attempts}): {event.reason}"
+        line = f"retrying in {event.delay:.1f}s (retry {event.attempt} of {event.max_attempts}): {event.reason}"
     elif isinstance(event, Notice):
         line = event.message
     return line

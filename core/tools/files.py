@@ -256,15 +256,19 @@ class WriteTool(Tool):
         added, removed = diff_stat(change.diff)
         n_lines = len(_split_lines(change.new))
         if change.old is None:
-            content = f"Created {change.rel} ({n_lines} lines)."
+            content = f"Created {change.rel} ({_lines(n_lines)})."
             summary = f"created {change.rel} (+{added})"
         elif not change.diff:
             content = f"{change.rel} already had this content; nothing changed."
             summary = f"wrote {change.rel} (unchanged)"
         else:
-            content = f"Updated {change.rel} (+{added} -{removed}); it now has {n_lines} lines."
+            content = f"Updated {change.rel} (+{added} -{removed}); it now has {_lines(n_lines)}."
             summary = f"wrote {change.rel} (+{added} -{removed})"
         return ToolOutput(content=content, summary=summary, diff=change.diff or None)
+
+
+def _lines(n: int) -> str:
+    return "1 line" if n == 1 else f"{n} lines"
 
 
 def _write_file(path: Path, text: str) -> None:

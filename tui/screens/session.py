@@ -671,7 +671,7 @@ class SessionScreen(Screen[None]):
             case Retrying():
                 await t.add_notice(
                     f"Retrying {event.provider} in {event.delay:.1f} s "
-                    f"(attempt {event.attempt} of {event.max_attempts}): {event.reason}",
+                    f"(retry {event.attempt} of {event.max_attempts}): {event.reason}",
                     "warning",
                 )
             case ContextCompacted():
