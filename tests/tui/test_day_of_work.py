@@ -396,6 +396,13 @@ async def test_export_agent_mode_model_and_clear_commands(llm_server: ScriptedLL
         await pilot.press(*"/clear", "enter")
         await wait_for(pilot, lambda: screen.runtime.session_id != old, "a new conversation")
         assert screen.runtime.history() == [] and f"{old} stays in /resume" in all_text(screen)
+        # The transcript's history starts over too (Home must not bring the old one back),
+        # and the status bar drops the old session's figures.
+        assert len(screen.transcript.items) == 1  # the notice of the new conversation
+        await screen.transcript.scroll_to_start()
+        await pilot.pause()
+        assert "first question" not in all_text(screen)
+        assert screen.query_one(StatusBar).status.ttft_s is None
 
 
 # ---------------------------------------------------------------------------- compaction, undo, rewind

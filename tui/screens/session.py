@@ -1207,7 +1207,8 @@ class SessionScreen(Screen[None]):
     async def _clear(self) -> None:
         old = self.runtime.session_id
         new = self.runtime.new_conversation()
-        await self.transcript.remove_children()
+        await self.transcript.clear()
+        self._status = self._status.with_(ttft_s=None, tokens_per_s=None)  # the old session's figures
         self._set_status("ready")
         self.refresh_context()
         kept = f" Session {old} stays in /resume." if old else ""

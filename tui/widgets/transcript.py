@@ -146,6 +146,19 @@ class Transcript(VerticalScroll):
         """The view sticks to the end (the user has not scrolled up)."""
         return self.is_anchored and not self._anchor_released
 
+    async def clear(self) -> None:
+        """Forget the whole history and its widgets (a new conversation, ``/clear``)."""
+        async with self._mounting:
+            self._items, self._pending, self._tools = [], [], {}
+            self._answer = self._thinking = None
+            self._first = 0
+            self._marker = None
+            nodes = subtree(self.children)
+            await self.remove_children()
+            drop_render_caches(nodes)
+            release_render_caches()
+        self.anchor()
+
     # -- generic items ------------------------------------------------------------------
     async def add_item(self, item: TranscriptItem) -> TranscriptItem:
         """Append ``item`` to the history and mount its widget."""
