@@ -481,3 +481,21 @@ async def test_every_slash_command_is_in_the_command_palette(llm_server: Scripte
             assert f"Session: /{name}" in commands, name
         await commands["Session: /cost"].callback()  # chosen in the palette: runs as typed
         await wait_for(pilot, lambda: "turn(s)" in all_text(screen), "the cost notice")
+
+
+async def test_page_keys_in_the_prompt_scroll_the_conversation(llm_server: ScriptedLLMServer, workspace: Path) -> None:
+    llm_server.enqueue(Reply.text("\n\n".join(f"Paragraph {i} of a long answer." for i in range(80))))
+    app = SessionApp(real(llm_server, workspace, no_tools=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"tell me a lot", "enter")
+        await idle(pilot)
+        transcript = screen.transcript
+        await wait_for(pilot, lambda: transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y, "the end")
+        assert screen.prompt.has_focus
+        await pilot.press(*"draft")
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: transcript.scroll_y < transcript.max_scroll_y, "a page up")
+        assert screen.prompt.text == "draft" and screen.prompt.has_focus
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await wait_for(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "back at the end")

@@ -462,6 +462,14 @@ class SessionScreen(Screen[None]):
         for text, level in held:
             await self.transcript.add_notice(text, level)
 
+    @on(PromptInput.PageRequested)
+    def _page(self, event: PromptInput.PageRequested) -> None:
+        event.stop()
+        if event.up:
+            self.transcript.scroll_page_up()
+        else:
+            self.transcript.scroll_page_down()
+
     # -- sending ------------------------------------------------------------------------------
     @on(PromptInput.Submitted)
     async def _submitted(self, event: PromptInput.Submitted) -> None:

@@ -3,7 +3,8 @@
 Keys: ``enter`` sends; ``shift+enter`` (terminals with the kitty keyboard protocol, which
 Textual enables), ``ctrl+j`` (every terminal) and ``alt+enter`` insert a newline. ``up``
 on the first line and ``down`` on the last line walk the history of sent prompts; the
-text being written is kept and comes back after the newest entry.
+text being written is kept and comes back after the newest entry. ``pageup`` and
+``pagedown`` ask the screen to scroll the conversation (:class:`PromptInput.PageRequested`).
 
 Enter and the newline keys are handled with the typed text, in the widget's own queue,
 not as priority bindings: a priority binding runs in the app's queue as soon as the key
@@ -62,6 +63,14 @@ class PromptInput(TextArea):
         @property
         def control(self) -> "PromptInput":
             return self.prompt_input
+
+    class PageRequested(Message):
+        """PageUp / PageDown in the prompt: the screen scrolls the conversation."""
+
+        def __init__(self, prompt_input: "PromptInput", up: bool) -> None:
+            super().__init__()
+            self.prompt_input = prompt_input
+            self.up = up
 
     def __init__(self, *, placeholder: str = "", id: str | None = None, prompt_history: list[str] | None = None) -> None:
         super().__init__(
@@ -151,6 +160,11 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
+            return
+        if event.key in ("pageup", "pagedown"):  # the conversation scrolls, not the prompt's few lines
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.PageRequested(self, up=event.key == "pageup"))
             return
         if event.key == "up" and self.cursor_at_first_line and self.selection.is_empty:
             handled = self.history_previous()
