@@ -27,7 +27,7 @@ from agentic_flow.tui.screens.session_dialogs import ConfirmQuit, ModelPicker, R
 from agentic_flow.tui.widgets.message import MessageView
 from agentic_flow.tui.widgets.prompt_completion import PromptCompletion
 from agentic_flow.tui.widgets.status_bar import StatusBar
-from agentic_flow.tui.widgets.tool_call import ToolCallBlock
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock, ToolCallTitle
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, llm_server  # noqa: F401
 from tests.tui.session_fakes import Ask, Gate, Pause, fake_opener, wait_for
 
@@ -301,6 +301,36 @@ async def test_typing_after_shift_tab_into_the_transcript_reaches_the_prompt(tmp
         assert not screen.prompt.has_focus
         await pilot.press(*"abc")
         assert screen.prompt.has_focus and screen.prompt.text == "abc"
+
+
+async def test_space_on_a_focused_tool_call_toggles_it_and_letters_still_reach_the_prompt(tmp_path: Path) -> None:
+    script: list[Any] = [
+        ToolCallStarted(call_id="c1", name="bash"),
+        ToolCallReady(call_id="c1", name="bash", arguments={"command": "echo hi"}),
+        ToolResult(call_id="c1", name="bash", content="hi\n"),
+        TurnEnded(stop_reason="end_turn"),
+    ]
+    app = SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"run", "enter")
+        await idle(pilot)
+        block = screen.query_one(ToolCallBlock)
+        title = block.query_one(ToolCallTitle)
+        title.focus()
+        await pilot.pause()
+        before = block.collapsed
+        await pilot.press("space")
+        assert block.collapsed is not before and screen.prompt.text == ""
+        assert title.has_focus
+        await pilot.press("space")
+        assert block.collapsed is before and screen.prompt.text == ""
+        # A terminal's alt+x (Esc x) is a shortcut, not typing.
+        app.post_message(events.Key("alt+x", "x"))
+        await pilot.pause()
+        assert screen.prompt.text == "" and title.has_focus
+        await pilot.press("x")  # a letter the block does not bind still goes to the prompt
+        assert screen.prompt.has_focus and screen.prompt.text == "x"
 
 
 # ---------------------------------------------------------------------------- 6: quit

@@ -73,6 +73,7 @@ from agentic_flow.core.read_ahead import ReadAhead
 from agentic_flow.tui import textual_fixes
 from agentic_flow.tui.approver import TuiApprover
 from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
+from agentic_flow.tui.keys import typed_character
 from agentic_flow.tui.screens.audit import AuditScreen
 from agentic_flow.tui.screens.session_dialogs import (
     AgentPicker,
@@ -964,11 +965,16 @@ class SessionScreen(Screen[None]):
     # -- focus: typing always reaches the prompt -----------------------------------------------
     def on_key(self, event: events.Key) -> None:
         """A printable key typed where nothing takes text (the transcript, the status bar,
-        no focus) goes to the prompt box, and the box takes the focus."""
-        if not event.is_printable or event.character is None:
+        no focus) goes to the prompt box, and the box takes the focus. Not a key held with
+        alt or ctrl (a shortcut), nor a key the focused widget binds (space on a tool call's
+        title opens it)."""
+        character = typed_character(event)
+        if character is None:
             return
         focused = self.focused
         if isinstance(focused, (TextArea, Input)) or (focused is not None and self.panel in focused.ancestors_with_self):
+            return
+        if focused is not None and self._bound_below(event):
             return
         if self.panel.current is not None:
             return  # the permission panel's keys are letters; never type them into the box
@@ -976,7 +982,16 @@ class SessionScreen(Screen[None]):
         event.prevent_default()
         prompt = self.prompt
         prompt.focus()
-        prompt.insert(event.character)
+        prompt.insert(character)
+
+    def _bound_below(self, event: events.Key) -> bool:
+        """The focused widget, or one between it and this screen, binds the key ``event``."""
+        bindings = self.active_bindings  # the focus chain's, the focused widget's first
+        for key in event.aliases:
+            active = bindings.get(key)
+            if active is not None and active.enabled and active.node is not self and active.node is not self.app:
+                return True
+        return False
 
     def _completion_files(self) -> list[str]:
         """Files ``@`` completion offers; read again in a thread when older than a while."""
