@@ -469,6 +469,39 @@ async def test_compact_undo_rewind_cost_and_the_context_meter(
         assert screen.runtime.turns() == []
 
 
+async def test_a_resumed_session_shows_the_prompt_after_an_undo_as_typed(
+    llm_server: ScriptedLLMServer, workspace: Path
+) -> None:
+    """The workbench's note to the model after /undo goes before the next prompt; on
+    resume it is a notice, not part of what the user typed."""
+    llm_server.enqueue(
+        Reply.tool_calls([("c1", "edit", {"path": "notes.txt", "old_string": "beta", "new_string": "gamma"})]),
+        Reply.text("Changed."),
+        Reply.text("It says beta."),
+    )
+    app = SessionApp(real(llm_server, workspace, approve="accept-edits"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"change it", "enter")
+        await idle(pilot)
+        await pilot.press(*"/undo", "enter")
+        await wait_for(pilot, lambda: "Undid the file changes of turn 1" in all_text(screen), "the undo")
+        await pilot.press(*"what does it say", "enter")
+        await idle(pilot)
+        sid = screen.runtime.session_id
+    assert user_texts(llm_server)[-1].startswith("[Note from the workbench: the user undid")  # the model was told
+
+    app = SessionApp(real(llm_server, workspace, resume=sid))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await wait_for(pilot, lambda: "Resumed session" in all_text(screen), "the history")
+        views = list(screen.query(MessageView))
+        assert [v.text for v in views if v.role == "user"] == ["change it", "what does it say"]
+        (note,) = [v for v in views if "undid the file changes" in v.text]
+        assert note.role == "notice" and "Note from the workbench" not in note.text
+        assert views.index(note) == [v.text for v in views].index("what does it say") - 1
+
+
 # ---------------------------------------------------------------------------- snapshots
 
 

@@ -748,6 +748,7 @@ class SessionScreen(Screen[None]):
         """A resumed conversation: its last messages, as they were."""
         # lazy: message classes only for resumed sessions
         from agentic_flow.core.messages import AssistantMessage, ToolResultMessage, UserMessage
+        from agentic_flow.core.runtime import WORKBENCH_NOTE_START, split_workbench_note
 
         t = self.transcript
         shown = messages[-HISTORY_SHOWN:]
@@ -755,7 +756,12 @@ class SessionScreen(Screen[None]):
             await t.add_notice(f"… {len(messages) - len(shown)} earlier messages are not shown (/export writes them all).")
         for message in shown:
             if isinstance(message, UserMessage):
-                await t.add_user(_ATTACHED.sub(_attached_note, message.content).rstrip())
+                # A note the workbench put before the prompt (after /undo) is not the user's:
+                # a notice, as the live session showed the undo.
+                note, typed = split_workbench_note(message.content)
+                if note is not None:
+                    await t.add_notice(f"Told the model: {note[len(WORKBENCH_NOTE_START):-1]}")
+                await t.add_user(_ATTACHED.sub(_attached_note, typed).rstrip())
             elif isinstance(message, AssistantMessage):
                 if message.content:
                     await t.add_message("assistant", message.content)
