@@ -83,6 +83,8 @@ __all__ = [
     "RestoreResult",
     "TurnMark",
     "UNTRACKED_NOTE",
+    "WORKBENCH_NOTE_START",
+    "split_workbench_note",
     "RunOptions",
     "Runtime",
     "TrustPrompt",
@@ -96,6 +98,22 @@ __all__ = [
     "default_max_tokens",
     "default_temperature",
 ]
+
+#: How a note from the workbench to the model begins (after /undo or /rewind); the note
+#: goes before the user's next prompt, a blank line between (see ``LongSession._prompt_text``).
+WORKBENCH_NOTE_START = "[Note from the workbench: "
+
+
+def split_workbench_note(text: str) -> tuple[str | None, str]:
+    """A stored prompt split into the workbench's note to the model (``None`` if there is
+    none) and what the user typed."""
+    if not text.startswith(WORKBENCH_NOTE_START):
+        return None, text
+    end = text.find("]\n\n")  # the note is one line: its end is the first "]" then a blank line
+    if end < 0:
+        return None, text
+    return text[: end + 1], text[end + 3 :]
+
 
 #: The built-in aliases on Anthropic (kept for callers; see ``core.agents.models``).
 CLAUDE_MODEL_ALIASES = DEFAULT_MODEL_ALIASES["anthropic"]
@@ -844,7 +862,7 @@ class Runtime:
         result = checkpoints.restore_code(mark)
         if result.changed:
             self.session.pending_note = (
-                "[Note from the workbench: the user undid the file changes of the turn that began with "
+                f"{WORKBENCH_NOTE_START}the user undid the file changes of the turn that began with "
                 f"\"{mark.title}\" ({_what_was_restored(result, 'it')}). "
                 "Read them again before relying on their contents.]"
             )
@@ -866,7 +884,7 @@ class Runtime:
                 self._note_turn = None
         elif code and result.changed:
             self.session.pending_note = (
-                "[Note from the workbench: the user went back on the file changes made since the turn that "
+                f"{WORKBENCH_NOTE_START}the user went back on the file changes made since the turn that "
                 f"began with \"{mark.title}\" ({_what_was_restored(result, 'that turn')}). "
                 "Read them again before relying on their contents.]"
             )

@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from textual import events
+from textual.app import App
 from textual.widgets import Input, OptionList, Static
 
 from agentic_flow.core.agents.catalog import AgentCatalog, load_catalog
@@ -296,6 +298,53 @@ async def test_letters_typed_in_the_table_go_to_the_filter(tmp_path):
         assert field.has_focus and field.value == "claude"
         assert table.sort_key == sort_before
         await wait_for(pilot, lambda: [m.id for m in table.shown_models] == ["anthropic:claude-sonnet-4-5"], "the filter")
+
+
+async def meta(pilot, key: str) -> None:
+    """``key`` as a terminal that sends Esc-prefixed meta keys gives it: ``alt+n`` with the
+    character ``n`` (``pilot.press`` gives no character, which hid the bug)."""
+    pilot.app.post_message(events.Key(key, key.rsplit("+", 1)[-1]))
+    await pilot.pause()
+
+
+async def test_meta_letters_sort_from_the_filter_and_the_table_and_type_nothing(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_models(pilot)
+        table = screen.table
+        field = screen.query_one("#model-filter", Input)
+        assert field.has_focus
+        await meta(pilot, "alt+n")
+        assert table.sort_key == "name" and field.value == ""
+        await meta(pilot, "alt+r")
+        assert table.sort_reverse and field.value == ""
+        await pilot.press("tab")
+        assert app.focused is table
+        await meta(pilot, "alt+c")
+        assert table.sort_key == "context" and field.value == ""
+        assert app.focused is table  # nothing was sent to the filter
+        await pilot.press("n")  # a plain letter still goes to the filter
+        assert field.has_focus and field.value == "n"
+
+
+async def test_the_table_sends_no_meta_letter_to_the_filter(tmp_path):
+    """The table alone (no screen binding takes alt+n first): alt+letter is not typing."""
+    typed: list[str] = []
+
+    class TableApp(App[None]):
+        def compose(self):
+            yield ModelTable(MODELS)
+
+        def on_model_table_typed(self, event: ModelTable.Typed) -> None:
+            typed.append(event.character)
+
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(ModelTable).focus()
+        await meta(pilot, "alt+n")
+        await meta(pilot, "ctrl+x")
+        await pilot.press("x")
+        assert typed == ["x"]
 
 
 async def test_eighty_columns_show_price_estimate_context_and_latency(tmp_path):

@@ -27,7 +27,7 @@ from agentic_flow.tui.screens.session_dialogs import ConfirmQuit, ModelPicker, R
 from agentic_flow.tui.widgets.message import MessageView
 from agentic_flow.tui.widgets.prompt_completion import PromptCompletion
 from agentic_flow.tui.widgets.status_bar import StatusBar
-from agentic_flow.tui.widgets.tool_call import ToolCallBlock
+from agentic_flow.tui.widgets.tool_call import ToolCallBlock, ToolCallTitle
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, llm_server  # noqa: F401
 from tests.tui.session_fakes import Ask, Gate, Pause, fake_opener, wait_for
 
@@ -303,6 +303,36 @@ async def test_typing_after_shift_tab_into_the_transcript_reaches_the_prompt(tmp
         assert screen.prompt.has_focus and screen.prompt.text == "abc"
 
 
+async def test_space_on_a_focused_tool_call_toggles_it_and_letters_still_reach_the_prompt(tmp_path: Path) -> None:
+    script: list[Any] = [
+        ToolCallStarted(call_id="c1", name="bash"),
+        ToolCallReady(call_id="c1", name="bash", arguments={"command": "echo hi"}),
+        ToolResult(call_id="c1", name="bash", content="hi\n"),
+        TurnEnded(stop_reason="end_turn"),
+    ]
+    app = SessionApp(RunOptions(workspace=str(tmp_path)), open_runtime=fake_opener(tmp_path, [script]))
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"run", "enter")
+        await idle(pilot)
+        block = screen.query_one(ToolCallBlock)
+        title = block.query_one(ToolCallTitle)
+        title.focus()
+        await pilot.pause()
+        before = block.collapsed
+        await pilot.press("space")
+        assert block.collapsed is not before and screen.prompt.text == ""
+        assert title.has_focus
+        await pilot.press("space")
+        assert block.collapsed is before and screen.prompt.text == ""
+        # A terminal's alt+x (Esc x) is a shortcut, not typing.
+        app.post_message(events.Key("alt+x", "x"))
+        await pilot.pause()
+        assert screen.prompt.text == "" and title.has_focus
+        await pilot.press("x")  # a letter the block does not bind still goes to the prompt
+        assert screen.prompt.has_focus and screen.prompt.text == "x"
+
+
 # ---------------------------------------------------------------------------- 6: quit
 
 
@@ -444,6 +474,39 @@ async def test_compact_undo_rewind_cost_and_the_context_meter(
         await pilot.press("v")  # conversation only
         await wait_for(pilot, lambda: "Rewound to before turn 2" in all_text(screen), "the rewind")
         assert screen.runtime.turns() == []
+
+
+async def test_a_resumed_session_shows_the_prompt_after_an_undo_as_typed(
+    llm_server: ScriptedLLMServer, workspace: Path
+) -> None:
+    """The workbench's note to the model after /undo goes before the next prompt; on
+    resume it is a notice, not part of what the user typed."""
+    llm_server.enqueue(
+        Reply.tool_calls([("c1", "edit", {"path": "notes.txt", "old_string": "beta", "new_string": "gamma"})]),
+        Reply.text("Changed."),
+        Reply.text("It says beta."),
+    )
+    app = SessionApp(real(llm_server, workspace, approve="accept-edits"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press(*"change it", "enter")
+        await idle(pilot)
+        await pilot.press(*"/undo", "enter")
+        await wait_for(pilot, lambda: "Undid the file changes of turn 1" in all_text(screen), "the undo")
+        await pilot.press(*"what does it say", "enter")
+        await idle(pilot)
+        sid = screen.runtime.session_id
+    assert user_texts(llm_server)[-1].startswith("[Note from the workbench: the user undid")  # the model was told
+
+    app = SessionApp(real(llm_server, workspace, resume=sid))
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await wait_for(pilot, lambda: "Resumed session" in all_text(screen), "the history")
+        views = list(screen.query(MessageView))
+        assert [v.text for v in views if v.role == "user"] == ["change it", "what does it say"]
+        (note,) = [v for v in views if "undid the file changes" in v.text]
+        assert note.role == "notice" and "Note from the workbench" not in note.text
+        assert views.index(note) == [v.text for v in views].index("what does it say") - 1
 
 
 # ---------------------------------------------------------------------------- snapshots

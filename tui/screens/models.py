@@ -153,13 +153,15 @@ class ModelsScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
         Binding("enter", "pick", "Pick", priority=True),
         Binding("ctrl+s", "cycle_sort", "Sort"),
-        Binding("ctrl+r,alt+r", "reverse_sort", "Reverse", show=False),
-        Binding("alt+p", "sort('price')", "Sort by price", show=False),
-        Binding("alt+e", "sort('cost')", "Sort by estimated cost", show=False),
-        Binding("alt+c", "sort('context')", "Sort by context", show=False),
-        Binding("alt+l", "sort('latency')", "Sort by latency", show=False),
-        Binding("alt+s", "sort('speed')", "Sort by tokens/s", show=False),
-        Binding("alt+n", "sort('name')", "Sort by name", show=False),
+        # alt+letter comes before the filter, which would type the letter (a terminal sending
+        # Esc-prefixed meta keys gives alt+n with the character "n").
+        Binding("ctrl+r,alt+r", "reverse_sort", "Reverse", show=False, priority=True),
+        Binding("alt+p", "sort('price')", "Sort by price", show=False, priority=True),
+        Binding("alt+e", "sort('cost')", "Sort by estimated cost", show=False, priority=True),
+        Binding("alt+c", "sort('context')", "Sort by context", show=False, priority=True),
+        Binding("alt+l", "sort('latency')", "Sort by latency", show=False, priority=True),
+        Binding("alt+s", "sort('speed')", "Sort by tokens/s", show=False, priority=True),
+        Binding("alt+n", "sort('name')", "Sort by name", show=False, priority=True),
         Binding("ctrl+t", "compare", "Compare"),
         Binding("ctrl+k", "enter_key", "Key", priority=True),  # before the filter's kill-line
         Binding("down", "move(1)", show=False),

@@ -73,6 +73,7 @@ from agentic_flow.core.read_ahead import ReadAhead
 from agentic_flow.tui import textual_fixes
 from agentic_flow.tui.approver import TuiApprover
 from agentic_flow.tui.commands import PaletteCommand, PaletteProvider
+from agentic_flow.tui.keys import typed_character
 from agentic_flow.tui.screens.audit import AuditScreen
 from agentic_flow.tui.screens.session_dialogs import (
     AgentPicker,
@@ -755,6 +756,7 @@ class SessionScreen(Screen[None]):
         """A resumed conversation: its last messages, as they were."""
         # lazy: message classes only for resumed sessions
         from agentic_flow.core.messages import AssistantMessage, ToolResultMessage, UserMessage
+        from agentic_flow.core.runtime import WORKBENCH_NOTE_START, split_workbench_note
 
         t = self.transcript
         shown = messages[-HISTORY_SHOWN:]
@@ -762,7 +764,12 @@ class SessionScreen(Screen[None]):
             await t.add_notice(f"… {len(messages) - len(shown)} earlier messages are not shown (/export writes them all).")
         for message in shown:
             if isinstance(message, UserMessage):
-                await t.add_user(_ATTACHED.sub(_attached_note, message.content).rstrip())
+                # A note the workbench put before the prompt (after /undo) is not the user's:
+                # a notice, as the live session showed the undo.
+                note, typed = split_workbench_note(message.content)
+                if note is not None:
+                    await t.add_notice(f"Told the model: {note[len(WORKBENCH_NOTE_START):-1]}")
+                await t.add_user(_ATTACHED.sub(_attached_note, typed).rstrip())
             elif isinstance(message, AssistantMessage):
                 if message.content:
                     await t.add_message("assistant", message.content)
@@ -972,11 +979,16 @@ class SessionScreen(Screen[None]):
     # -- focus: typing always reaches the prompt -----------------------------------------------
     def on_key(self, event: events.Key) -> None:
         """A printable key typed where nothing takes text (the transcript, the status bar,
-        no focus) goes to the prompt box, and the box takes the focus."""
-        if not event.is_printable or event.character is None:
+        no focus) goes to the prompt box, and the box takes the focus. Not a key held with
+        alt or ctrl (a shortcut), nor a key the focused widget binds (space on a tool call's
+        title opens it)."""
+        character = typed_character(event)
+        if character is None:
             return
         focused = self.focused
         if isinstance(focused, (TextArea, Input)) or (focused is not None and self.panel in focused.ancestors_with_self):
+            return
+        if focused is not None and self._bound_below(event):
             return
         if self.panel.current is not None:
             return  # the permission panel's keys are letters; never type them into the box
@@ -984,7 +996,16 @@ class SessionScreen(Screen[None]):
         event.prevent_default()
         prompt = self.prompt
         prompt.focus()
-        prompt.insert(event.character)
+        prompt.insert(character)
+
+    def _bound_below(self, event: events.Key) -> bool:
+        """The focused widget, or one between it and this screen, binds the key ``event``."""
+        bindings = self.active_bindings  # the focus chain's, the focused widget's first
+        for key in event.aliases:
+            active = bindings.get(key)
+            if active is not None and active.enabled and active.node is not self and active.node is not self.app:
+                return True
+        return False
 
     def _completion_files(self) -> list[str]:
         """Files ``@`` completion offers; read again in a thread when older than a while."""

@@ -39,6 +39,7 @@ from agentic_flow.core.models.catalog import (
     format_price,
     format_tools,
 )
+from agentic_flow.tui.keys import typed_character
 
 __all__ = [
     "ModelTable",
@@ -313,10 +314,11 @@ class ModelTable(DataTable[Any]):
             self._rebuild()
 
     def on_key(self, event: events.Key) -> None:
-        if event.is_printable and event.character and event.key != "space":
+        character = typed_character(event)  # alt+n (Esc n) is a sort key, not an "n"
+        if character is not None and event.key != "space":
             event.stop()
             event.prevent_default()
-            self.post_message(self.Typed(self, event.character))
+            self.post_message(self.Typed(self, character))
 
     # ------------------------------------------------------------------ data in
 
