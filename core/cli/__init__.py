@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from agentic_flow.core import __version__
 from agentic_flow.core.cli.catalogs import cmd_agents, cmd_models
@@ -30,6 +30,7 @@ from agentic_flow.core.cli.exit_codes import (
 )
 from agentic_flow.core.cli.extra import add_extra_commands, dispatch_extra
 from agentic_flow.core.cli.output import err, silence_stdout
+from agentic_flow.core.cli.parsing import CommandParser
 from agentic_flow.core.cli.permissions import add_permissions_command, cmd_permissions
 from agentic_flow.core.errors import (
     AgenticFlowError,
@@ -106,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser.add_argument("--version", action="version", version=f"agentic-flow {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # CommandParser: a command's options work before and after its ACTION (agents --json list)
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser),
+    )
 
     run = sub.add_parser("run", help="run an agent on a task headless and stream the answer", epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
     show = agents_sub.add_parser("show", help="show one agent: description, tools, prompt")
     show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--agents-dir", metavar="DIR", help="extra agents folder, searched first")
 
     doctor = sub.add_parser("doctor", help="report the command sandbox (Landlock, network, writable paths) and MCP servers")

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_PROVIDER
+from agentic_flow.core.cli.checks import seconds_problem
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.errors import ProviderError, StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agentic_flow.core.agents.catalog import AgentCatalog, AgentProblem
+    from agentic_flow.core.agents.catalog import Agent, AgentCatalog, AgentProblem
     from agentic_flow.core.config import Settings
     from agentic_flow.core.models.catalog import ModelCatalog
     from agentic_flow.core.store.database import LatencyStats
@@ -161,7 +162,11 @@ def _with_discovered(catalog: "ModelCatalog", settings: "Settings") -> "ModelCat
 
 def _models_refresh(args: argparse.Namespace) -> int:
     """Exit 0 when refreshed, 4 when OpenRouter cannot be reached or refuses (as documented
-    for "server down"), 1 when the cache cannot be written."""
+    for "server down"), 1 when the cache cannot be written, 2 for a bad --timeout."""
+    problem = seconds_problem(args.timeout)
+    if problem:
+        err(problem)
+        return EXIT_USAGE
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.config import load_settings
     from agentic_flow.core.models.refresh import refresh_from_openrouter
@@ -198,38 +203,25 @@ def cmd_agents(args: argparse.Namespace) -> int:
     catalog = load_catalog(agents_dir)
     if getattr(args, "agents_command", None) == "show":
         agent = catalog.get(args.name)
+        own_problems = [p for p in [*catalog.problems, *agent_tool_problems(catalog)] if Path(p.path) == agent.path]
+        if args.json:
+            out = {**_agent_json(agent), "prompt": agent.prompt, "problems": [_problem_json(p) for p in own_problems]}
+            json.dump(out, sys.stdout, indent=2, default=str)
+            sys.stdout.write("\n")
+            return EXIT_OK
         print(f"name:        {agent.name}")
         print(f"description: {agent.description}")
         print(f"tools:       {'all' if agent.tools is None else ', '.join(agent.tools) or 'none'}")
         print(f"model:       {agent.model or '(session model)'}")
         print(f"file:        {agent.path} ({agent.source})")
-        for problem in [*catalog.problems, *agent_tool_problems(catalog)]:
-            if Path(problem.path) == agent.path:
-                print(f"problem:     {problem}")
+        for problem in own_problems:
+            print(f"problem:     {problem}")
         print()
         print(agent.prompt)
         return EXIT_OK
     problems = [*catalog.problems, *agent_tool_problems(catalog)]
     if args.json:
-        out = {
-            "agents": [
-                {
-                    "name": a.name,
-                    "description": a.description,
-                    "tools": a.tools,
-                    "model": a.model,
-                    "color": a.color,
-                    "source": a.source,
-                    "path": str(a.path),
-                    "extra": a.extra,
-                }
-                for a in catalog
-            ],
-            "problems": [
-                {"path": str(p.path), "line": p.line, "severity": p.severity, "message": p.message}
-                for p in problems
-            ],
-        }
+        out = {"agents": [_agent_json(a) for a in catalog], "problems": [_problem_json(p) for p in problems]}
         json.dump(out, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return EXIT_OK
@@ -244,6 +236,23 @@ def cmd_agents(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  {problem}")
     return EXIT_OK
+
+
+def _agent_json(agent: "Agent") -> dict[str, Any]:
+    return {
+        "name": agent.name,
+        "description": agent.description,
+        "tools": agent.tools,
+        "model": agent.model,
+        "color": agent.color,
+        "source": agent.source,
+        "path": str(agent.path),
+        "extra": agent.extra,
+    }
+
+
+def _problem_json(problem: "AgentProblem") -> dict[str, Any]:
+    return {"path": str(problem.path), "line": problem.line, "severity": problem.severity, "message": problem.message}
 
 
 def agent_tool_problems(catalog: "AgentCatalog") -> "list[AgentProblem]":

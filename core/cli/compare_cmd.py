@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, warn
 from agentic_flow.core.cli.task_input import read_task
@@ -106,10 +107,9 @@ def _format(args: argparse.Namespace) -> str | None:
 def _usage_error(args: argparse.Namespace) -> str | None:
     if args.runs < 1:
         return "--runs must be 1 or more"
-    for name in ("timeout", "check_timeout"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            return f"--{name.replace('_', '-')} must be more than 0 seconds"
+    problem = seconds_problem(args.timeout) or seconds_problem(args.check_timeout, "--check-timeout")
+    if problem:
+        return problem
     if args.retry is not None and args.retry < 0:
         return "--retry must be 0 or more"
     if args.max_tokens is not None and args.max_tokens <= 0:
@@ -160,6 +160,10 @@ def _progress_line(done: int, total: int, run: Any) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    problem = workspace_problem(args.workspace)
+    if problem:
+        err(problem)
+        return EXIT_USAGE
     if args.action in ("apply", "diff"):
         return _apply_or_diff(args)
     if args.target:
@@ -182,10 +186,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         err(str(exc))
         return EXIT_USAGE
-    workspace = Path(args.workspace or ".").resolve()
-    if not workspace.is_dir():
-        err(f"--workspace {workspace} is not a folder")
-        return EXIT_USAGE
+    workspace = Path(args.workspace or ".").resolve()  # a folder: checked above
     comparison = _text_comparison(args, task, models, workspace) if args.no_tools else _agent_comparison(
         args, task, models, workspace
     )

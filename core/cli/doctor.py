@@ -17,7 +17,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
+from agentic_flow.core.cli.checks import workspace_problem
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from agentic_flow.core.cli.output import err
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.mcp.config import load_mcp_entries
 from agentic_flow.core.mcp.trust import assess
@@ -181,6 +183,10 @@ SECTIONS: list[tuple[str, Section]] = [
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    problem = workspace_problem(args.workspace)
+    if problem:
+        err(problem)
+        return EXIT_USAGE
     workspace = Path(args.workspace or ".").resolve()
     settings = load_settings(workspace)
     failed = False

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
-from agentic_flow.core.cli.output import err, table
+from agentic_flow.core.cli.output import err, table, write_output
 
 __all__ = ["add_eval_command", "cmd_eval", "EVAL_EPILOG"]
 
@@ -98,10 +98,7 @@ def render_report(fmt: str, report: Any, store: Any) -> str:
 
 def _write(args: argparse.Namespace, text: str, what: str) -> int:
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            err(f"cannot write --output file {args.output}: {exc.strerror or exc}")
+        if not write_output(args.output, text):
             return EXIT_ERROR
         print(f"wrote {what} to {Path(args.output).resolve()}", file=sys.stderr)
     else:

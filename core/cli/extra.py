@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from agentic_flow.core.cli.output import err, table
+from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from agentic_flow.core.cli.output import err, table, write_output
 from agentic_flow.core.cli.sessions import cmd_sessions
 from agentic_flow.core.errors import ConfigError
 
@@ -54,7 +55,10 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         fmt = p.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="export as JSON")
         fmt.add_argument("--csv", action="store_true", help="export as CSV")
-        p.add_argument("--output", "-o", metavar="FILE", help="write the export to FILE instead of stdout")
+        p.add_argument(
+            "--output", "-o", metavar="FILE",
+            help="write the export to FILE instead of stdout (format from --json/--csv, else the extension .json/.csv)",
+        )
     verify = audit_sub.add_parser(
         "verify", help="check the hash chain and its anchor: detects edited, deleted and truncated rows"
     )
@@ -139,6 +143,10 @@ def _audit(args: argparse.Namespace) -> int:
         return EXIT_OK if result.ok else EXIT_ERROR
     if args.audit_command == "anchor":
         return _audit_anchor(log, reset=args.reset)
+    fmt = _export_format(args)
+    if fmt == "":
+        err(f"--output {args.output}: say the format with --json or --csv, or name the file .json or .csv")
+        return EXIT_USAGE
     session = store.resolve_session_id(args.session) if args.session else None
     rows = log.query(
         session=session,
@@ -149,11 +157,11 @@ def _audit(args: argparse.Namespace) -> int:
         limit=args.limit,
         agent=args.agent,
     )
-    if args.json or args.csv:
-        text = export_json(rows) if args.json else export_csv(rows)
+    if fmt is not None:
+        text = export_json(rows) if fmt == "json" else export_csv(rows)
         if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+            if not write_output(args.output, text):
+                return EXIT_ERROR
             print(f"wrote {len(rows)} audit rows to {args.output}", file=sys.stderr)
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -169,6 +177,16 @@ def _audit(args: argparse.Namespace) -> int:
     print(table(["ID", "TIME (UTC)", "SESSION", "AGENT", "TOOL", "DECISION", "SCOPE", "DECIDED BY", "RESULT / REASON"], out,
                 right=(0,)))
     return EXIT_OK
+
+
+def _export_format(args: argparse.Namespace) -> str | None:
+    """json or csv from the flag, else from --output's extension; None for the table,
+    "" for an --output whose format cannot be told."""
+    if args.json or args.csv:
+        return "json" if args.json else "csv"
+    if not args.output:
+        return None
+    return {".json": "json", ".csv": "csv"}.get(Path(args.output).suffix.lower(), "")
 
 
 def _audit_anchor(log: "AuditLog", *, reset: bool) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Sequence, TextIO
 
-__all__ = ["table", "fmt_cost", "fmt_tokens", "fmt_seconds", "err", "warn", "silence_stdout"]
+__all__ = ["table", "fmt_cost", "fmt_tokens", "fmt_seconds", "err", "warn", "silence_stdout", "write_output"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, right: Sequence[int] = ()) -> str:
@@ -48,6 +49,16 @@ def err(message: str, stream: TextIO | None = None) -> None:
 
 def warn(message: str, stream: TextIO | None = None) -> None:
     print(f"agentic-flow: warning: {message}", file=stream or sys.stderr)
+
+
+def write_output(path: str, text: str) -> bool:
+    """Write an ``--output FILE``; on failure print one error line (no traceback) and return False."""
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        err(f"cannot write --output file {path}: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def silence_stdout(stream: TextIO | None = None) -> None:

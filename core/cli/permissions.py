@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from agentic_flow.core.cli.checks import workspace_problem
 from agentic_flow.core.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from agentic_flow.core.cli.output import err, warn
 
@@ -32,6 +33,10 @@ def add_permissions_command(sub: "argparse._SubParsersAction[argparse.ArgumentPa
 def cmd_permissions(args: argparse.Namespace) -> int:
     if args.permissions_command != "explain":
         err('say what to do: agentic-flow permissions explain "CMD"')
+        return EXIT_USAGE
+    problem = workspace_problem(args.workspace)
+    if problem:
+        err(problem)
         return EXIT_USAGE
     # lazy: each command loads only what it runs (`--help` stays fast)
     from agentic_flow.core.config import load_settings

@@ -32,6 +32,7 @@ from typing import TextIO
 
 import orjson
 
+from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CUT_OFF,
     EXIT_ERROR,
@@ -132,8 +133,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.temperature is not None and not 0 <= args.temperature <= 2:
         err("--temperature must be between 0 and 2")
         return EXIT_USAGE
-    if args.timeout is not None and args.timeout <= 0:
-        err("--timeout must be more than 0 seconds")
+    problem = seconds_problem(args.timeout) or workspace_problem(args.workspace)
+    if problem:
+        err(problem)
         return EXIT_USAGE
     if args.retry is not None and args.retry < 0:
         err("--retry must be 0 or more")

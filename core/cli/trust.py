@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.config import LoadedSettings, load_settings
@@ -40,6 +41,10 @@ def cmd_trust(args: argparse.Namespace) -> int:
     from agentic_flow.core.permissions.rules import load_rule_sets
     from agentic_flow.core.permissions.workspace_trust import is_user_rule_source
 
+    problem = workspace_problem(args.workspace)
+    if problem:
+        err(problem)
+        return EXIT_USAGE
     workspace = _workspace(args)
     settings = load_settings(workspace)
     store = TrustStore()
@@ -99,6 +104,12 @@ def _print_mcp(workspace: Path, settings: LoadedSettings, store: TrustStore) -> 
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
+    problem = workspace_problem(args.workspace)
+    if args.mcp_command not in ("trust", "untrust"):
+        problem = problem or seconds_problem(args.timeout)
+    if problem:
+        err(problem)
+        return EXIT_USAGE
     workspace = _workspace(args)
     settings = load_settings(workspace)
     if args.mcp_command in ("trust", "untrust"):

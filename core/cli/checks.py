@@ -1,0 +1,26 @@
+"""Checks of option values that several commands share; each returns the problem, or None.
+
+A command prints the problem with :func:`~agentic_flow.core.cli.output.err` and exits
+with ``EXIT_USAGE`` (2), before it does any work.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+__all__ = ["seconds_problem", "workspace_problem"]
+
+
+def seconds_problem(value: float | None, flag: str = "--timeout") -> str | None:
+    """``--timeout`` (or another limit in seconds) must be a finite number above 0; None is unset."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        return f"{flag} must be more than 0 seconds"
+    return None
+
+
+def workspace_problem(value: str | None, flag: str = "--workspace") -> str | None:
+    """``--workspace DIR`` must name a folder that exists (nothing creates it); None is unset."""
+    if value is not None and not Path(value).is_dir():
+        return f"{flag} {Path(value).resolve()} is not a folder"
+    return None
