@@ -427,6 +427,8 @@ async def test_continue_and_resume_flags_find_the_session_before_opening(
 
     assert main(["-c", "--workspace", str(workspace)], open_workbench=opener) == 1
     assert "no session to continue in" in capsys.readouterr().err and opened == []
+    assert main(["--workspace", str(workspace / "typo")], open_workbench=opener) == 2  # nothing opens, nothing made
+    assert "is not a folder" in capsys.readouterr().err and not (workspace / "typo").exists() and opened == []
     assert main(["-r", "nope"], open_workbench=opener) == 1
     assert "No session 'nope'" in capsys.readouterr().err
     llm_server.enqueue(Reply.text("a"), Reply.text("b"))
