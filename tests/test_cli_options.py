@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from agentic_flow.core.cli import build_parser, main
-from agentic_flow.core.cli.checks import seconds_problem
+from agentic_flow.core.cli.checks import seconds_problem, url_problem
 
 # (command, option and its value, ACTION and its arguments, expected attributes)
 BOTH_POSITIONS = [
@@ -220,6 +220,33 @@ def test_compare_check_timeout_uses_the_same_check(tmp_path, monkeypatch, capsys
 )
 def test_seconds_problem(value, ok):
     assert (seconds_problem(value) is None) is ok
+
+
+# --------------------------------------------------------------------------- --base-url
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--task", "x", "--model", "openai:gpt-4o"],
+        ["compare", "--no-tools", "--models", "a:m", "--task", "t"],
+        ["eval", "suite.yaml", "--models", "a:m"],
+        ["models", "refresh"],
+        ["--model", "openai:gpt-4o"],  # the workbench
+    ],
+    ids=lambda argv: argv[0],
+)
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host/v1", "http://", "127.0.0.1:8080/v1"])
+def test_a_base_url_that_is_not_an_http_url_is_a_usage_error(argv, url, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--base-url", url], open_workbench=lambda args: 0) == 2
+    assert "is not an http(s) URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "ok"), [(None, True), ("http://127.0.0.1:8080/v1", True), ("HTTPS://api.x.ai", True),
+                                           ("notaurl", False), ("http:///v1", False), ("file:///tmp", False)])
+def test_url_problem(value, ok):
+    assert (url_problem(value) is None) is ok
 
 
 # --------------------------------------------------------------------------- audit list --output

@@ -18,7 +18,7 @@ from typing import Callable, Sequence, cast
 
 from agentic_flow.core import __version__
 from agentic_flow.core.cli.catalogs import cmd_agents, cmd_models
-from agentic_flow.core.cli.checks import workspace_problem
+from agentic_flow.core.cli.checks import url_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_CUT_OFF,
@@ -286,7 +286,7 @@ def _workbench_help() -> str:
 def _open_workbench(argv: list[str], opener: WorkbenchOpener | None) -> int:
     parser = _workbench_parser()
     args = parser.parse_args(argv)
-    problem = workspace_problem(args.workspace)
+    problem = workspace_problem(args.workspace) or url_problem(args.base_url)
     if problem is not None:
         err(problem)
         return EXIT_USAGE

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentic_flow.core.cli.checks import seconds_problem
+from agentic_flow.core.cli.checks import seconds_problem, url_problem
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.errors import ProviderError, StoreError
@@ -163,7 +163,7 @@ def _with_discovered(catalog: "ModelCatalog", settings: "Settings") -> "ModelCat
 def _models_refresh(args: argparse.Namespace) -> int:
     """Exit 0 when refreshed, 4 when OpenRouter cannot be reached or refuses (as documented
     for "server down"), 1 when the cache cannot be written, 2 for a bad --timeout."""
-    problem = seconds_problem(args.timeout)
+    problem = seconds_problem(args.timeout) or url_problem(args.base_url)
     if problem:
         err(problem)
         return EXIT_USAGE

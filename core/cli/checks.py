@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["seconds_problem", "workspace_problem"]
+__all__ = ["seconds_problem", "url_problem", "workspace_problem"]
 
 
 def seconds_problem(value: float | None, flag: str = "--timeout") -> str | None:
@@ -23,4 +23,15 @@ def workspace_problem(value: str | None, flag: str = "--workspace") -> str | Non
     """``--workspace DIR`` must name a folder that exists (nothing creates it); None is unset."""
     if value is not None and not Path(value).is_dir():
         return f"{flag} {Path(value).resolve()} is not a folder"
+    return None
+
+
+def url_problem(value: str | None, flag: str = "--base-url") -> str | None:
+    """``--base-url`` must be an http(s) URL with a host: anything else would only fail
+    later, as if the network were down (and be retried); None is unset."""
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+        return f"{flag} {value!r} is not an http(s) URL (for example http://127.0.0.1:8080/v1)"
     return None

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
+from agentic_flow.core.cli.checks import seconds_problem, url_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, warn
 from agentic_flow.core.cli.task_input import read_task
@@ -107,7 +107,10 @@ def _format(args: argparse.Namespace) -> str | None:
 def _usage_error(args: argparse.Namespace) -> str | None:
     if args.runs < 1:
         return "--runs must be 1 or more"
-    problem = seconds_problem(args.timeout) or seconds_problem(args.check_timeout, "--check-timeout")
+    problem = (
+        seconds_problem(args.timeout) or seconds_problem(args.check_timeout, "--check-timeout")
+        or url_problem(args.base_url)
+    )
     if problem:
         return problem
     if args.retry is not None and args.retry < 0:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agentic_flow.core.cli.checks import url_problem
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, write_output
 
@@ -144,6 +145,8 @@ def _usage(args: argparse.Namespace) -> str | None:
         return "--max-concurrency must be 1 or more"
     if args.retry is not None and args.retry < 0:
         return "--retry must be 0 or more"
+    if problem := url_problem(args.base_url):
+        return problem
     if any(getattr(args, f) for f in ("md", "csv", "json", "html")) or args.output:
         return "--md/--csv/--json/--html/-o are for `eval report`; the run prints a summary table"
     return None

@@ -32,7 +32,7 @@ from typing import TextIO
 
 import orjson
 
-from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
+from agentic_flow.core.cli.checks import seconds_problem, url_problem, workspace_problem
 from agentic_flow.core.cli.exit_codes import (
     EXIT_CUT_OFF,
     EXIT_ERROR,
@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.temperature is not None and not 0 <= args.temperature <= 2:
         err("--temperature must be between 0 and 2")
         return EXIT_USAGE
-    problem = seconds_problem(args.timeout) or workspace_problem(args.workspace)
+    problem = seconds_problem(args.timeout) or workspace_problem(args.workspace) or url_problem(args.base_url)
     if problem:
         err(problem)
         return EXIT_USAGE
