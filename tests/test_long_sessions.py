@@ -414,6 +414,12 @@ async def test_sessions_show_and_rm(llm_server: ScriptedLLMServer, workspace: Pa
     assert f"deleted session {sid}" in capsys.readouterr().out
     assert main(["sessions", "rm", sid]) == 1
     assert "No session" in capsys.readouterr().err
+    # The audit log keeps the deleted session's rows, and its filter still finds them.
+    assert main(["audit", "list", "--session", sid[:8], "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["session_id"], r["tool"]) for r in rows] == [(sid, "read")]
+    assert main(["audit", "list", "--session", "zzzz"]) == 1
+    assert "No session 'zzzz'" in capsys.readouterr().err
 
 
 async def test_continue_and_resume_flags_find_the_session_before_opening(

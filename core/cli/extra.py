@@ -147,7 +147,7 @@ def _audit(args: argparse.Namespace) -> int:
     if fmt == "":
         err(f"--output {args.output}: say the format with --json or --csv, or name the file .json or .csv")
         return EXIT_USAGE
-    session = store.resolve_session_id(args.session) if args.session else None
+    session = log.resolve_session(args.session) if args.session else None
     rows = log.query(
         session=session,
         tool=args.tool,

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agentic_flow.core.events import AGENT_PATH_SEPARATOR, PermissionDecided
 from agentic_flow.core.permissions.audit_anchor import AnchorState, AuditAnchor, AuditHead
 from agentic_flow.core.redact import redact, redact_obj
-from agentic_flow.core.store.database import Store
+from agentic_flow.core.store.database import SessionAmbiguous, SessionNotFound, Store
 from agentic_flow.core.store.timestamps import now_iso, to_iso
 
 __all__ = [
@@ -260,6 +260,31 @@ class AuditLog:
             head = _last_head(conn)
             self.anchor.write(head, since=head.count, broken=None)
         return head
+
+    def resolve_session(self, id_or_prefix: str) -> str:
+        """The full id of the session ``id_or_prefix`` names: a stored one, or one whose
+        rows stay in the log after the session was deleted (the log is append-only)."""
+        try:
+            return self.store.resolve_session_id(id_or_prefix)
+        except SessionNotFound:
+            pattern = id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            with self.store.read() as conn:
+                found = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT DISTINCT session_id FROM audit WHERE session_id LIKE ? ESCAPE '\\' LIMIT 10",
+                        (pattern,),
+                    )
+                ]
+            if not found:
+                raise
+            if len(found) > 1:
+                raise SessionAmbiguous(
+                    f"Session id '{id_or_prefix}' matches several sessions in the audit log ({', '.join(found)}): "
+                    "give more characters.",
+                    candidates=found,
+                ) from None
+            return found[0]
 
     def get(self, row_id: int) -> AuditRow | None:
         with self.store.read() as conn:
