@@ -178,6 +178,13 @@ def test_user_settings_trust_servers(llm_server, ws, capsys, _isolated_home):
     assert "mcp__time__get_current_time" in tools_offered(llm_server)
 
 
+def test_mcp_list_with_a_file_it_cannot_read_is_a_configuration_error(ws, capsys):
+    (ws / ".mcp.json").write_text('{"mcpServers": {"time": ')  # cut off
+    assert main(["mcp", "list"]) == 3  # not "no MCP servers configured" and success
+    out, err = capsys.readouterr()
+    assert ".mcp.json" in err and "JSON" in err
+
+
 def test_mcp_list_shows_trust_and_starts_only_trusted_servers(ws, tmp_path, capsys):
     mark = tmp_path / "server-started"
     write_mcp_json(ws, {"evil": marker_server(mark), "time": TIME_SERVER})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.checks import seconds_problem, workspace_problem
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from agentic_flow.core.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, warn
 from agentic_flow.core.config import LoadedSettings, load_settings
 from agentic_flow.core.errors import ConfigError
@@ -159,7 +159,7 @@ def _mcp_list(args: argparse.Namespace, workspace: Path, settings: LoadedSetting
         err(message)
     if not entries:
         print(f"no MCP servers configured (looked in {workspace / '.mcp.json'} and mcpServers in settings)")
-        return EXIT_OK
+        return EXIT_CONFIG if warnings else EXIT_OK  # a file that could not be read is not "none configured"
     trusts = assess(entries, workspace, store=TrustStore(), trusted_names=settings.user.trust.mcp_servers)
     forbidden = mcp_forbidden_variables(settings)
     startable = {}
@@ -198,4 +198,6 @@ def _mcp_list(args: argparse.Namespace, workspace: Path, settings: LoadedSetting
             file=sys.stderr,
         )
     failed = [s for s in statuses.values() if s.status != "ready"]  # type: ignore[attr-defined]
-    return EXIT_ERROR if failed or problems else EXIT_OK
+    if failed or problems:
+        return EXIT_ERROR
+    return EXIT_CONFIG if warnings else EXIT_OK
