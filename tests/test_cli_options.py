@@ -278,3 +278,22 @@ def test_audit_output_that_cannot_be_written_is_one_error_line(tmp_path, capsys)
     assert main(["audit", "list", "--json", "--output", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.strip() == f"agentic-flow: error: cannot write --output file {target}: No such file or directory"
+
+
+# --------------------------------------------------------------------------- compare, before paying
+
+
+def test_compare_stops_before_running_on_broken_settings_or_an_output_folder_that_is_not_there(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    argv = ["compare", "--models", "llamacpp:a,llamacpp:b", "--task", "t",  # agents in worktrees
+            "--base-url", "http://127.0.0.1:9/v1"]
+    assert main([*argv, "-o", str(tmp_path / "missing" / "c.md")]) == 2
+    assert "its folder does not exist" in capsys.readouterr().err
+    (tmp_path / ".agentic-flow").mkdir()
+    (tmp_path / ".agentic-flow" / "settings.yaml").write_text("permissions: [unclosed\n")
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "settings.yaml" in err and "comparing" not in err  # nothing ran

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentic_flow.core.cli.checks import seconds_problem, url_problem, workspace_problem
-from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE
+from agentic_flow.core.cli.exit_codes import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROVIDER,
+    EXIT_USAGE,
+)
 from agentic_flow.core.cli.output import err, warn
 from agentic_flow.core.cli.task_input import read_task
 from agentic_flow.core.errors import ConfigError
@@ -190,6 +197,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         err(str(exc))
         return EXIT_USAGE
     workspace = Path(args.workspace or ".").resolve()  # a folder: checked above
+    if args.output and not Path(args.output).resolve().parent.is_dir():  # before paying for the models
+        err(f"cannot write --output file {args.output}: its folder does not exist")
+        return EXIT_USAGE
+    # lazy: each command loads only what it runs (`--help` stays fast)
+    from agentic_flow.core.config import load_settings
+
+    try:
+        load_settings(workspace)  # a broken settings file stops here, as for every command
+    except ConfigError as exc:
+        err(str(exc))
+        return EXIT_CONFIG
     comparison = _text_comparison(args, task, models, workspace) if args.no_tools else _agent_comparison(
         args, task, models, workspace
     )
