@@ -122,6 +122,19 @@ async def test_table_verify_status_and_filters(store: Store, tmp_path: Path) -> 
         await wait_for(pilot, lambda: len(screen.rows) == 4, "all sessions")
 
 
+async def test_opens_at_the_newest_row_and_home_end_go_to_the_first_and_last(store: Store, tmp_path: Path) -> None:
+    app = AuditApp(store, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, 4)
+        table = screen.query_one(DataTable)
+        assert table.cursor_row == 3  # the newest decision, as a log is read
+        table.focus()
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == 3
+
+
 async def test_enter_opens_the_entry(store: Store, tmp_path: Path) -> None:
     app = AuditApp(store, tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -300,6 +300,20 @@ async def test_letters_typed_in_the_table_go_to_the_filter(tmp_path):
         await wait_for(pilot, lambda: [m.id for m in table.shown_models] == ["anthropic:claude-sonnet-4-5"], "the filter")
 
 
+async def test_home_and_end_in_the_table_go_to_the_first_and_last_model(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_models(pilot)
+        table = screen.table
+        await pilot.press("tab")
+        assert app.focused is table and table.row_count > 3
+        await pilot.press("down", "down", "down")
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+
+
 async def meta(pilot, key: str) -> None:
     """``key`` as a terminal that sends Esc-prefixed meta keys gives it: ``alt+n`` with the
     character ``n`` (``pilot.press`` gives no character, which hid the bug)."""

@@ -27,6 +27,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from agentic_flow.tui.screens.save_dialog import SaveDialog, default_export_path
+from agentic_flow.tui.widgets.row_table import RowTable
 
 __all__ = ["AuditScreen", "AuditEntryScreen", "parse_filter", "MAX_ROWS"]
 
@@ -220,7 +221,7 @@ class AuditScreen(Screen[None]):
             placeholder="/ filter: words, tool:bash decision:deny session:ID agent:reviewer who:person since:2025-01-01",
             id="audit-filter",
         )
-        table: DataTable[Any] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = RowTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="audit-info")
         yield Footer()
@@ -303,6 +304,8 @@ class AuditScreen(Screen[None]):
                 Text((row.session_id or "")[:8]),
                 key=str(row.id),
             )
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1)  # the newest decision, as a log is read
         scope = f"session {self.session_id[:8]}" if self.only_session and self.session_id else "all sessions"
         info = f"{len(self.rows)} rows · {scope} · enter details · j/c export JSON/CSV · s this session · / filter"
         if self.last_export is not None:

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from agentic_flow.core.errors import StoreError
 from agentic_flow.core.models.catalog import format_cost
 from agentic_flow.core.store.database import SessionRow, Store
+from agentic_flow.tui.widgets.row_table import RowTable
 
 __all__ = ["SessionPicker", "RenameSession", "ConfirmDelete", "format_age"]
 
@@ -167,7 +168,7 @@ class SessionPicker(Screen["str | None"]):
         yield Header()
         yield Static(id="sessions-summary")
         yield Input(placeholder="Filter sessions (words in the first message, agent, model, id)…", id="sessions-filter")
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True, id="sessions-table")
+        table: DataTable[str] = RowTable(cursor_type="row", zebra_stripes=True, id="sessions-table")
         yield table
         yield Static(id="sessions-detail")
         yield Footer()

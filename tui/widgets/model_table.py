@@ -40,6 +40,7 @@ from agentic_flow.core.models.catalog import (
     format_tools,
 )
 from agentic_flow.tui.keys import typed_character
+from agentic_flow.tui.widgets.row_table import RowTable
 
 __all__ = [
     "ModelTable",
@@ -178,7 +179,7 @@ def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class ModelTable(DataTable[Any]):
+class ModelTable(RowTable):
     """The model catalog as a table; Enter picks, Space marks.
 
     Sorting is by alt+letter (:class:`~tui.screens.models.ModelsScreen`), ctrl+s or a
