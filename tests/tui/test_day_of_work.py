@@ -562,3 +562,23 @@ async def test_page_keys_in_the_prompt_scroll_the_conversation(llm_server: Scrip
         assert screen.prompt.text == "draft" and screen.prompt.has_focus
         await pilot.press("pagedown", "pagedown", "pagedown")
         await wait_for(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "back at the end")
+
+
+async def test_the_rewind_choice_follows_the_highlight() -> None:
+    results: list[Any] = []
+
+    class DialogApp(App[None]):
+        def on_mount(self) -> None:
+            turns = [(1, "first", []), (2, "second", ["a.py"]), (3, "third", [])]
+            self.push_screen(RewindDialog(turns, "Shell changes are not tracked."), results.append)
+
+    app = DialogApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, RewindDialog) and app.screen, "the dialog")
+        await pilot.press("enter")  # the newest, turn 3, listed first
+        assert dialog.chosen == 3
+        await pilot.press("down")  # turn 2 now: b/c/v act on it, not on turn 3
+        assert dialog.chosen == 2 and "before turn 2" in str(dialog.query_one("#rewind-note").render())
+        await pilot.press("v")
+        await wait_for(pilot, lambda: results, "the answer")
+    assert results == [(2, False, True)]

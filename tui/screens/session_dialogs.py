@@ -357,9 +357,18 @@ class RewindDialog(ModalScreen["tuple[int, bool, bool] | None"]):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.chosen = int(event.option.id or 0)
+        self._choose_turn(int(event.option.id or 0))
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # Moving the highlight after Enter moves the choice with it: b/c/v act on the
+        # turn that is highlighted, never on one chosen before.
+        if self.chosen is not None:
+            self._choose_turn(int(event.option.id or 0))
+
+    def _choose_turn(self, number: int) -> None:
+        self.chosen = number
         self.add_class("-choosing")
-        number = self.chosen
         self.query_one("#rewind-note", Static).update(
             f"Back to before turn {number}: restore the files changed since (code), forget turn {number} and "
             f"after (conversation), or both. {self.untracked_note}"
