@@ -585,3 +585,22 @@ async def test_a_resumed_session_counts_its_earlier_turns(llm_server: ScriptedLL
     resumed.new_conversation()  # /clear: a new session starts from nothing
     assert resumed.session_totals.turns == []
     await resumed.aclose()
+
+
+def test_the_export_says_where_a_prompt_got_no_answer() -> None:
+    from agentic_flow.core.context.export import Entry, to_markdown
+    from agentic_flow.core.messages import AssistantMessage, UserMessage
+
+    entries = [
+        Entry("message", UserMessage(content="first"), 1),
+        Entry("message", UserMessage(content="second"), 2),  # the first failed
+        Entry("message", AssistantMessage(content="answer"), 3),
+        Entry("message", UserMessage(content="third"), 4),  # the last was stopped
+    ]
+    md = to_markdown(entries)
+    marker = "*(no answer to the prompt above: the turn failed or was stopped)*"
+    assert md.count(marker) == 2
+    assert md.index("first") < md.index(marker) < md.index("second")
+    assert md.rstrip().endswith(marker)
+    answered = to_markdown(entries[1:3])
+    assert marker not in answered

@@ -83,8 +83,14 @@ def to_markdown(entries: list[Entry], row: "SessionRow | None" = None, *, title:
             f"Session `{row.id}` · agent {row.agent or '?'} · model {row.model or '?'} · "
             f"started {row.created_at:%Y-%m-%d %H:%M} UTC · workspace `{row.workspace or ''}`"
         )
+    unanswered = False  # a prompt that got no answer (the turn failed or was stopped at once)
     for entry in entries:
         message = entry.message
+        prompt = entry.kind != "compaction" and isinstance(message, UserMessage)
+        if prompt and unanswered:
+            lines.append("")
+            lines.append("*(no answer to the prompt above: the turn failed or was stopped)*")
+        unanswered = prompt
         lines.append("")
         if entry.kind == "compaction":
             body = message.content.removeprefix(SUMMARY_HEADER).strip() if isinstance(message, UserMessage) else ""
@@ -112,4 +118,7 @@ def to_markdown(entries: list[Entry], row: "SessionRow | None" = None, *, title:
             lines.append("```")
             lines.append(content.replace("```", "ʼʼʼ"))
             lines.append("```")
+    if unanswered:
+        lines.append("")
+        lines.append("*(no answer to the prompt above: the turn failed or was stopped)*")
     return "\n".join(lines).rstrip() + "\n"
