@@ -314,6 +314,20 @@ async def test_home_and_end_in_the_table_go_to_the_first_and_last_model(tmp_path
         assert table.cursor_row == table.row_count - 1
 
 
+async def test_a_long_model_id_keeps_the_detail_line_below_it_in_view(tmp_path):
+    long = _model("openrouter:meta-llama/llama-3.1-8b-instruct-with-a-very-long-name", "Llama Long", 0.02, 0.05,
+                  131072, True, "small")
+    app = make_app(tmp_path, model_catalog=ModelCatalog([*MODELS, long]))
+    async with app.run_test(size=SIZE) as pilot:  # 80x24
+        screen = await open_models(pilot)
+        await pilot.press(*"very-long")
+        await wait_for(pilot, lambda: screen.table.highlighted_model is long, "the long model")
+        await pilot.pause()
+        detail = screen.query_one("#model-detail")
+        assert "price as of" in str(detail.render())
+        assert detail.content_region.height >= 3  # the id's line wraps at 80: the line under it stays
+
+
 async def meta(pilot, key: str) -> None:
     """``key`` as a terminal that sends Esc-prefixed meta keys gives it: ``alt+n`` with the
     character ``n`` (``pilot.press`` gives no character, which hid the bug)."""
