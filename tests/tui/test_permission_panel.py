@@ -148,8 +148,11 @@ async def test_deny_without_reason_and_custom_rule() -> None:
         await pilot.press("r")
         field = panel.query_one(Input)
         assert field.value == "bash(git push *)" and field.has_focus
+        keys = str(panel.query_one("#perm-keys", Static).render())
+        assert "enter: allow always" in keys and "esc: back" in keys  # the prefilled field hides its placeholder
         await pilot.press("escape")
         assert panel.has_focus and not second.future.done()
+        assert "y once" in str(panel.query_one("#perm-keys", Static).render())  # the answer keys are back
         await pilot.press("r", "end", "backspace", "backspace", *"--force *)", "enter")
         assert second.future.result() == PanelAnswer("always", rule="bash(git push --force *)")
 

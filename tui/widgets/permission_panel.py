@@ -282,6 +282,8 @@ class PermissionPanel(Widget, can_focus=True):
         field_.value = value
         field_.add_class("-shown")
         field_.focus()
+        # A prefilled field hides its placeholder: the keys line says what the keys do.
+        self.query_one("#perm-keys", Static).update(Content.styled(placeholder, "$text-muted"))
 
     def _hide_input(self) -> None:
         field_ = self.query_one("#perm-input", Input)
@@ -289,6 +291,8 @@ class PermissionPanel(Widget, can_focus=True):
         field_.remove_class("-shown")
         field_.value = ""
         self._input_for = None
+        if self.current is not None:
+            self.query_one("#perm-keys", Static).update(_keys(self.current))
         if had_focus and self.current is not None:
             self.focus()
 
