@@ -121,6 +121,10 @@ async def test_stream_tool_call_and_approve_once(llm_server: ScriptedLLMServer, 
         assert panel.has_focus
         assert screen.query_one(StatusBar).status.state == "waiting"
         assert screen.transcript.tool("call_2").status == "pending"
+        await pilot.press("h", "i")  # answers nothing: not typed anywhere, and said so once
+        await pilot.pause()
+        hints = [n for n in app._notifications if "waits for your answer" in n.message]
+        assert len(hints) == 1 and screen.prompt.text == "" and not pending.future.done()
         await pilot.press("y")
         await idle(pilot)
         assert (workspace / "notes.txt").read_text() == "alpha\ngamma\n"

@@ -315,6 +315,7 @@ class SessionScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._transcript: Transcript | None = None
         self._gc_holds = 0
+        self._hinted_call: str | None = None  # the question whose keys were hinted
         self._status = SessionStatus(model=opts.model or "", agent=opts.agent or "")
         self.closed = False
         self.queue: list[str] = []
@@ -986,17 +987,33 @@ class SessionScreen(Screen[None]):
         if character is None:
             return
         focused = self.focused
-        if isinstance(focused, (TextArea, Input)) or (focused is not None and self.panel in focused.ancestors_with_self):
+        if isinstance(focused, TextArea | Input):
             return
+        in_panel = focused is not None and self.panel in focused.ancestors_with_self
         if focused is not None and self._bound_below(event):
             return
-        if self.panel.current is not None:
-            return  # the permission panel's keys are letters; never type them into the box
+        if in_panel or self.panel.current is not None:
+            # The permission panel's keys are letters: never type them into the box. A
+            # letter that answers nothing is not dropped in silence.
+            self._hint_panel_keys()
+            return
         event.stop()
         event.prevent_default()
         prompt = self.prompt
         prompt.focus()
         prompt.insert(character)
+
+    def _hint_panel_keys(self) -> None:
+        current = self.panel.current
+        if current is None or self._hinted_call == current.call_id:
+            return  # once per question
+        self._hinted_call = current.call_id
+        self.notify(
+            "The agent waits for your answer: y once · s session · a always · n deny · r own rule. "
+            "Tab reaches the prompt; a message sent there waits for this turn to end.",
+            title="Permission needed",
+            timeout=6,
+        )
 
     def _bound_below(self, event: events.Key) -> bool:
         """The focused widget, or one between it and this screen, binds the key ``event``."""
