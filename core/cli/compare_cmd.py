@@ -213,7 +213,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     total = len(models) * args.runs
     rounds = f", {args.runs} runs each" if args.runs > 1 else ""
-    print(f"comparing {len(models)} models{rounds}: {', '.join(models)}", file=sys.stderr, flush=True)
+    count = f"{len(models)} model" + ("s" if len(models) != 1 else "")
+    print(f"comparing {count}{rounds}: {', '.join(models)}", file=sys.stderr, flush=True)
     if not args.no_tools:
         print(
             f"each runs the agent with its tools in its own copy of {workspace} (--approve "

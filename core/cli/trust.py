@@ -78,7 +78,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     if repo_allows:
         print("  Allow rules in its settings files may now approve dangerous operations they name:")
         _print_rules(repo_allows, header=False)
-    print("  Undo with `agentic-flow trust --revoke`" + (f" --workspace {workspace}" if args.workspace else "") + ".")
+    print("  Undo with `agentic-flow trust --revoke" + (f" --workspace {workspace}" if args.workspace else "") + "`.")
     return EXIT_OK
 
 

@@ -212,12 +212,13 @@ class Provider(ABC):
         detail = self.error_message(status, body)
         kw: dict[str, Any] = {"provider": self.name, "model": model, "status": status}
         low = detail.lower()
+        said = f" ({detail})" if detail.strip() else ""  # what the server said, when it said something
         if status in (401, 403):
             env = self.config.key_env or "the API key"
-            return errors.AuthFailed(f"the key was refused ({detail}). Check {env}.", **kw)
+            return errors.AuthFailed(f"the key was refused{said}. Check {env}.", **kw)
         if status == 404 or ("model" in low and ("not found" in low or "does not exist" in low or "no such" in low)):
             return errors.ModelNotFound(
-                f"model not found on this server ({detail}). `agentic-flow models` lists known ids; "
+                f"model not found on this server{said}. `agentic-flow models` lists known ids; "
                 "check the spelling or the provider prefix.",
                 **kw,
             )
