@@ -215,7 +215,7 @@ async def test_the_summary_request_counts_in_the_session_totals_and_the_store(
     [
         (Reply.tool_calls([("c1", "read", {"path": "notes.txt"})], input_tokens=400, output_tokens=30), "tool call"),
         (Reply.text("SUMMARY: the user asked ab", finish_reason="length", input_tokens=400, output_tokens=30),
-         "max_tokens"),
+         "cut off at the token limit"),
     ],
     ids=["tool-call", "cut-at-max-tokens"],
 )
