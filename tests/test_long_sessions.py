@@ -216,8 +216,10 @@ async def test_the_summary_request_counts_in_the_session_totals_and_the_store(
         (Reply.tool_calls([("c1", "read", {"path": "notes.txt"})], input_tokens=400, output_tokens=30), "tool call"),
         (Reply.text("SUMMARY: the user asked ab", finish_reason="length", input_tokens=400, output_tokens=30),
          "cut off at the token limit"),
+        (Reply.text("SUMMARY: ...", finish_reason="content_filter", input_tokens=400, output_tokens=30),
+         "did not finish (content_filter)"),
     ],
-    ids=["tool-call", "cut-at-max-tokens"],
+    ids=["tool-call", "cut-at-max-tokens", "content-filter"],
 )
 async def test_an_answer_that_is_no_summary_leaves_the_conversation_unchanged(
     llm_server: ScriptedLLMServer, workspace: Path, reply: Reply, why: str
