@@ -100,10 +100,8 @@ def _route(args: argparse.Namespace) -> int:
 
     if args.route_command == "calibrate":
         # lazy: each command loads only what it runs (`--help` stays fast)
-        from agentic_flow.core.routing.router import calibrate
-
-        # lazy: each command loads only what it runs (`--help` stays fast)
         from agentic_flow.core.config import load_settings
+        from agentic_flow.core.routing.router import calibrate
 
         # with your own providers' models and the prices set for them
         cal = calibrate(Store(), ModelCatalog.load(settings=load_settings(Path.cwd()).merged))
