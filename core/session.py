@@ -467,17 +467,38 @@ class AgentSession(LongSession):
                     model=stats.reported_model or self.model_id,
                 )
             )
+        self._context_taken(stats.input_tokens, stats.output_tokens)
+        self._record_turn(stats)
+
+    def record_usage(
+        self, model_id: str, usage: Usage, *, stop_reason: str, ttft_s: float | None, total_s: float
+    ) -> None:
+        """A request made for the session besides its turns (a compaction's summary): its
+        tokens and cost count in the totals and the store like a turn's."""
+        stats = TurnStats(
+            model=model_id,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            estimated=usage.estimated,
+            ttft_s=ttft_s,
+            total_s=total_s,
+            stop_reason=stop_reason,
+            ended=time.monotonic(),
+        )
+        self._record_turn(stats, latency=False)
+
+    def _record_turn(self, stats: TurnStats, *, latency: bool = True) -> None:
+        """Price the turn, add it to the totals and keep it in the store."""
         if self.pricing is not None:
-            stats.cost = self.pricing(self.model_id, stats.input_tokens, stats.output_tokens)
+            stats.cost = self.pricing(stats.model, stats.input_tokens, stats.output_tokens)
         else:
             stats.cost = None
-        self._context_taken(stats.input_tokens, stats.output_tokens)
         self.totals.add(stats)
         if self.store is not None and self.session_id:
             try:
                 self.store.record_turn(
                     session_id=self.session_id,
-                    model=self.model_id,
+                    model=stats.model,
                     input_tokens=stats.input_tokens,
                     output_tokens=stats.output_tokens,
                     estimated=stats.estimated,
@@ -487,9 +508,9 @@ class AgentSession(LongSession):
                     total_ms=stats.total_s * 1000,
                     stop_reason=stats.stop_reason,
                 )
-                if stats.ttft_s is not None and stats.stop_reason not in ("error", "cancelled"):
+                if latency and stats.ttft_s is not None and stats.stop_reason not in ("error", "cancelled"):
                     self.store.record_latency(
-                        model_id=self.model_id,
+                        model_id=stats.model,
                         ttft_ms=stats.ttft_s * 1000,
                         tokens_per_s=stats.tokens_per_s,
                         output_tokens=stats.output_tokens,

@@ -177,6 +177,21 @@ def test_route_calibrate_from_stored_compares(cli, providers, llm_server_factory
     assert "weights: calibrated" in out
 
 
+def test_route_calibrate_knows_the_models_set_in_the_config(cli, _isolated_home, llm_server_factory):
+    """Models (with their tier and price) under ``providers.<name>.models`` are in the catalog calibrate reads."""
+    a, b = llm_server_factory(default=Reply.text(CODE)), llm_server_factory(default=Reply.text("```python\nx=(\n```"))
+    lines = ["providers:"]
+    for name, server, tier in (("a", a, "small"), ("b", b, "large")):
+        lines += [f"  {name}:", "    kind: openai", f"    base_url: {server.openai_url}", "    needs_key: false",
+                  "    models:", f"      - {{id: m, tier: {tier}, price_in: 1.0, price_out: 2.0}}"]
+    (_isolated_home / "config.yaml").write_text("\n".join(lines) + "\n")
+    for _ in range(2):
+        assert cli("compare", "--no-tools", "--models", "a:m,b:m", "--task", "t")[0] == 0
+    code, out, _ = cli("route", "calibrate")
+    assert code == 0 and "none is in the catalog" not in out
+    assert "success rose -0.50 per tier step" in out  # small 2/2, large 0/2: two tier steps apart
+
+
 def test_cost_projection_table_and_mix(cli):
     catalog = ModelCatalog.load()
     sonnet, deepseek = "anthropic:claude-sonnet-4-5", "openrouter:deepseek/deepseek-chat"

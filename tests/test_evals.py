@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agentic_flow.core import paths
 from agentic_flow.core.cli import main
 from agentic_flow.core.compare.isolation import copies_root
 from agentic_flow.core.errors import ConfigError
@@ -195,6 +196,24 @@ def test_dry_run_matches_the_hand_computed_cost(cli):
                   for t in suite.tasks)
     assert f"at least {format_cost(answers + judge_cost)}" in out
     assert "price unknown (not counted) for: llamacpp:local-x" in out
+
+
+def test_dry_run_prices_a_model_priced_in_the_config(cli):
+    """Prices set under ``providers.<name>.models`` count, as for run / compare / cost."""
+    config = paths.user_config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "providers:\n  lab:\n    kind: openai\n    base_url: http://127.0.0.1:9/v1\n"
+        "    models:\n      - {id: priced, context: 64000, price_in: 2.0, price_out: 8.0}\n"
+    )
+    code, out, _ = cli("eval", str(FIXES), "--models", "lab:priced", "--runs", "2", "--dry-run")
+    assert code == 0
+    tokens = {"fix-add": (9000, 600), "slugify": (9000, 900), "config-json": (5000, 300)}
+    expected = sum(2 * (tin * 2.0 + tout * 8.0) / 1_000_000 for tin, tout in tokens.values())
+    assert f"estimated cost of the whole matrix: {format_cost(expected)}" in out
+    assert "price unknown" not in out
+    runner = EvalRunner(load_suite(FIXES), ["lab:priced"], runs=2, store=Store())
+    assert estimate_matrix(runner.suite, runner.cells, runner.catalog).total == pytest.approx(expected)
 
 
 # ------------------------------------------------------------------------------ resume

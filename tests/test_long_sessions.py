@@ -176,6 +176,70 @@ async def test_compact_on_request_and_when_there_is_nothing_to_compact(
         await runtime.aclose()
 
 
+async def _three_turns(server: ScriptedLLMServer, workspace: Path) -> Runtime:
+    """A priced model (1 / 2 USD per million tokens) with three answered prompts."""
+    priced = [{"id": "small", "context": 8000, "price_in": 1.0, "price_out": 2.0}]
+    write_user_settings(lab(server, priced, context={"auto_compact": False}))
+    server.enqueue(*(Reply.text(f"answer {n}", input_tokens=100, output_tokens=10) for n in range(3)))
+    runtime = await Runtime.open(opts(server, workspace, model="lab:small", no_tools=True))
+    for n in range(3):
+        await drain(runtime, f"question {n}")
+    return runtime
+
+
+async def test_the_summary_request_counts_in_the_session_totals_and_the_store(
+    llm_server: ScriptedLLMServer, workspace: Path
+) -> None:
+    runtime = await _three_turns(llm_server, workspace)
+    try:
+        before = runtime.totals
+        tokens_in, tokens_out, cost = before.input_tokens, before.output_tokens, before.cost
+        assert cost == pytest.approx(3 * (100 * 1.0 + 10 * 2.0) / 1e6)
+        llm_server.enqueue(Reply.text("SUMMARY: three questions.", input_tokens=5000, output_tokens=700))
+        events = [e async for e in runtime.compact()]
+        assert any(isinstance(e, ContextCompacted) for e in events)
+        totals = runtime.totals
+        assert totals.input_tokens == tokens_in + 5000 and totals.output_tokens == tokens_out + 700
+        summary_cost = (5000 * 1.0 + 700 * 2.0) / 1e6  # the model's own price, as for its turns
+        assert totals.cost == pytest.approx(cost + summary_cost)
+        assert totals.turns[-1].model == "lab:small" and totals.turns[-1].cost == pytest.approx(summary_cost)
+        row = runtime.store.get_session(runtime.session_id)
+        assert (row.input_tokens, row.output_tokens) == (tokens_in + 5000, tokens_out + 700)
+        assert row.cost == pytest.approx(cost + summary_cost) and row.unpriced_turns == 0
+    finally:
+        await runtime.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (Reply.tool_calls([("c1", "read", {"path": "notes.txt"})], input_tokens=400, output_tokens=30), "tool call"),
+        (Reply.text("SUMMARY: the user asked ab", finish_reason="length", input_tokens=400, output_tokens=30),
+         "cut off at the token limit"),
+        (Reply.text("SUMMARY: ...", finish_reason="content_filter", input_tokens=400, output_tokens=30),
+         "did not finish (content_filter)"),
+    ],
+    ids=["tool-call", "cut-at-max-tokens", "content-filter"],
+)
+async def test_an_answer_that_is_no_summary_leaves_the_conversation_unchanged(
+    llm_server: ScriptedLLMServer, workspace: Path, reply: Reply, why: str
+) -> None:
+    runtime = await _three_turns(llm_server, workspace)
+    try:
+        history = list(runtime.session.messages)
+        tokens_in = runtime.totals.input_tokens
+        llm_server.enqueue(reply)
+        events = [e async for e in runtime.compact()]
+        assert not any(isinstance(e, ContextCompacted) for e in events)
+        (notice,) = [e for e in events if isinstance(e, Notice)]
+        assert "Could not compact" in notice.message and why in notice.message and "unchanged" in notice.message
+        assert runtime.session.messages == history and runtime.compactions == 0
+        assert runtime.store.compaction_count(runtime.session_id) == 0
+        assert runtime.totals.input_tokens == tokens_in + 400  # paid for all the same
+    finally:
+        await runtime.aclose()
+
+
 OVERFLOW = "This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens."
 
 

@@ -144,14 +144,15 @@ def test_listing_shapes_vllm_llamacpp_ollama():
             "not an object",
         ],
     }
-    models = {m.id: m for m in models_from_listing("vllm", doc, local=True, source="http://x/v1/models")}
+    models = {m.id: m for m in models_from_listing("vllm", doc, source="http://localhost:8000/v1/models")}
     assert list(models) == ["vllm:Qwen/Qwen2.5-7B", "vllm:llama", "vllm:qwen2.5-coder:7b"]
     assert [m.context for m in models.values()] == [32768, 8192, None]
-    assert all(m.price_in == 0 and m.origin == "discovered" and m.tools is None for m in models.values())
-    remote = models_from_listing("lab", doc, local=False, source="http://gpu/v1/models")
-    assert all(m.price_in is None for m in remote)  # a remote server's price is unknown, not free
+    assert all(m.origin == "discovered" and m.tools is None for m in models.values())
+    # A listing gives no price: unknown, never free, even for a server on this machine
+    # (it may be a gateway to a paid API).
+    assert all(m.price_in is None and m.price_out is None and not m.price_known for m in models.values())
     with pytest.raises(ValueError, match="no 'data' list"):
-        models_from_listing("lab", {"models": []}, local=True, source="x")
+        models_from_listing("lab", {"models": []}, source="x")
 
 
 def test_which_providers_are_asked(llm_server):
@@ -162,15 +163,25 @@ def test_which_providers_are_asked(llm_server):
     assert "openrouter" not in asked and "anth" not in asked and "local" not in asked
 
 
-def test_discovered_models_appear_marked_cached_and_priced_free_on_this_machine(llm_server, capsys):
+def test_discovered_models_appear_marked_cached_and_with_an_unknown_price(llm_server, capsys):
     llm_server.models = ["lab-coder", {"id": "lab-big", "max_model_len": 65536}]
     write_settings(lab(llm_server, LAB_MODELS))
     code, out, _ = run_cli(capsys, "models", "--json", "--search", "lab")
     rows = {row["id"]: row for row in json.loads(out)}
     assert code == 0 and set(rows) == {"lab:lab-coder", "lab:lab-big"}
     big = rows["lab:lab-big"]
-    assert (big["origin"], big["discovered"], big["price_in"], big["context"]) == ("discovered", True, 0.0, 65536)
+    assert (big["origin"], big["discovered"], big["context"]) == ("discovered", True, 65536)
+    assert big["price_in"] is None and big["price_out"] is None  # unknown, not $0
     assert rows["lab:lab-coder"]["price_in"] == 0.2  # the user's price beats the listing
+    code, out, _ = run_cli(capsys, "models", "--search", "lab", "--sort", "price")
+    lines = [line for line in out.splitlines() if line.startswith("lab:")]
+    assert [line.split()[0] for line in lines] == ["lab:lab-coder", "lab:lab-big"]  # unknown price sorts last
+    assert "$0.00" not in lines[1] and " ? " in lines[1]
+    # A turn on it costs "?" too, never $0.
+    llm_server.enqueue(Reply.text("ok", input_tokens=1000, output_tokens=100))
+    code, out, err = run_cli(capsys, "run", "--task", "x", "--model", "lab:lab-big", "--no-tools")
+    assert code == 0 and out == "ok\n", err
+    assert "cost ?" in err.splitlines()[-1] and "$0" not in err.splitlines()[-1]
     asked = [r for r in llm_server.requests if r.method == "GET"]
     assert asked and asked[0].path == "/v1/models"
     cached = orjson.loads((paths.cache_dir() / DISCOVERED_FILENAME).read_bytes())
@@ -183,6 +194,23 @@ def test_discovered_models_appear_marked_cached_and_priced_free_on_this_machine(
     capsys.readouterr()
     code, out, err = run_cli(capsys, "models", "--offline", "--json", "--search", "lab")
     assert "lab:lab-big" in {row["id"] for row in json.loads(out)} and err == ""
+
+
+def test_a_listing_cached_as_free_before_is_read_with_an_unknown_price(llm_server):
+    """Caches written when a server on this machine was taken for free still say 0: not any more."""
+    write_settings(lab(llm_server))
+    old = {"id": "lab:lab-big", "name": "lab-big", "provider": "lab", "price_in": 0.0, "price_out": 0.0,
+           "context": 65536, "max_output": None, "tools": None, "tier": "small", "price_date": "2026-11-30",
+           "price_source": "runs on your own server: no per-token charge", "origin": "discovered"}
+    cache = paths.cache_dir() / DISCOVERED_FILENAME
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(orjson.dumps({"format": 1, "providers": {"lab": {"base_url": llm_server.openai_url,
+                                                                       "models": [old]}}}))
+    catalog = ModelCatalog.load(settings=load_settings().merged)
+    big = catalog.get("lab:lab-big")
+    assert big is not None and big.context == 65536 and big.origin == "discovered"
+    assert big.price_in is None and big.price_out is None and "no per-token charge" not in big.price_source
+    assert catalog.cost("lab:lab-big", 1000, 100) is None
 
 
 def test_a_listing_is_dropped_when_its_provider_is_gone(llm_server):

@@ -100,9 +100,11 @@ def _route(args: argparse.Namespace) -> int:
 
     if args.route_command == "calibrate":
         # lazy: each command loads only what it runs (`--help` stays fast)
+        from agentic_flow.core.config import load_settings
         from agentic_flow.core.routing.router import calibrate
 
-        cal = calibrate(Store(), ModelCatalog.load())
+        # with your own providers' models and the prices set for them
+        cal = calibrate(Store(), ModelCatalog.load(settings=load_settings(Path.cwd()).merged))
         evals = f" and {cal.eval_cells} eval cell(s)" if cal.eval_cells else ""
         print(f"calibrated from {cal.samples} model runs in {cal.comparisons} comparison(s){evals}; wrote {cal.path}")
         for note in cal.notes:

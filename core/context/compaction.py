@@ -16,19 +16,35 @@ How it works:
 - The session stores the new history after everything said so far and records the
   compaction (see ``AgentSession.replace_history``), so the whole transcript stays in
   the store and a resumed session continues from the compacted one.
+- The summary request counts like any model turn: its tokens and cost join the session's
+  totals and the store (``AgentSession.record_usage``), also when it is then rejected.
+  Only an answer that ends normally with text is a summary; a tool call, an answer cut
+  off at max_tokens or a provider error leave the conversation as it was, with a notice.
 - A provider that refuses a request as too long (:func:`is_context_overflow`) is
   answered by compacting and retrying once (``AgentSession.send``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Protocol
 
 import orjson
 
-from agentic_flow.core.events import ContextCompacted, Event, Notice, ProviderFailed, TextDelta
+from agentic_flow.core.events import (
+    ContextCompacted,
+    Event,
+    Notice,
+    ProviderFailed,
+    TextDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    TurnEnded,
+    Usage,
+)
 from agentic_flow.core.messages import (
     AssistantMessage,
     ChatRequest,
@@ -36,7 +52,7 @@ from agentic_flow.core.messages import (
     ToolResultMessage,
     UserMessage,
 )
-from agentic_flow.core.models.tokens import count_request_tokens
+from agentic_flow.core.models.tokens import count_request_tokens, count_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from agentic_flow.core.providers.base import Provider
@@ -119,6 +135,10 @@ class CompactingSession(Protocol):
     def request(self) -> ChatRequest: ...
 
     def replace_history(self, messages: list[Message], record: dict[str, Any]) -> None: ...
+
+    def record_usage(
+        self, model_id: str, usage: Usage, *, stop_reason: str, ttft_s: float | None, total_s: float
+    ) -> None: ...
 
 
 def is_summary(message: Message) -> bool:
@@ -219,6 +239,19 @@ def summary_request(wire_model: str, messages: list[Message], instructions: str 
     )
 
 
+def _rejected(stop: str | None, called: bool, summary: str) -> str | None:
+    """Why an answer to the summary request is no summary (None: it is one)."""
+    if called or stop == "tool_use":
+        return "the model answered with a tool call instead of a summary"
+    if stop == "max_tokens":
+        return "the summary was cut off at the token limit (max_tokens)"
+    if stop not in ("end_turn", "stop_sequence"):
+        return f"the answer did not finish ({stop or 'no finish reason'})"
+    if not summary:
+        return "the model returned no text"
+    return None
+
+
 class Compactor:
     """Decides when a session compacts, and does it.
 
@@ -269,15 +302,44 @@ class Compactor:
         request = summary_request(wire, messages[:cut], instructions, window)
         parts: list[str] = []
         failure: str | None = None
-        async for event in provider.stream(request):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, ProviderFailed):
-                failure = event.message
+        usage: Usage | None = None
+        stop: str | None = None
+        called = False
+        started = time.perf_counter()
+        ttft: float | None = None
+        try:
+            async for event in provider.stream(request):
+                if isinstance(event, TextDelta):
+                    if ttft is None:
+                        ttft = time.perf_counter() - started
+                    parts.append(event.text)
+                elif isinstance(event, (ToolCallStarted, ToolCallReady)):
+                    called = True
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, TurnEnded):
+                    stop = event.stop_reason
+                elif isinstance(event, ProviderFailed):
+                    failure = event.message
+        except (asyncio.CancelledError, GeneratorExit):
+            stop = "cancelled"
+            raise
+        finally:  # the summary request is paid for like any turn, whatever became of it
+            if usage is None and stop == "cancelled":
+                usage = Usage(
+                    input_tokens=count_request_tokens(request.messages, request.system, request.tools, request.model),
+                    output_tokens=count_tokens("".join(parts), request.model),
+                    estimated=True,
+                )
+            if usage is not None:
+                session.record_usage(
+                    model_id, usage, stop_reason=stop or "cut_off", ttft_s=ttft, total_s=time.perf_counter() - started
+                )
         summary = "".join(parts).strip()
-        if failure is not None or not summary:
-            why = failure or "the model returned no text"
-            yield Notice(message=f"Could not compact the conversation ({model_id}: {why}); it is unchanged.", level="warning")
+        if failure is None:
+            failure = _rejected(stop, called, summary)
+        if failure is not None:
+            yield Notice(message=f"Could not compact the conversation ({model_id}: {failure}); it is unchanged.", level="warning")
             return
         head = UserMessage(content=f"{SUMMARY_HEADER}\n\n{summary}")
         new_history: list[Message] = [head, *messages[cut:]]

@@ -176,7 +176,7 @@ class EvalRunner:
             # lazy: the catalog is read only when none is given
             from agentic_flow.core.models.catalog import ModelCatalog
 
-            catalog = ModelCatalog.load()
+            catalog = ModelCatalog.load(settings=self.settings.merged)  # with the prices set in the config
         self.catalog = catalog
         self.base_url = base_url
         self.retries = retries

@@ -383,8 +383,13 @@ def read_discovered(path: Path) -> tuple[dict[str, list[ModelInfo]], list[str]]:
             except ValidationError:
                 skipped += 1
                 continue
-            if info.provider == provider:
-                found.setdefault(provider, []).append(info.model_copy(update={"origin": "discovered"}))
+            if info.provider != provider:
+                continue
+            if info.price_in is not None or info.price_out is not None:  # older caches said 0 for local servers
+                info = info.model_copy(
+                    update={"price_in": None, "price_out": None, "tier": guess_tier(None), "price_source": "no price given"}
+                )
+            found.setdefault(provider, []).append(info.model_copy(update={"origin": "discovered"}))
     warnings = [f"discovered-model cache {path}: skipped {skipped} invalid entries"] if skipped else []
     return found, warnings
 

@@ -5,9 +5,9 @@ settings that speaks the ``openai`` wire format and is not a hosted preset (Open
 OpenAI, ... have hundreds of models and their own prices). Each gets a short timeout and
 all are asked at once, so a server that is not running costs a refused connection.
 
-What a server lists becomes catalog entries marked ``discovered``: free when the server
-runs on this machine or is one of the keyless presets (unless the user's ``models:``
-settings give a price), unknown (``?``) elsewhere; context when the listing says it
+What a server lists becomes catalog entries marked ``discovered``, their price unknown
+(``?``, never a false ``$0``: a server on this machine may well be a gateway to a paid
+API) unless the user's ``models:`` settings give one; context when the listing says it
 (``context_length``, vLLM's ``max_model_len``, ...). Answers are cached per provider in
 ``discovered-models.json`` so ``cost``, ``run`` and the workbench know them offline; a
 provider that cannot be reached keeps what it listed last time.
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -45,7 +44,6 @@ __all__ = [
 
 DISCOVERY_TIMEOUT = 1.5
 """Seconds a server gets to answer ``GET /models`` (connect and read)."""
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 _CONTEXT_FIELDS = ("context_length", "max_model_len", "context_window", "max_context_length")
 
 
@@ -66,14 +64,7 @@ class _Target:
     provider: str
     base_url: str
     headers: dict[str, str]
-    local: bool
     configured: bool
-
-
-def _is_local(provider: str, base_url: str) -> bool:
-    preset = PRESETS.get(provider)
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host in _LOOPBACK or host.startswith("127.") or (preset is not None and preset.key_env is None)
 
 
 def discoverable_providers(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
@@ -102,7 +93,7 @@ def _targets(settings: Settings, only: Iterable[str] | None) -> list[_Target]:
         headers = {"Accept": "application/json", **config.headers}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        targets.append(_Target(name, config.base_url, headers, _is_local(name, config.base_url), name in configured))
+        targets.append(_Target(name, config.base_url, headers, name in configured))
     return targets
 
 
@@ -116,10 +107,9 @@ def _positive_int(value: Any) -> int | None:
     return None
 
 
-def models_from_listing(
-    provider: str, doc: Any, *, local: bool, source: str, today: date | None = None
-) -> list[ModelInfo]:
-    """Catalog entries for what a ``GET /models`` answer lists.
+def models_from_listing(provider: str, doc: Any, *, source: str, today: date | None = None) -> list[ModelInfo]:
+    """Catalog entries for what a ``GET /models`` answer lists (prices unknown: a listing
+    gives none, and the user's ``models:`` settings override them).
 
     Raises:
         ValueError: the answer has no ``data`` list (not an OpenAI-compatible listing).
@@ -127,7 +117,6 @@ def models_from_listing(
     entries = doc.get("data") if isinstance(doc, Mapping) else None
     if not isinstance(entries, list):
         raise ValueError("the answer has no 'data' list of models")
-    price = 0.0 if local else None
     found: dict[str, ModelInfo] = {}
     for entry in entries:
         if not isinstance(entry, Mapping):
@@ -140,16 +129,14 @@ def models_from_listing(
             id=f"{provider}:{model}",
             name=model,
             provider=provider,
-            price_in=price,
-            price_out=price,
+            price_in=None,
+            price_out=None,
             context=context,
             max_output=None,
             tools=None,
-            tier=guess_tier(price),
+            tier=guess_tier(None),
             price_date=today or date.today(),
-            price_source=(
-                "runs on your own server: no per-token charge" if local else f"listed by {source} (no price given)"
-            ),
+            price_source=f"listed by {source} (no price given: set one under providers.{provider}.models)",
             origin="discovered",
         )
     return list(found.values())
@@ -171,7 +158,7 @@ async def _ask(client: httpx.AsyncClient, target: _Target, timeout: float) -> Di
         hint = " (check its key)" if response.status_code in (401, 403) else ""
         return _result(target, error=f"GET {url} answered HTTP {response.status_code}{hint}")
     try:
-        models = models_from_listing(target.provider, orjson.loads(response.content), local=target.local, source=url)
+        models = models_from_listing(target.provider, orjson.loads(response.content), source=url)
     except (orjson.JSONDecodeError, ValueError) as exc:
         return _result(target, error=f"GET {url} did not list models: {exc}")
     return _result(target, models=models)

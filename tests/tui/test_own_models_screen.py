@@ -79,7 +79,12 @@ async def test_models_your_server_lists_appear_marked_discovered(tmp_path, llm_s
         table = screen.table
         assert cell(table, "lab:lab-big", "model").endswith("lab-big discovered")
         assert cell(table, "lab:lab-big", "context") == "64K"
-        assert cell(table, "lab:lab-big", "in") == "$0.00"  # a server on this machine
+        # A listing has no price: "?" (never $0, also on this machine), its estimate too,
+        # and it sorts after every priced model.
+        assert [cell(table, "lab:lab-big", c) for c in ("in", "out", "cost")] == ["?", "?", "?"]
+        shown = table.shown_models
+        big = next(i for i, m in enumerate(shown) if m.id == "lab:lab-big")
+        assert table.sort_key == "price" and big > max(i for i, m in enumerate(shown) if m.price_known)
         assert cell(table, "lab:lab-coder", "in") == "$0.20"  # your price wins over the listing
         assert app.model_catalog.get("lab:lab-big") is not None
         assert any(r.method == "GET" and r.path == "/v1/models" for r in llm_server.requests)
