@@ -151,3 +151,25 @@ def test_history_window_leaves_old_usage_out(tmp_path):
 def test_from_history_without_usage_is_a_clear_error(tmp_path):
     with Store(tmp_path / "db") as store, pytest.raises(ValueError, match="no stored usage in the last 30 days"):
         project_from_history(store, catalog=CATALOG)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "shown"),
+    [(None, "?"), (8192, "8K"), (128000, "128K"), (131072, "128K"), (200000, "200K"), (1_000_000, "1M"),
+     (1_047_576, "1M"), (1_048_576, "1M"), (1_500_000, "1.5M"), (2_000_000, "2M"), (2_097_152, "2M")],
+)
+def test_context_sizes_read_as_vendors_say_them(tokens, shown):
+    from agentic_flow.core.models.catalog import format_context
+
+    assert format_context(tokens) == shown
+
+
+def test_a_larger_context_never_reads_as_a_smaller_one():
+    from agentic_flow.core.models.catalog import format_context
+
+    def value(text: str) -> float:
+        return float(text[:-1]) * (1_000_000 if text.endswith("M") else 1000)
+
+    sizes = sorted([1_000_000, 1_047_576, 1_048_576, 1_500_000, 2_000_000, 2_097_152, 10_000_000])
+    shown = [value(format_context(n)) for n in sizes]
+    assert shown == sorted(shown)

@@ -635,17 +635,20 @@ def format_cost(amount: float | None) -> str:
 
 
 def format_context(tokens: int | None) -> str:
-    """``131072`` -> ``128K``, ``200000`` -> ``200K``, ``1048576`` -> ``1M``.
+    """``131072`` -> ``128K``, ``200000`` -> ``200K``, ``1048576`` and ``1047576`` -> ``1M``.
 
     Round decimal numbers stay decimal (128000 -> 128K); power-of-two multiples are shown
     in binary K, as vendors quote them (131072 -> 128K); anything else in decimal.
     """
     if tokens is None:
         return "?"
-    base = 1024 if tokens % 1000 != 0 and tokens % 1024 == 0 else 1000
-    if tokens >= base * base:
-        value = tokens / (base * base)
+    if tokens >= 1_000_000:
+        # Within 1% of a whole binary million (1,047,576 and 1,048,576 are both "1M", as
+        # vendors say): binary; else decimal. Never a smaller window shown as the larger.
+        binary = tokens / 1_048_576
+        value = round(binary) if round(binary) >= 1 and abs(binary - round(binary)) < 0.01 else tokens / 1_000_000
         return f"{value:.2f}".rstrip("0").rstrip(".") + "M"
+    base = 1024 if tokens % 1000 != 0 and tokens % 1024 == 0 else 1000
     if tokens >= base:
         value = tokens / base
         return f"{value:.1f}".rstrip("0").rstrip(".") + "K"
