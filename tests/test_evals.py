@@ -159,6 +159,28 @@ def test_answers_suite_text_only_with_a_judge(cli, llm_server, monkeypatch):
     assert judge.cost == pytest.approx(ModelCatalog.load().cost("anthropic:claude-haiku-4-5", 500, 20))
 
 
+def test_a_judge_without_its_key_makes_the_cell_an_error_not_a_failed_task(cli, llm_server, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+    def answers(req):
+        task = req.last_user_text()
+        if "capital" in task:
+            return Reply.text("Paris")
+        if "reverse_words" in task:
+            return Reply.text("```python\ndef reverse_words(text):\n    return text\n```")
+        return Reply.text('{"language": "Python", "first_release": 1991}')
+
+    llm_server.set_handler(answers)
+    code, _, err = cli("eval", str(ANSWERS), "--models", "llamacpp:m1", "--base-url", llm_server.openai_url)
+    assert code == 4  # a provider error, as the README says: run again once the key is set
+    assert "ANTHROPIC_API_KEY" in err
+    with Store() as store:
+        run = EvalStore(store).resolve_run("latest")
+        stored = {c.task_id for c in EvalStore(store).run_cells(run)}
+    assert "release-json" not in stored  # not kept as a failed task: run again next time
+    assert "capital" in stored
+
+
 def test_judge_verdicts():
     assert parse_verdict('Sure: {"score": 0.4, "reason": "partly"}', 0.5) == (False, "score 0.40: partly")
     assert parse_verdict('{"score": 0.4, "pass": true}', 0.9) == (True, "score 0.40")

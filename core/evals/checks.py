@@ -239,7 +239,8 @@ async def _judge(
         failure = str(exc)
     cost = catalog.cost(model_id, usage.input_tokens, usage.output_tokens) if usage is not None and catalog else None
     if failure is not None:
-        return _result(check, False, f"the judge {model_id} failed: {failure}", cost)
+        result = _result(check, False, f"the judge {model_id} failed: {failure}", cost)
+        return result.model_copy(update={"could_not_run": True})
     passed, detail = parse_verdict("".join(text), spec.threshold)
     return _result(check, bool(passed), detail, cost)
 

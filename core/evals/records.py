@@ -35,6 +35,9 @@ class CheckResult(BaseModel):
     detail: str = ""
     cost: float | None = None
     """What a judge model's verdict cost (None for other checks, or an unknown price)."""
+    could_not_run: bool = False
+    """The check itself could not be made (a judge without its key, its server down):
+    the cell is an error, run again next time, not a failed task."""
 
 
 class CellResult(BaseModel):

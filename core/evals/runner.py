@@ -368,9 +368,13 @@ class EvalRunner:
                            error=str(exc), error_kind=type(exc).__name__)
             transient = True
             error = str(exc)
+        unmade = next((c for c in checks if c.could_not_run), None)
         if transient:
             status = "error"
             error = error or run.error
+        elif unmade is not None:  # the task ran, but a check could not be made: not a verdict
+            status = "error"
+            error = unmade.detail
         else:
             status = "passed" if run.status == "ok" and all(c.passed for c in checks) else "failed"
             if run.status != "ok":
