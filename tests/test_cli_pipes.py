@@ -147,6 +147,14 @@ def test_json_error_event_names_the_provider_in_fields(cli, llm_server):
     assert code == 4
 
 
+def test_an_error_mid_stream_names_the_provider_and_model_once(cli, llm_server):
+    llm_server.enqueue(Reply.text(["Partial ", "answer ", "here."], error_after=2))
+    code, out, err = cli("--task", "x", "--retry", "0")
+    line = next(line for line in err.splitlines() if "mid-stream" in line)
+    assert line.count("test-model") == 1 and line.count("llamacpp") == 1, line
+    assert out.startswith("Partial ")
+
+
 def test_missing_key_hint_keeps_its_placeholder(monkeypatch, tmp_path, capsys):
     """Defect 6: "(export OPENAI_API_KEY=[REDACTED] or put api_key …" — redaction ate "...)"."""
     monkeypatch.chdir(tmp_path)

@@ -159,7 +159,7 @@ class OpenAIProvider(Provider):
                 ProviderFailed(
                     provider=self.name,
                     model=request.model,
-                    message=f"{self.name} ({request.model}): the server reported an error mid-stream: {message}",
+                    message=f"the server reported an error mid-stream: {message}",  # who: the event says
                     kind="server_error",
                 )
             )
