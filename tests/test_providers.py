@@ -259,8 +259,18 @@ async def test_stream_without_final_event_is_cut_off(llm_server, kind):
     assert text_of(events) == "partial answer"
     err = of(events, ev.ProviderFailed)[0]
     assert err.kind == "cut_off" and "no finish reason" in err.message
+    assert "the text received so far is kept" in err.message
     assert events[-1].stop_reason == "cut_off"
     assert of(events, ev.Usage)[0].estimated  # usage still accounted
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stream_that_ends_before_any_text_does_not_say_text_was_kept(llm_server, kind):
+    llm_server.enqueue(Reply.text("", no_final=True))
+    events = await collect(provider(llm_server, kind), request())
+    failures = of(events, ev.ProviderFailed)
+    assert failures and "nothing had arrived yet" in failures[-1].message
+    assert "received so far is kept" not in failures[-1].message
 
 
 @pytest.mark.parametrize("kind", KINDS)

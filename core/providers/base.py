@@ -318,8 +318,9 @@ class Provider(ABC):
                 if batch:
                     yield batch
         if state.stop_reason is None:
+            kept = "the text received so far is kept" if state.output_started else "nothing had arrived yet"
             raise errors.StreamCutOff(
-                "the stream ended before the model finished (no finish reason); the text received so far is kept",
+                f"the stream ended before the model finished (no finish reason); {kept}",
                 provider=self.name,
                 model=request.model,
             )
