@@ -6,7 +6,8 @@ only when the workbench opens.
 
 Exit codes (also in ``--help``):
   0 success · 1 error · 2 usage error · 3 configuration error · 4 provider error
-  (missing/refused key, unknown model, server down) · 5 the answer was cut off ·
+  (missing/refused key, unknown model, server down) · 5 the answer was cut off (the stream
+  dropped, or the token limit) ·
   130 interrupted (Ctrl-C) · 141 stdout closed by its reader · 143 terminated (SIGTERM)
 """
 
@@ -48,8 +49,8 @@ EPILOG = """\
 exit codes:
   0 success, 1 error, 2 usage error, 3 configuration error,
   4 provider error (missing or refused key, unknown model, server down),
-  5 the answer was cut off, 130 interrupted (Ctrl-C), 141 stdout closed by its reader
-  (`| head`), 143 terminated (SIGTERM)
+  5 the answer was cut off (the stream dropped, or the token limit), 130 interrupted
+  (Ctrl-C), 141 stdout closed by its reader (`| head`), 143 terminated (SIGTERM)
 
 examples:
   agentic-flow                                   open the workbench
