@@ -297,3 +297,13 @@ def test_compare_stops_before_running_on_broken_settings_or_an_output_folder_tha
     assert main(argv) == 3
     err = capsys.readouterr().err
     assert "settings.yaml" in err and "comparing" not in err  # nothing ran
+
+
+@pytest.mark.parametrize(("argv", "usage"), [(["run", "--bogus"], "agentic-flow run"),
+                                              (["sessions", "list", "--bogus"], "agentic-flow sessions list")])
+def test_an_unknown_option_is_reported_by_the_command_it_was_given_to(argv, usage, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {usage} ") and f"{usage}: error: unrecognized arguments: --bogus" in err

@@ -183,7 +183,9 @@ def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | No
     if not args_list:
         return _open_workbench([], open_workbench)
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, extras = parser.parse_known_args(args_list)
+    if extras:  # said by the command's own parser: its usage line, not the top level's
+        _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
 
     setup_logging()
     try:
@@ -194,6 +196,17 @@ def main(argv: Sequence[str] | None = None, open_workbench: WorkbenchOpener | No
     except BrokenPipeError:  # `agentic-flow models | head -1`: the reader has what it wanted
         silence_stdout()
         return EXIT_PIPE
+
+
+def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command (and ACTION) ``args`` were parsed for."""
+    current = parser
+    while True:
+        sub = next((a for a in current._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or name not in sub.choices:
+            return current
+        current = sub.choices[name]
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
