@@ -478,7 +478,17 @@ def test_get_is_exact_then_case_insensitive():
     assert catalog.get("Coder").name == "coder"
     with pytest.raises(AgentDefinitionError) as info:
         catalog.get("zzzzzz")
-    assert "Known agents: coder, reviewer, security-auditor" in str(info.value)
+    assert "Known agents: coder, reviewer, security-auditor." in str(info.value)
+
+
+def test_a_long_list_of_known_agents_says_how_many_more():
+    base = make_catalog()
+    agent = next(iter(base.agents.values()))
+    catalog = AgentCatalog(agents={f"agent-{i:02d}": agent for i in range(15)}, problems=[], dirs=[])
+    with pytest.raises(AgentDefinitionError) as info:
+        catalog.get("zzzzzz")
+    message = str(info.value)
+    assert "agent-11 and 3 more (`agentic-flow agents list`)." in message and "...." not in message
 
 
 def test_search_matches_name_then_description_case_insensitive():

@@ -186,8 +186,9 @@ class AgentCatalog:
         if close:
             hint = "Did you mean " + " or ".join(repr(n) for n in close) + "?"
         elif names:
-            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-            hint = f"Known agents: {shown}."
+            more = len(names) - 12
+            rest = f" and {more} more (`agentic-flow agents list`)." if more > 0 else "."
+            hint = f"Known agents: {', '.join(names[:12])}{rest}"
         else:
             hint = "No agents were found; add markdown files to ./.claude/agents or ./agents."
         raise AgentDefinitionError(f"No agent named {name!r}. {hint}")
