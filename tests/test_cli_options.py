@@ -307,3 +307,12 @@ def test_an_unknown_option_is_reported_by_the_command_it_was_given_to(argv, usag
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"usage: {usage} ") and f"{usage}: error: unrecognized arguments: --bogus" in err
+
+
+@pytest.mark.parametrize("argv", [["sessions", "list", "--limit", "0"], ["sessions", "--limit", "-1", "list"],
+                                  ["audit", "list", "--limit", "0"], ["sessions", "list", "--limit", "x"]])
+def test_a_limit_must_be_1_or_more(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    assert "--limit" in capsys.readouterr().err

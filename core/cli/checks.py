@@ -6,10 +6,11 @@ with ``EXIT_USAGE`` (2), before it does any work.
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
-__all__ = ["seconds_problem", "url_problem", "workspace_problem"]
+__all__ = ["positive_int", "seconds_problem", "url_problem", "workspace_problem"]
 
 
 def seconds_problem(value: float | None, flag: str = "--timeout") -> str | None:
@@ -35,3 +36,14 @@ def url_problem(value: str | None, flag: str = "--base-url") -> str | None:
     if not sep or scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
         return f"{flag} {value!r} is not an http(s) URL (for example http://127.0.0.1:8080/v1)"
     return None
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts such as ``--limit``: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value

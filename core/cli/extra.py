@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_flow.core.cli.analysis import add_analysis_commands, dispatch_analysis
+from agentic_flow.core.cli.checks import positive_int
 from agentic_flow.core.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from agentic_flow.core.cli.output import err, table, write_output
 from agentic_flow.core.cli.sessions import cmd_sessions
@@ -29,7 +30,7 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
     sessions_sub = sessions.add_subparsers(dest="sessions_command", metavar="ACTION")
     sessions_list = sessions_sub.add_parser("list", help="table of recent sessions (default)")
     for p in (sessions, sessions_list):
-        p.add_argument("--limit", type=int, default=30, help="how many sessions (default 30)")
+        p.add_argument("--limit", type=positive_int, default=30, help="how many sessions (default 30)")
         p.add_argument("--json", action="store_true", help="print JSON")
     show = sessions_sub.add_parser(
         "show", help="one session: its subagents (per agent the model, turns, tokens, cost) and its conversation"
@@ -51,7 +52,7 @@ def add_extra_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--decision", choices=["allow", "deny"], help="only allowed or denied calls")
         p.add_argument("--since", metavar="TIME", help="ISO date/time, e.g. 2026-11-01 or 2026-11-01T12:00")
         p.add_argument("--until", metavar="TIME", help="ISO date/time")
-        p.add_argument("--limit", type=int, help="only the newest N rows")
+        p.add_argument("--limit", type=positive_int, help="only the newest N rows")
         fmt = p.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="export as JSON")
         fmt.add_argument("--csv", action="store_true", help="export as CSV")
