@@ -316,3 +316,10 @@ def test_a_limit_must_be_1_or_more(argv, capsys):
         main(argv)
     assert done.value.code == 2
     assert "--limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["", "   "])
+def test_permissions_explain_needs_a_command(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["permissions", "explain", command]) == 2
+    assert "no command to explain" in capsys.readouterr().err

@@ -35,6 +35,8 @@ def cmd_permissions(args: argparse.Namespace) -> int:
         err('say what to do: agentic-flow permissions explain "CMD"')
         return EXIT_USAGE
     problem = workspace_problem(args.workspace)
+    if problem is None and not args.shell_command.strip():
+        problem = 'no command to explain: agentic-flow permissions explain "git push -f"'
     if problem:
         err(problem)
         return EXIT_USAGE
