@@ -269,6 +269,11 @@ class ContextCompacted(Event):
     model: str
     """The model that wrote the summary."""
     summary: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    """What the summary request used (it counts in the session's totals like a turn)."""
+    cost: float | None = None
+    """What it cost (None: the price is unknown)."""
 
 
 AnyEvent = Annotated[

@@ -472,9 +472,9 @@ class AgentSession(LongSession):
 
     def record_usage(
         self, model_id: str, usage: Usage, *, stop_reason: str, ttft_s: float | None, total_s: float
-    ) -> None:
+    ) -> TurnStats:
         """A request made for the session besides its turns (a compaction's summary): its
-        tokens and cost count in the totals and the store like a turn's."""
+        tokens and cost count in the totals and the store like a turn's (returned, priced)."""
         stats = TurnStats(
             model=model_id,
             input_tokens=usage.input_tokens,
@@ -486,6 +486,7 @@ class AgentSession(LongSession):
             ended=time.monotonic(),
         )
         self._record_turn(stats, latency=False)
+        return stats
 
     def _record_turn(self, stats: TurnStats, *, latency: bool = True) -> None:
         """Price the turn, add it to the totals and keep it in the store."""

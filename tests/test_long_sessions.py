@@ -197,10 +197,12 @@ async def test_the_summary_request_counts_in_the_session_totals_and_the_store(
         assert cost == pytest.approx(3 * (100 * 1.0 + 10 * 2.0) / 1e6)
         llm_server.enqueue(Reply.text("SUMMARY: three questions.", input_tokens=5000, output_tokens=700))
         events = [e async for e in runtime.compact()]
-        assert any(isinstance(e, ContextCompacted) for e in events)
+        (done,) = [e for e in events if isinstance(e, ContextCompacted)]
         totals = runtime.totals
         assert totals.input_tokens == tokens_in + 5000 and totals.output_tokens == tokens_out + 700
         summary_cost = (5000 * 1.0 + 700 * 2.0) / 1e6  # the model's own price, as for its turns
+        # The event says it too (a `run --json` reader sees what the compaction cost).
+        assert (done.input_tokens, done.output_tokens) == (5000, 700) and done.cost == pytest.approx(summary_cost)
         assert totals.cost == pytest.approx(cost + summary_cost)
         assert totals.turns[-1].model == "lab:small" and totals.turns[-1].cost == pytest.approx(summary_cost)
         row = runtime.store.get_session(runtime.session_id)

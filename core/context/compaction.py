@@ -119,6 +119,14 @@ class ContextUsage:
         return None if not self.window else self.used / self.window
 
 
+class RecordedUsage(Protocol):
+    """What recording a request's usage gives back (a session's ``TurnStats``, priced)."""
+
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+
+
 class CompactingSession(Protocol):
     """What compaction needs of an :class:`~core.session.AgentSession`."""
 
@@ -138,7 +146,7 @@ class CompactingSession(Protocol):
 
     def record_usage(
         self, model_id: str, usage: Usage, *, stop_reason: str, ttft_s: float | None, total_s: float
-    ) -> None: ...
+    ) -> RecordedUsage: ...
 
 
 def is_summary(message: Message) -> bool:
@@ -331,8 +339,9 @@ class Compactor:
                     output_tokens=count_tokens("".join(parts), request.model),
                     estimated=True,
                 )
+            recorded = None
             if usage is not None:
-                session.record_usage(
+                recorded = session.record_usage(
                     model_id, usage, stop_reason=stop or "cut_off", ttft_s=ttft, total_s=time.perf_counter() - started
                 )
         summary = "".join(parts).strip()
@@ -364,4 +373,7 @@ class Compactor:
             tokens_after=after,
             model=model_id,
             summary=summary,
+            input_tokens=recorded.input_tokens if recorded is not None else 0,
+            output_tokens=recorded.output_tokens if recorded is not None else 0,
+            cost=recorded.cost if recorded is not None else None,
         )
