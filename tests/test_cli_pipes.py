@@ -140,11 +140,13 @@ def test_an_http_error_is_one_line_naming_provider_model_and_status_once(cli, ll
 
 def test_json_error_event_names_the_provider_in_fields(cli, llm_server):
     llm_server.enqueue(Reply.error(404, "no such model"))
-    code, out, _ = cli("--task", "x", "--retry", "0", "--json")
+    code, out, err = cli("--task", "x", "--retry", "0", "--json")
     (failed,) = [json.loads(line) for line in out.splitlines() if '"provider_error"' in line]
     assert (failed["provider"], failed["model"], failed["status"]) == ("llamacpp", "test-model", 404)
     assert "llamacpp" not in failed["message"] and "404" not in failed["message"]
     assert code == 4
+    assert "llamacpp (test-model) HTTP 404" in err  # stderr says why it exits 4, stdout stays JSON
+    assert all(line.startswith("{") for line in out.splitlines())
 
 
 def test_an_error_mid_stream_names_the_provider_and_model_once(cli, llm_server):

@@ -263,9 +263,8 @@ async def _stream(runtime, task: str, args: argparse.Namespace) -> int:  # noqa:
                 last_stop = event.stop_reason
             elif isinstance(event, ProviderFailed):
                 had_error = True
-                if not args.json:
-                    out.before_stderr()
-                    err(failure_line(event))
+                out.before_stderr()
+                err(failure_line(event))  # with --json too: the log says why it exits 4
             elif not args.json:
                 _describe(event, out)
             if out.closed:  # nobody reads the answer any more: to be stopped as Ctrl-C stops it
