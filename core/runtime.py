@@ -179,7 +179,9 @@ class TrustPrompt(Protocol):
 
 def _default_model(settings: LoadedSettings) -> tuple[str, str]:
     if settings.merged.default_model:
-        return settings.merged.default_model, f"default_model in {settings.user_file} or {settings.project_file}"
+        # The project file overrides the user file key by key: name the one that set it.
+        source = settings.project_file if settings.project.default_model else settings.user_file
+        return settings.merged.default_model, f"default_model in {source}"
     for provider, preset in PRESETS.items():  # the preset table's order is the preference
         if preset.default_model and key_status(provider, settings.merged) is None:
             return preset.default_model, f"the default for {provider} (its key is set)"

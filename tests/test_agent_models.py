@@ -226,3 +226,13 @@ def test_agents_list_accepts_delegation_entries_and_flags_unknown_agents(tmp_pat
     problems = out.split("problem(s)")[1] if "problem(s)" in out else ""
     assert f"{folder / 'boss.md'}:4: warning: 'agent(helper, ghost)': no agent named ghost in the catalog" in problems
     assert "Unknown tool" not in out and "helper.md" not in problems
+
+
+def test_the_default_model_reason_names_the_file_that_set_it():
+    user_set = LoadedSettings(merged=Settings(default_model="openai:a"), user=Settings(default_model="openai:a"),
+                              project=Settings(), user_file=Path("u.yaml"), project_file=Path("p.yaml"))
+    assert choose_model(None, None, user_set) == ("openai:a", "default_model in u.yaml")
+    project_set = LoadedSettings(merged=Settings(default_model="openai:b"), user=Settings(default_model="openai:a"),
+                                 project=Settings(default_model="openai:b"), user_file=Path("u.yaml"),
+                                 project_file=Path("p.yaml"))
+    assert choose_model(None, None, project_set) == ("openai:b", "default_model in p.yaml")
